@@ -1,0 +1,35 @@
+"""bmtrace: find the first stage where two versions of a deep-learning program stop agreeing.
+
+Decorate the stages of both programs, record a run of each, then diff the runs:
+
+    @bmtrace.trace_stage("resize")
+    def resize(img): ...
+
+    with bmtrace.run("runs/original", side="original"):
+        with bmtrace.sample("test.jpg"):
+            predict("test.jpg")
+
+``import bmtrace`` loads only the standard library, numpy and wrapt.
+"""
+__version__ = "0.1.0"
+
+from .api import run, sample, start, stop, trace_stage
+from .errors import BmtraceError
+from .store.reader import open_run
+
+
+def diff(run_a, run_b, **options):
+    """Compare two runs stage by stage; see bmtrace.diff_engine for the options."""
+    from .diff import diff as _diff
+
+    return _diff(run_a, run_b, **options)
+
+
+def replay(run, stage, fn, **options):
+    """Feed a run's recorded inputs of ``stage`` into ``fn`` and compare with the recorded outputs."""
+    from .replay import replay as _replay
+
+    return _replay(run, stage, fn, **options)
+
+
+__all__ = sorted(["BmtraceError", "diff", "open_run", "replay", "run", "sample", "start", "stop", "trace_stage"])

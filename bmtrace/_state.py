@@ -1,0 +1,16 @@
+"""Process-wide tracing state: the one check on the disabled path, and per-context stacks.
+
+``recorder`` is None when no run is active; ``env_pending`` is True when BMTRACE_DIR asks for a run
+to start at the first traced call. A decorated call with neither set costs one attribute check.
+"""
+from __future__ import annotations
+
+import contextvars
+import os
+
+recorder = None
+env_pending = bool(os.environ.get("BMTRACE_DIR"))
+
+# Per-context (thread, task) state: the current sample key and the stack of open stage calls.
+current_sample: contextvars.ContextVar = contextvars.ContextVar("bmtrace_sample", default=None)
+stage_stack: contextvars.ContextVar = contextvars.ContextVar("bmtrace_stage_stack", default=())

@@ -1,0 +1,48 @@
+"""A recorded leaf value: an array (with stats and hash) or a small plain value."""
+from __future__ import annotations
+
+import numpy as np
+
+from .stats import array_stats, content_hash
+
+
+class Leaf:
+    """One named value of a stage call, ready for the store."""
+
+    __slots__ = ("name", "kind", "array", "value", "meta", "note")
+
+    def __init__(self, name, kind, array=None, value=None, meta=None, note=None):
+        self.name, self.kind, self.array, self.value = name, kind, array, value
+        self.meta, self.note = meta or {}, note
+
+    @classmethod
+    def of_array(cls, name, arr, meta, kind="array", note=None):
+        return cls(name, kind, array=arr, meta=meta, note=note)
+
+    @classmethod
+    def of_scalar(cls, name, value, meta):
+        arr = np.asarray(value)
+        return cls(name, "scalar", array=arr, value=arr.item(), meta=meta)
+
+    @classmethod
+    def of_plain(cls, name, kind, value, meta, note=None):
+        return cls(name, kind, value=value, meta=meta, note=note)
+
+    def describe(self):
+        """The JSON-ready description of this leaf, without any payload reference."""
+        record = {"name": self.name, "kind": self.kind, "meta": self.meta, "note": self.note}
+        if self.array is not None:
+            arr = self.array
+            record["dtype"] = arr.dtype.name if arr.dtype.names is None else str(arr.dtype)
+            record["shape"] = list(arr.shape)
+            record.update(array_stats(arr))
+            record["hash"] = content_hash(arr)
+        if self.kind != "array" and self.kind != "bytes":
+            record["value"] = _json_value(self.value)
+        return record
+
+
+def _json_value(value):
+    if isinstance(value, complex):
+        return [value.real, value.imag]
+    return value

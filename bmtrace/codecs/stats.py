@@ -1,0 +1,62 @@
+"""Per-tensor statistics and content hash, computed in one pass-friendly way on numpy arrays."""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+# Integer images dominate the workload: sums in uint64/int64 are exact and much faster than std().
+_EXACT_SUM_KINDS = "biu"
+
+
+def content_hash(arr):
+    """Hash of dtype, shape and bytes: equal hashes mean bit-identical tensors."""
+    data = np.ascontiguousarray(arr)
+    h = hashlib.sha1()
+    h.update(("%s|%s|" % (data.dtype.str, data.shape)).encode())
+    if data.size:
+        h.update(data.reshape(-1).view(np.uint8))
+    return h.hexdigest()[:32]
+
+
+def array_stats(arr):
+    """min/max/mean/std over finite values, and NaN/Inf counts; None where not numeric or empty."""
+    stats = {"min": None, "max": None, "mean": None, "std": None, "nan_count": 0, "inf_count": 0}
+    kind = arr.dtype.kind
+    if kind not in "biufc" or arr.size == 0:
+        return stats
+    flat = arr.reshape(-1)
+    if kind == "b":
+        flat = flat.view(np.uint8)
+    elif kind == "c":
+        flat = np.abs(flat)
+        kind = "f"
+    if kind == "f":
+        finite = np.isfinite(flat)
+        if not finite.all():
+            nan = int(np.isnan(flat).sum())
+            stats["nan_count"], stats["inf_count"] = nan, int(flat.size - finite.sum() - nan)
+            flat = flat[finite]
+            if flat.size == 0:
+                return stats
+    n = flat.size
+    stats["min"], stats["max"] = _py(flat.min()), _py(flat.max())
+    if kind in _EXACT_SUM_KINDS:
+        total = float(np.add.reduce(flat, dtype=np.int64 if kind == "i" else np.uint64))
+        mean = total / n
+        as_float = flat.astype(np.float32)
+        square_sum = float(np.dot(as_float, as_float))
+    else:
+        # Two passes: floats with a large mean and a small spread would cancel in sum-of-squares.
+        wide = flat.astype(np.float64, copy=False)
+        mean = float(wide.sum()) / n
+        centred = wide - mean
+        stats["mean"], stats["std"] = mean, (float(np.dot(centred, centred)) / n) ** 0.5
+        return stats
+    stats["mean"] = mean
+    stats["std"] = max(square_sum / n - mean * mean, 0.0) ** 0.5
+    return stats
+
+
+def _py(value):
+    return value.item() if hasattr(value, "item") else value

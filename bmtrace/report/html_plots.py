@@ -1,0 +1,108 @@
+"""Plots for non-image tensors: an error histogram and A-vs-B values, as inline PNGs (matplotlib Agg).
+
+matplotlib is imported inside the functions so that importing the report package stays cheap; the
+object-oriented Figure API is used instead of pyplot so no global state or GUI backend is touched.
+"""
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+
+# Enough points to show structure in a scatter while keeping each PNG a few tens of kB.
+MAX_POINTS = 4000
+COLOUR_A = "#1f6fb4"
+COLOUR_B = "#d9641e"
+
+
+def _even_sample(flat, n):
+    # Evenly spaced indices: deterministic (reports of the same runs are identical) and covers the tensor.
+    if flat.size <= n:
+        return flat
+    idx = np.linspace(0, flat.size - 1, n).astype(np.int64)
+    return flat[idx]
+
+
+def _figure(width, height):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=80)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _to_uri(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _note(ax, text):
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=9, color="#555")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def error_plots(a, b):
+    """PNG data URI: histogram of B-A (left) and B against A (right) for same-sized arrays.
+
+    Non-finite elements are left out of both plots and counted in the titles, so NaN or inf on
+    either side never breaks the figure.
+    """
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    finite = np.isfinite(a) & np.isfinite(b)
+    skipped = int(a.size - finite.sum())
+    fa, fb = a[finite], b[finite]
+    fig = _figure(7.2, 2.5)
+    ax_h, ax_s = fig.subplots(1, 2)
+    diff = fb - fa
+    title = "error B-A" + (" (%d non-finite left out)" % skipped if skipped else "")
+    ax_h.set_title(title, fontsize=9)
+    if diff.size == 0:
+        _note(ax_h, "no finite pairs")
+    elif not diff.any():
+        _note(ax_h, "all %d differences are 0" % diff.size)
+    else:
+        ax_h.hist(diff, bins=60, color="#b83232")
+        ax_h.set_yscale("log")
+        ax_h.tick_params(labelsize=7)
+    ax_s.set_title("B against A (%s points)" % min(fa.size, MAX_POINTS), fontsize=9)
+    if fa.size == 0:
+        _note(ax_s, "no finite pairs")
+    else:
+        sa, sb = _even_sample(fa, MAX_POINTS), _even_sample(fb, MAX_POINTS)
+        lo = float(min(sa.min(), sb.min()))
+        hi = float(max(sa.max(), sb.max()))
+        ax_s.plot([lo, hi], [lo, hi], color="#999", lw=0.8, ls="--")
+        ax_s.scatter(sa, sb, s=3, color=COLOUR_A, alpha=0.6, linewidths=0)
+        ax_s.set_xlabel("A", fontsize=8)
+        ax_s.set_ylabel("B", fontsize=8)
+        ax_s.tick_params(labelsize=7)
+    fig.tight_layout()
+    return _to_uri(fig)
+
+
+def value_histograms(a, b):
+    """PNG data URI overlaying the value distributions of A and B (for tensors of different sizes)."""
+    fig = _figure(4.4, 2.5)
+    ax = fig.subplots()
+    ax.set_title("values of A and B (sizes differ: no element pairs)", fontsize=9)
+    drawn = False
+    for arr, colour, label in ((a, COLOUR_A, "A"), (b, COLOUR_B, "B")):
+        if arr is None:
+            continue
+        flat = np.asarray(arr, dtype=np.float64).ravel()
+        flat = flat[np.isfinite(flat)]
+        if flat.size:
+            ax.hist(flat, bins=60, alpha=0.55, color=colour, label="%s (%d)" % (label, flat.size))
+            drawn = True
+    if drawn:
+        ax.legend(fontsize=7)
+        ax.tick_params(labelsize=7)
+    else:
+        _note(ax, "no finite values")
+    fig.tight_layout()
+    return _to_uri(fig)

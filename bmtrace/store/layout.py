@@ -1,0 +1,33 @@
+"""Where things live inside a run directory, and the format version.
+
+    RUN/run.json                  side, mode, start/end time, format version (atomic replace)
+    RUN/procs/<writer>.json       per process: host, Python, argv, cwd, library versions, env vars
+    RUN/journal/<writer>.jsonl    one JSON line per completed stage call, appended after its payloads
+    RUN/payloads/<writer>/<seq>-<k>.npy   tensor payloads, plain .npy (numpy alone reads them)
+    RUN/index.parquet             one row per tensor; rebuilt from the journals at stop or on read
+
+A record line is written only after all of its payloads are closed, and with one write() call, so a
+SIGKILL at any moment leaves every completed record readable; a torn last line is skipped on read.
+"""
+import json
+import os
+
+FORMAT_VERSION = 1
+RUN_FILE = "run.json"
+PROCS_DIR = "procs"
+JOURNAL_DIR = "journal"
+PAYLOAD_DIR = "payloads"
+INDEX_FILE = "index.parquet"
+
+
+def write_json_atomic(path, document):
+    """Replace ``path`` with ``document`` so readers never see a half-written file."""
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    with open(tmp, "w") as f:
+        json.dump(document, f, indent=1, sort_keys=True, default=str)
+    os.replace(tmp, path)
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
