@@ -10,6 +10,13 @@ import os
 
 recorder = None
 env_pending = bool(os.environ.get("BMTRACE_DIR"))
+hot = env_pending  # recorder is not None or env_pending: the single check a traced call makes
+
+
+def refresh():
+    """Recompute ``hot`` after changing ``recorder`` or ``env_pending``."""
+    global hot
+    hot = recorder is not None or env_pending
 
 # Per-context (thread, task) state: the current sample key and the stack of open stage calls.
 current_sample: contextvars.ContextVar = contextvars.ContextVar("bmtrace_sample", default=None)

@@ -8,7 +8,7 @@ import os
 import shutil
 import sys
 
-import wrapt
+import functools
 
 from . import _state
 from .errors import RunExistsError, UsageError, FormatVersionError
@@ -51,19 +51,21 @@ def start(path, *, side=None, mode="full", overwrite=False, append=False, payloa
                      strict, stage_modes, joining=False)
 
 
-def stop():
+def stop(_at_exit=False):
     """Stop the active run: close this process's journal, stamp the end time, build the index.
 
     Returns the run path, or None when no run was active.
     """
     rec = _state.recorder
     _state.env_pending = False
+    _state.recorder = None
+    _state.refresh()
     if rec is None:
         return None
-    _state.recorder = None
     rec.close_writer()
     if rec.owner:
-        _finalize_run(rec)
+        # At interpreter exit pyarrow can no longer be imported; the index is then built on first read.
+        _finalize_run(rec, build_index=not _at_exit or "pyarrow.parquet" in sys.modules)
     _restore_env()
     return rec.path
 
@@ -127,19 +129,29 @@ class trace_stage:
 
     # decorator form
     def __call__(self, fn):
-        target = fn.__func__ if isinstance(fn, (staticmethod, classmethod)) else fn
-        if not callable(target):
+        """Wrap ``fn``. A plain closure, not wrapt.FunctionWrapper: measured 0.3 us vs 2.2 us per call
+        with no run active, and the disabled path must stay under 1 us."""
+        if isinstance(fn, (staticmethod, classmethod)):
+            skip_first = isinstance(fn, classmethod)  # cls is not an input
+            return type(fn)(self._wrap(fn.__func__, skip_first))
+        if not callable(fn):
             raise UsageError("@trace_stage(%r) decorates functions and methods, not %s" % (self.name, type(fn).__name__))
-        identity = _function_identity(target)
-        signatures = {}
+        return self._wrap(fn, _is_method(fn))
+
+    def _wrap(self, fn, skip_first):
+        identity = _function_identity(fn, skip_first)
         config = self
+        state = _state
+        signature = []
 
-        def wrapper(wrapped, instance, args, kwargs):
-            if _state.recorder is None and not _state.env_pending:
-                return wrapped(*args, **kwargs)
-            return _record_call(config, identity, signatures, wrapped, args, kwargs)
+        @functools.wraps(fn)
+        def traced(*args, **kwargs):
+            if not state.hot:
+                return fn(*args, **kwargs)
+            return _record_call(config, identity, signature, skip_first, fn, args, kwargs)
 
-        return wrapt.FunctionWrapper(fn, wrapper)
+        traced.__bmtrace_stage__ = self.name
+        return traced
 
     # context-manager form: per-call state lives in a fresh StageCall on a contextvar stack
     def __enter__(self):
@@ -157,25 +169,19 @@ class trace_stage:
         return False
 
 
-def _record_call(config, identity, signatures, wrapped, args, kwargs):
+def _record_call(config, identity, signature, skip_first, fn, args, kwargs):
     rec = _active_recorder()
     if rec is None:
-        return wrapped(*args, **kwargs)
+        return fn(*args, **kwargs)
     call = _open_call(rec, config.name, config.meta, config.mode, identity)
     if call is None:
-        return wrapped(*args, **kwargs)
+        return fn(*args, **kwargs)
     stack = _state.stage_stack.get()
     token = _state.stage_stack.set(stack + (call,))
     try:
+        call.input(**_bind_arguments(fn, signature, skip_first, args, kwargs))
         try:
-            named = _bind_arguments(wrapped, signatures, args, kwargs)
-        except Exception:
-            named = None
-        if named is None:  # the call itself will raise the binding error; record what we can
-            named = {"args": args, "kwargs": kwargs}
-        call.input(**named)
-        try:
-            result = wrapped(*args, **kwargs)
+            result = fn(*args, **kwargs)
         except BaseException as exc:
             call.finish(error=exc)
             raise
@@ -196,34 +202,47 @@ def _open_call(rec, stage, meta, mode, identity):
         return None
 
 
-def _bind_arguments(wrapped, signatures, args, kwargs):
-    """Arguments by parameter name; bound methods already exclude self/cls."""
-    bound = hasattr(wrapped, "__self__") and not inspect.ismodule(getattr(wrapped, "__self__", None))
-    sig = signatures.get(bound)
-    if sig is None:
-        sig = signatures[bound] = inspect.signature(wrapped)
+def _bind_arguments(fn, signature, skip_first, args, kwargs):
+    """Arguments by parameter name, without self/cls; positional names when binding fails."""
     try:
-        bound_args = sig.bind(*args, **kwargs)
-    except TypeError:
-        return None
-    bound_args.apply_defaults()
-    return dict(bound_args.arguments)
+        if not signature:
+            signature.append(inspect.signature(fn))
+        bound = signature[0].bind(*args, **kwargs)
+    except (TypeError, ValueError):  # the call itself will raise; record what was passed
+        named = {"args[%d]" % i: a for i, a in enumerate(args[1 if skip_first else 0:])}
+        named.update(kwargs)
+        return named
+    bound.apply_defaults()
+    named = dict(bound.arguments)
+    if skip_first and named:
+        named.pop(next(iter(named)))
+    return named
 
 
-def _function_identity(fn):
+def _is_method(fn):
+    """A function defined in a class body whose first parameter is self or cls."""
+    qualname = getattr(fn, "__qualname__", "")
+    if "." not in qualname or qualname.rsplit(".", 1)[0].endswith("<locals>"):
+        return False
+    params = _parameter_names(fn)
+    return bool(params) and params[0] in ("self", "cls")
+
+
+def _function_identity(fn, skip_first):
     code = getattr(fn, "__code__", None)
     try:
         source = inspect.getsourcefile(fn)
     except (TypeError, OSError):
         source = None
     source = source or (code.co_filename if code else None)
+    params = _parameter_names(fn)
     return {
-        "kind": "function",
+        "kind": "method" if skip_first else "function",
         "module": getattr(fn, "__module__", None),
         "qualname": getattr(fn, "__qualname__", getattr(fn, "__name__", None)),
         "file": os.path.abspath(source) if source else None,
         "line": code.co_firstlineno if code else None,
-        "parameters": _parameter_names(fn),
+        "parameters": params[1:] if (skip_first and params) else params,
     }
 
 
@@ -253,6 +272,7 @@ def _active_recorder():
 def _start_from_env():
     """BMTRACE_DIR asks for a run at the first traced call; BMTRACE_JOIN marks a worker of a run."""
     _state.env_pending = False
+    _state.refresh()
     path = os.environ.get("BMTRACE_DIR")
     if not path:
         return None
@@ -281,10 +301,10 @@ def _activate(path, side, mode, overwrite, append, payload_cap_bytes, strict, st
     if doc is not None:  # appending to or joining an existing run keeps its settings unless given
         side = side if side is not None else doc.get("side")
     else:
-        doc = run_document(path, side, mode, now(), stage_modes=stage_modes, payload_cap_bytes=payload_cap_bytes)
-        layout.write_json_atomic(os.path.join(path, layout.RUN_FILE), doc)
+        _write_run_document(path, side, mode, stage_modes, payload_cap_bytes)
     rec = Recorder(path, side, mode, stage_modes, payload_cap_bytes, strict, owner=not joining)
     _state.recorder = rec
+    _state.refresh()
     _install_hooks()
     _export_env(rec)
     return path
@@ -312,6 +332,26 @@ def _prepare_directory(path, overwrite, append):
     return None
 
 
+def create_run(path, *, side=None, mode="full", overwrite=False, stage_modes=None, payload_cap_bytes=None):
+    """Create an empty run directory for another process to record into (`bmtrace record`)."""
+    _check_mode(mode, "mode")
+    path = os.path.abspath(os.fspath(path))
+    _prepare_directory(path, overwrite, append=False)
+    _write_run_document(path, side, mode, stage_modes, payload_cap_bytes)
+    return path
+
+
+def finalize_run(path):
+    """Stamp the end time and build the Parquet index of a run recorded by other processes."""
+    rec = Recorder(path, None, "full", None, None, strict=False, owner=True)
+    _finalize_run(rec)
+
+
+def _write_run_document(path, side, mode, stage_modes, payload_cap_bytes):
+    doc = run_document(path, side, mode, now(), stage_modes=stage_modes, payload_cap_bytes=payload_cap_bytes)
+    layout.write_json_atomic(os.path.join(path, layout.RUN_FILE), doc)
+
+
 def _read_existing_run(path):
     doc = layout.read_json(os.path.join(path, layout.RUN_FILE))
     if doc.get("format_version", 0) > layout.FORMAT_VERSION:
@@ -320,7 +360,7 @@ def _read_existing_run(path):
     return doc
 
 
-def _finalize_run(rec):
+def _finalize_run(rec, build_index=True):
     try:
         run_file = os.path.join(rec.path, layout.RUN_FILE)
         doc = layout.read_json(run_file)
@@ -328,6 +368,8 @@ def _finalize_run(rec):
         layout.write_json_atomic(run_file, doc)
     except Exception as exc:
         rec.report_failure(exc, "stamping the end of the run")
+        return
+    if not build_index:
         return
     try:
         from .store.index import build_index_if_possible
@@ -371,7 +413,7 @@ def _install_hooks():
 
 def _stop_at_exit():
     try:
-        stop()
+        stop(_at_exit=True)
     except Exception as exc:
         print("bmtrace: could not close the run at exit: %s" % exc, file=sys.stderr)
 

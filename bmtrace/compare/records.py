@@ -12,31 +12,18 @@ from .pairs import compare_arrays, compare_values, pair_is_float
 from .results import Status, TensorComparison
 from .tolerance import ToleranceRules
 
-_ARRAY_KINDS = ("array", "scalar")
+_ARRAY_KINDS = ("array", "bytes", "scalar")
 _DEFAULT_RULES = ToleranceRules()
 
 
-def _is_numeric_scalar(tensor):
-    value = getattr(tensor, "value", None)
-    return isinstance(value, (bool, int, float, complex, np.generic))
-
-
 def _arrayish(tensor):
-    if tensor.kind == "array":
-        return True
-    return tensor.kind == "scalar" and _is_numeric_scalar(tensor)
+    """Arrays, bytes (recorded as uint8 arrays) and numeric scalars compare numerically."""
+    return tensor.kind in _ARRAY_KINDS
 
 
 def _shape(tensor):
     shape = getattr(tensor, "shape", None)
     return tuple(shape) if shape is not None else None
-
-
-def load_array(tensor):
-    """The tensor's value as an ndarray (scalars wrap their value)."""
-    if tensor.kind == "scalar":
-        return np.asarray(tensor.value)
-    return tensor.load()
 
 
 def compare_records(ta, tb, *, stage=None, name=None, rules=None, chunk=None):
@@ -61,14 +48,12 @@ def compare_records(ta, tb, *, stage=None, name=None, rules=None, chunk=None):
                                 kind_a=ta.kind, kind_b=tb.kind)
         result.name_b = name_b
         return result
-    if ta.kind == "array" and tb.kind == "array" and ta.hash and ta.hash == tb.hash:
+    if ta.hash and ta.hash == tb.hash:
         return _equal_by_hash(ta, tb, name, role, name_b, stage, rules)
-    loadable_a = ta.kind == "scalar" or ta.has_payload
-    loadable_b = tb.kind == "scalar" or tb.has_payload
-    if loadable_a and loadable_b:
+    if ta.has_payload and tb.has_payload:
         try:
-            a = load_array(ta)
-            b = load_array(tb)
+            a = ta.load()
+            b = tb.load()
         except Exception as exc:  # a damaged payload is a finding about the run, not a crash
             result = TensorComparison(name, Status.ERROR, role=role, name_b=name_b,
                                       shape_a=_shape(ta), shape_b=_shape(tb),

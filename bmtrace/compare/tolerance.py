@@ -123,6 +123,10 @@ class ToleranceRules:
             fields.update(self.overrides.get(key, {}))
         return Tolerance(**fields)
 
+    def names_tensor(self, stage, tensor):
+        """True when an override names exactly ``stage.tensor``."""
+        return "%s.%s" % (stage, tensor) in self.overrides
+
     def to_json(self):
         """Plain dict for the JSON document (what was in force)."""
         return {"float": self.defaults(True), "integer": self.defaults(False),

@@ -81,6 +81,13 @@ def tensor_css(status):
     return "unknown"
 
 
+def tensor_order(tensor):
+    """Sort key putting a stage's worst tensor first; outputs before inputs at equal badness."""
+    rank = {"error": 0, "bad": 1, "warn": 2, "missing": 3, "unknown": 4, "ok": 5, "exact": 6}
+    return (rank[tensor_css(tensor.get("status"))], _badness(to_float(tensor.get("max_abs_diff"))),
+            tensor.get("role") == "input")
+
+
 def _badness(value):
     """Sort key part: larger differences first; NaN/inf count as the worst possible."""
     if value is None:
@@ -198,8 +205,7 @@ class SampleSummary(object):
 
     def sort_key(self):
         """Worst sample first: by status, then by its worst entry."""
-        worst = min(self.entries, key=worst_key)
-        return worst_key(worst)
+        return min(worst_key(e.raw) for e in self.entries)
 
 
 class ReportModel(object):
@@ -225,15 +231,23 @@ class ReportModel(object):
         return all(e.status == "aligned" for e in self.entries)
 
     def _group_stages(self):
-        # Pipeline order = order of first appearance in the document (the diff lists run A's order).
+        # Pipeline order: the diff's per-stage summary when present (run A's order, then B-only
+        # stages), else the order of first appearance in the entries.
         groups = {}
+        for item in self.doc.get("summary") or ():
+            name = item.get("stage") if isinstance(item, dict) else None
+            if name is not None and str(name) not in groups:
+                groups[str(name)] = StageGroup(len(groups), str(name))
         for entry in self.entries:
             if entry.stage not in groups:
                 groups[entry.stage] = StageGroup(len(groups), entry.stage)
             groups[entry.stage].entries.append(entry)
         for group in groups.values():
             group.entries.sort(key=lambda e: worst_key(e.raw))
-        return list(groups.values())
+        kept = [g for g in groups.values() if g.entries]
+        for position, group in enumerate(kept):
+            group.position = position
+        return kept
 
     def _group_samples(self):
         order = {g.name: g.position for g in self.stages}
@@ -264,7 +278,9 @@ class ReportModel(object):
                    and _sample_key(e.sample) == _sample_key(self.first.get("sample"))]
         if not matches:
             return None
-        return min(matches, key=lambda e: e.occurrence)
+        wanted = self.first.get("occurrence")
+        exact = [e for e in matches if e.occurrence == wanted]
+        return exact[0] if exact else min(matches, key=lambda e: e.occurrence)
 
     def first_tensor(self):
         """The tensor dict named by first_divergence inside its entry, or the entry's worst tensor."""
@@ -273,9 +289,9 @@ class ReportModel(object):
             return None
         name = self.first.get("tensor")
         for tensor in entry.tensors:
-            if tensor.get("name") == name:
+            if name is not None and tensor.get("name") == name:
                 return tensor
-        return entry.tensors[0]
+        return min(entry.tensors, key=tensor_order)
 
 
 def _sample_key(sample):

@@ -29,45 +29,65 @@ class Side(object):
         return dict(getattr(self.tensor, "meta", None) or {})
 
 
-def find_call(run, sample, stage, occurrence):
-    """The call of stage number `occurrence` within `sample`, or None."""
-    calls = run.calls(sample=sample, stage=stage)
-    same = [c for c in calls if c.sample == sample and c.stage == stage]
-    for call in same:
-        if getattr(call, "occurrence", None) == occurrence:
-            return call
-    return same[occurrence] if 0 <= occurrence < len(same) else None
+class CallIndex(object):
+    """Finds the calls of one run by id or by (sample, stage, occurrence), parsing the run once."""
+
+    def __init__(self, run):
+        self.run = run
+        self._by_id = None
+        self._by_key = None
+
+    def _build(self):
+        self._by_id, self._by_key = {}, {}
+        for call in self.run.calls():
+            self._by_id[call.id] = call
+            self._by_key[(_key(call.sample), call.stage, call.occurrence)] = call
+
+    def find(self, call_id, sample, stage, occurrence):
+        """The call with this id, else stage number `occurrence` of `stage` within `sample`, else None."""
+        if self._by_id is None:
+            self._build()
+        if call_id is not None and call_id in self._by_id:
+            return self._by_id[call_id]
+        return self._by_key.get((_key(sample), stage, occurrence))
 
 
-def find_tensor(call, name):
-    """The tensor called `name` in a call, outputs first (the diff compares what a stage produced)."""
-    role = None
-    if isinstance(name, str) and ":" in name:
-        prefix, rest = name.split(":", 1)
-        if prefix in ("input", "output"):
-            role, name = prefix, rest
-    for group in (call.outputs, call.inputs):
+def _key(sample):
+    return ("none",) if sample is None else ("key", str(sample))
+
+
+def find_tensor(call, name, role=None):
+    """The tensor called `name` in a call; with no role given, outputs are searched before inputs."""
+    groups = {"input": (call.inputs,), "output": (call.outputs,)}.get(role, (call.outputs, call.inputs))
+    for group in groups:
         for tensor in group:
-            if tensor.name == name and (role is None or tensor.role == role):
+            if tensor.name == name:
                 return tensor
     return None
 
 
-def load_side(label, run, sample, stage, occurrence, name):
-    """Locate and load one side's tensor; never raises, the reason says what is missing."""
-    if run is None:
+def load_side(label, index, where, name, role=None):
+    """Locate and load one side's tensor; never raises, the reason says what is missing.
+
+    Args:
+        label: "A" or "B".
+        index: CallIndex of that side's run, or None when the run was not given.
+        where: (call_id, sample, stage, occurrence) of the record on that side.
+        name, role: tensor name on that side and its role ("input"/"output"), if known.
+    """
+    if index is None:
         return Side(label, reason="run %s not given to the report" % label)
     try:
-        call = find_call(run, sample, stage, occurrence)
+        call = index.find(*where)
     except Exception as exc:  # a damaged run must not stop the rest of the report
         return Side(label, reason="could not read run %s: %s" % (label, exc))
     if call is None:
         return Side(label, reason="no record of this stage in run %s" % label)
-    tensor = find_tensor(call, name)
+    tensor = find_tensor(call, name, role)
     if tensor is None:
         return Side(label, reason="run %s has no tensor %r here" % (label, name))
-    if tensor.kind != "array":
-        return Side(label, tensor=tensor, reason="not an array")
+    if tensor.kind not in ("array", "scalar"):
+        return Side(label, tensor=tensor, reason="a %s value, not an array" % tensor.kind)
     if not tensor.has_payload:
         return Side(label, tensor=tensor, reason="statistics only (recorded in stats mode): no pixels")
     try:
@@ -220,7 +240,8 @@ def tensor_panel(tensor_doc, a, b, max_side):
     """One tensor's block: heading with status, then pictures, plots, stats or values."""
     name = tensor_doc.get("name")
     status = str(tensor_doc.get("status") or "unknown")
-    head = '<h4 class="mono">%s %s</h4>' % (esc(name), badge(status, tensor_css(status)))
+    role = ' <span class="summary">(%s)</span>' % esc(tensor_doc.get("role")) if tensor_doc.get("role") else ""
+    head = '<h4 class="mono">%s%s %s</h4>' % (esc(name), role, badge(status, tensor_css(status)))
     notes = "".join('<div class="cell-note">%s</div>' % esc("%s: %s" % (s.label, s.reason))
                     for s in (a, b) if s.array is None and s.reason)
     try:

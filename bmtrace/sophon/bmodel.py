@@ -362,10 +362,10 @@ def read_bmodel(path) -> Bmodel:
             chip=fb.string(root, 3, required=True),
             version=fb.string(root, 1, required=True),
             type=fb.string(root, 0, required=True),
-            time=fb.string(root, 2, required=True),
+            time=fb.string(root, 2, required=True).strip(),  # tpu-mlir stores ctime()'s newline
             device_num=int(fb.scalar(root, 7, "I", 0)) or 1,
             networks=tuple(networks),
-            kernel_module=fb.string(kernel, 0) if kernel is not None else None,
+            kernel_module=(fb.string(kernel, 0) or None) if kernel is not None else None,
             flatbuffers_size=fb_size,
             binary_size=binary_size,
         )

@@ -6,7 +6,7 @@ import platform
 import socket
 import sys
 
-ENV_PREFIXES = ("BMRT_", "SAIL_", "OPENCV_", "BMTRACE_", "BMCV_")
+ENV_PREFIXES = ("BMRT_", "SAIL_", "OPENCV_", "BMCV_")
 # (name in the snapshot, module in sys.modules); only reported when the program imported it.
 LIBRARIES = (
     ("numpy", "numpy"),

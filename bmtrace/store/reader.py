@@ -26,7 +26,29 @@ def open_run(path):
         for call in run.calls(stage="resize"):
             print(call.sample, call.outputs[0].load().shape)
     """
-    return Run(path)
+    run = Run(path)
+    _refresh_index(run.path)
+    return run
+
+
+def _refresh_index(path):
+    """Build index.parquet on first read when it is missing or older than a journal (pyarrow only)."""
+    index_path = os.path.join(path, layout.INDEX_FILE)
+    journals = glob.glob(os.path.join(path, layout.JOURNAL_DIR, "*.jsonl"))
+    try:
+        index_time = os.path.getmtime(index_path)
+        if all(os.path.getmtime(j) <= index_time for j in journals):
+            return
+    except OSError:
+        pass
+    if not journals or not os.access(path, os.W_OK):
+        return
+    try:
+        from .index import build_index_if_possible
+
+        build_index_if_possible(path)
+    except Exception:
+        pass  # the index is a convenience for other tools; reading works from the journals
 
 
 class Run:

@@ -9,10 +9,11 @@ import uuid
 import numpy as np
 
 from . import layout
+from ..codecs.stats import content_hash
 from .environment import process_snapshot
 
 # Below this size a thread hand-off costs more than it saves.
-_PARALLEL_WRITE_BYTES = 1 << 20
+_PARALLEL_BYTES = 1 << 20
 
 
 class ProcessWriter:
@@ -68,24 +69,31 @@ class ProcessWriter:
         if keep_payload:
             self.ensure_payload_dir()
         for offset, leaf in enumerate(leaves):
-            entry = None
-            future = None
             arr = leaf.array
-            if keep_payload and arr is not None and leaf.kind in ("array", "bytes") and self._payload_allowed(arr):
+            wants_payload = keep_payload and arr is not None and leaf.kind in ("array", "bytes")
+            if wants_payload and not self._payload_allowed(arr):
+                wants_payload = False
+            rel = None
+            pending = []
+            if wants_payload:
                 rel = "%s/%s/%d-%d.npy" % (layout.PAYLOAD_DIR, self.token, seq, start_index + offset)
-                if arr.nbytes >= _PARALLEL_WRITE_BYTES:
-                    future = self._pool().submit(_save, os.path.join(self.run_dir, rel), arr)
-                else:
+            if arr is not None and arr.nbytes >= _PARALLEL_BYTES:
+                # Writing, hashing and statistics each read the whole array and release the GIL:
+                # run the first two on helper threads while this thread computes the statistics.
+                if rel is not None:
+                    pending.append(self._pool().submit(_save, os.path.join(self.run_dir, rel), arr))
+                hash_future = self._pool().submit(content_hash, arr)
+                entry = leaf.describe(hasher=lambda _: hash_future.result())
+            else:
+                if rel is not None:
                     _save(os.path.join(self.run_dir, rel), arr)
                 entry = leaf.describe()
-                if future is not None:
-                    future.result()
-                entry["payload"] = rel
-            else:
-                entry = leaf.describe()
-                entry["payload"] = None
-                if keep_payload and arr is not None and self.cap_reached and leaf.kind in ("array", "bytes"):
-                    entry["note"] = _join_note(entry.get("note"), "payload skipped: run payload cap of %d bytes reached" % self.payload_cap_bytes)
+            for future in pending:
+                future.result()
+            entry["payload"] = rel
+            if keep_payload and rel is None and self.cap_reached and leaf.kind in ("array", "bytes"):
+                entry["note"] = _join_note(entry.get("note"), "payload skipped: run payload cap of %d bytes reached"
+                                           % self.payload_cap_bytes)
             entry["role"] = role
             entries.append(entry)
         return entries
@@ -111,13 +119,14 @@ class ProcessWriter:
         if self._executor is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bmtrace-writer")
+            self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bmtrace-writer")
         return self._executor
 
     def ensure_payload_dir(self):
         if self._payload_dir is None:
-            self._payload_dir = os.path.join(self.run_dir, layout.PAYLOAD_DIR, self.token)
-            os.makedirs(self._payload_dir, exist_ok=True)
+            payload_dir = os.path.join(self.run_dir, layout.PAYLOAD_DIR, self.token)
+            os.makedirs(payload_dir, exist_ok=True)
+            self._payload_dir = payload_dir  # only now, so other threads never write into a missing dir
 
 
 def _save(path, arr):

@@ -1,0 +1,234 @@
+"""Pair the records of two runs: calls by (sample, stage, occurrence), tensors by name.
+
+Samples pair by key, so the order they were processed in, worker threads, or samples skipped on
+one side do not matter. Stages named differently in the two programs pair through an explicit
+map (A name -> B name). Nothing pairs silently: every fallback (sample keys matched by file
+name, tensors matched by position) is recorded as a warning, and when nothing at all pairs an
+AlignmentError lists both sides' stages and samples.
+"""
+from __future__ import annotations
+
+import ntpath
+import posixpath
+from collections import OrderedDict
+
+from .errors import AlignmentError, UsageError
+
+
+class CallPair:
+    """One stage call of run A and its partner in run B; either side may be None."""
+
+    __slots__ = ("sample", "sample_b", "stage", "stage_b", "occurrence", "call_a", "call_b")
+
+    def __init__(self, sample, sample_b, stage, stage_b, occurrence, call_a, call_b):
+        self.sample, self.sample_b = sample, sample_b
+        self.stage, self.stage_b = stage, stage_b
+        self.occurrence = occurrence
+        self.call_a, self.call_b = call_a, call_b
+
+    def __repr__(self):
+        return "<CallPair %s sample=%r #%d a=%s b=%s>" % (
+            self.stage, self.sample, self.occurrence, self.call_a is not None, self.call_b is not None)
+
+
+class Alignment:
+    """The pairing of two runs.
+
+    Attributes:
+        pairs: CallPair list: for each sample in run A's order, A's calls in recording order
+            (each with its B partner or None), then B's unpaired calls; then samples only in B.
+        stage_order: stage names in run A's order, then stages found only in B (under A's names
+            where mapped).
+        sample_pairs: list of (key in A, key in B); ``MISSING`` on the side that lacks the sample
+            (None is a real key: records made outside any ``bmtrace.sample()``).
+        warnings: human-readable notes about fallbacks and unpaired records.
+    """
+
+    def __init__(self):
+        self.pairs = []
+        self.stage_order = []
+        self.sample_pairs = []
+        self.warnings = []
+
+    @property
+    def paired_calls(self):
+        """Number of call pairs with both sides present."""
+        return sum(1 for p in self.pairs if p.call_a is not None and p.call_b is not None)
+
+
+# Marks the absent side of a sample pair (None is a real sample key: records made outside sample()).
+MISSING = type("Missing", (), {"__repr__": lambda self: "MISSING", "__bool__": lambda self: False})()
+
+
+def _basename(key):
+    if not isinstance(key, str):
+        return None
+    return posixpath.basename(ntpath.basename(key)) or None
+
+
+def pair_samples(samples_a, samples_b, warnings):
+    """Pair sample keys: exactly first, then by unique file base name (with a warning).
+
+    Returns:
+        list of ``(key_a, key_b)`` in A's order, then B-only keys; ``MISSING`` marks an absent side.
+    """
+    in_b = set(samples_b)
+    exact = set(s for s in samples_a if s in in_b)
+    rest_a = [s for s in samples_a if s not in exact]
+    rest_b = [s for s in samples_b if s not in exact]
+    bases_a, bases_b = {}, {}
+    for s in rest_a:
+        bases_a.setdefault(_basename(s), []).append(s)
+    for s in rest_b:
+        bases_b.setdefault(_basename(s), []).append(s)
+    by_name = {}
+    for s in rest_a:
+        base = _basename(s)
+        if base is not None and len(bases_a[base]) == 1 and len(bases_b.get(base, ())) == 1:
+            by_name[s] = bases_b[base][0]
+    if by_name:
+        key_a, key_b = next(iter(by_name.items()))
+        warnings.append("paired %d sample(s) by file name because their keys differ (e.g. A %r = "
+                        "B %r); use the same sample keys in both programs to silence this"
+                        % (len(by_name), key_a, key_b))
+    pairs = []
+    for s in samples_a:
+        if s in exact:
+            pairs.append((s, s))
+        else:
+            pairs.append((s, by_name.get(s, MISSING)))
+    used_b = set(by_name.values())
+    pairs.extend((MISSING, s) for s in rest_b if s not in used_b)
+    return pairs
+
+
+def check_stage_map(stage_map, stages_a, stages_b, warnings):
+    """Validate an A->B stage map; returns the inverse (B name -> A name)."""
+    inverse = {}
+    for a_name, b_name in stage_map.items():
+        if b_name in inverse:
+            raise UsageError("the stage map sends both %r and %r to B stage %r; each B stage can "
+                             "pair with one A stage" % (inverse[b_name], a_name, b_name))
+        inverse[b_name] = a_name
+        if a_name not in stages_a:
+            warnings.append("--map %s=%s: run A has no stage %r (its stages: %s)"
+                            % (a_name, b_name, a_name, ", ".join(stages_a) or "none"))
+        if b_name not in stages_b:
+            warnings.append("--map %s=%s: run B has no stage %r (its stages: %s)"
+                            % (a_name, b_name, b_name, ", ".join(stages_b) or "none"))
+    return inverse
+
+
+def _group_by_sample(run):
+    """One pass over the run's calls: sample key -> calls in recording order."""
+    groups = OrderedDict()
+    for call in run.calls():
+        groups.setdefault(call.sample, []).append(call)
+    return groups
+
+
+def align(run_a, run_b, stage_map=None):
+    """Pair the stage calls of two opened runs.
+
+    Args:
+        run_a: reference run (``bmtrace.open_run`` result).
+        run_b: run under test.
+        stage_map: ``{A stage name: B stage name}`` for stages named differently.
+
+    Returns:
+        Alignment.
+
+    Raises:
+        AlignmentError: no call pairs at all; the message lists both sides' stages and samples.
+        UsageError: the stage map sends two A stages to one B stage.
+    """
+    out = Alignment()
+    stages_a, stages_b = run_a.stages(), run_b.stages()
+    inverse = check_stage_map(dict(stage_map or {}), stages_a, stages_b, out.warnings)
+    groups_a = _group_by_sample(run_a)
+    groups_b = _group_by_sample(run_b)
+    out.sample_pairs = pair_samples(list(groups_a), list(groups_b), out.warnings)
+    for key_a, key_b in out.sample_pairs:
+        calls_a = groups_a[key_a] if key_a is not MISSING else []
+        calls_b = groups_b[key_b] if key_b is not MISSING else []
+        sample = key_a if key_a is not MISSING else key_b
+        by_key_b = OrderedDict()
+        for call in calls_b:
+            by_key_b[(inverse.get(call.stage, call.stage), call.occurrence)] = call
+        for call in calls_a:
+            partner = by_key_b.pop((call.stage, call.occurrence), None)
+            out.pairs.append(CallPair(
+                sample, key_b if partner is not None else None, call.stage,
+                partner.stage if partner is not None else None, call.occurrence, call, partner))
+        for (stage, occurrence), call in by_key_b.items():
+            out.pairs.append(CallPair(sample, key_b, stage, call.stage, occurrence, None, call))
+    stages_b_as_a = [inverse.get(s, s) for s in stages_b]
+    out.stage_order = list(OrderedDict.fromkeys(list(stages_a) + stages_b_as_a))
+    _check_something_paired(out, run_a, run_b, stages_a, stages_b, groups_a, groups_b)
+    _note_unpaired_stages(out, stages_a, stages_b_as_a)
+    return out
+
+
+def _check_something_paired(out, run_a, run_b, stages_a, stages_b, groups_a, groups_b):
+    """Fail loudly, listing both sides, when not a single call pairs."""
+    if out.paired_calls:
+        return
+    if not out.pairs:
+        raise AlignmentError("nothing to compare: neither run A (%s) nor run B (%s) holds a stage "
+                             "call; check that the programs ran their traced stages while "
+                             "recording" % (run_a.path, run_b.path))
+    raise AlignmentError(
+        "no stage call of run A pairs with one of run B (pairing is by sample, stage name and "
+        "occurrence).\n  run A %s\n    stages:  %s\n    samples: %s\n  run B %s\n    stages:  %s\n"
+        "    samples: %s\nIf the programs name their stages differently, pass --map A_STAGE=B_STAGE; "
+        "if they key samples differently, use the same bmtrace.sample() keys in both."
+        % (run_a.path, _listing(stages_a), _listing(list(groups_a)), run_b.path, _listing(stages_b),
+           _listing(list(groups_b))))
+
+
+def _listing(items, limit=12):
+    shown = ", ".join(repr(i) if not isinstance(i, str) else i for i in items[:limit])
+    if len(items) > limit:
+        shown += ", ... (%d in all)" % len(items)
+    return shown or "(none)"
+
+
+def _note_unpaired_stages(out, stages_a, stages_b_as_a):
+    only_a = [s for s in stages_a if s not in set(stages_b_as_a)]
+    only_b = [s for s in stages_b_as_a if s not in set(stages_a)]
+    if only_a and only_b:
+        out.warnings.append("stages only in run A: %s; only in run B: %s. If some are the same "
+                            "stage, pair them with --map A_STAGE=B_STAGE (e.g. --map %s=%s)"
+                            % (", ".join(only_a), ", ".join(only_b), only_a[0], only_b[0]))
+    elif only_a:
+        out.warnings.append("stages only in run A: %s" % ", ".join(only_a))
+    elif only_b:
+        out.warnings.append("stages only in run B: %s" % ", ".join(only_b))
+
+
+def pair_tensors(tensors_a, tensors_b, warnings=None, where=""):
+    """Pair two calls' tensors of one role: by name, then leftovers by position (with a warning).
+
+    Returns:
+        list of ``(tensor_a or None, tensor_b or None)`` in A's order, then B's leftovers.
+    """
+    by_name_b = OrderedDict((t.name, t) for t in tensors_b)
+    pairs = []
+    leftover_a = []
+    for ta in tensors_a:
+        tb = by_name_b.pop(ta.name, None)
+        if tb is None:
+            leftover_a.append(len(pairs))
+        pairs.append([ta, tb])
+    leftover_b = list(by_name_b.values())
+    if leftover_a and leftover_b:
+        matched = []
+        for slot, tb in zip(leftover_a, leftover_b):
+            pairs[slot][1] = tb
+            matched.append("%s=%s" % (pairs[slot][0].name, tb.name))
+        if warnings is not None:
+            warnings.append("%spaired tensors by position because their names differ: %s"
+                            % (where, ", ".join(matched)))
+        leftover_b = leftover_b[len(leftover_a):]
+    pairs.extend([None, tb] for tb in leftover_b)
+    return [tuple(p) for p in pairs]

@@ -1,0 +1,103 @@
+"""`bmtrace show RUN`: what a run holds: samples, stages, calls, tensors, bytes, environment."""
+import json
+import os
+import time
+
+NAME = "show"
+HELP = "summarise a recorded run: samples, stages, calls, tensors, bytes and environment"
+
+
+def add_arguments(parser):
+    parser.add_argument("run", help="run directory")
+    parser.add_argument("--json", action="store_true", help="print a JSON document instead of text")
+
+
+def summarize(run):
+    """A JSON-ready summary of ``run``."""
+    stages = {}
+    errors = 0
+    for call in run.calls():
+        entry = stages.setdefault(call.stage, {"stage": call.stage, "calls": 0, "samples": set(), "tensors": 0,
+                                               "payload_bytes": 0, "errors": 0})
+        entry["calls"] += 1
+        entry["samples"].add(call.sample)
+        if call.error:
+            entry["errors"] += 1
+            errors += 1
+        for tensor in call.inputs + call.outputs:
+            entry["tensors"] += 1
+            if tensor.payload:
+                entry["payload_bytes"] += os.path.getsize(os.path.join(run.path, tensor.payload))
+    stage_list = []
+    for entry in stages.values():
+        entry["samples"] = len(entry["samples"])
+        stage_list.append(entry)
+    meta = run.meta
+    return {
+        "run": run.path,
+        "side": run.side,
+        "format_version": meta.get("format_version"),
+        "started": meta.get("started"),
+        "ended": meta.get("ended"),
+        "samples": len(run.samples()),
+        "calls": sum(e["calls"] for e in stage_list),
+        "tensors": sum(e["tensors"] for e in stage_list),
+        "payload_bytes": sum(e["payload_bytes"] for e in stage_list),
+        "errors": errors,
+        "torn_records_skipped": run.skipped_lines,
+        "stages": stage_list,
+        "environment": {key: meta.get(key) for key in ("host", "platform", "python", "argv", "cwd", "versions", "env")},
+        "processes": len(meta.get("processes") or []),
+    }
+
+
+def run(args):
+    from ..store.reader import open_run
+
+    summary = summarize(open_run(args.run))
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        print(render(summary))
+    return 0
+
+
+def _when(stamp):
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else "-"
+
+
+def _bytes(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
+        n /= 1024.0
+
+
+def render(summary):
+    lines = [
+        "run      %s" % summary["run"],
+        "side     %s" % (summary["side"] or "-"),
+        "time     %s -> %s%s" % (_when(summary["started"]), _when(summary["ended"]),
+                                 "" if summary["ended"] else "  (did not stop cleanly; completed records are kept)"),
+        "content  %d samples, %d calls, %d tensors, %s of payloads, %d errors"
+        % (summary["samples"], summary["calls"], summary["tensors"], _bytes(summary["payload_bytes"]), summary["errors"]),
+    ]
+    if summary["torn_records_skipped"]:
+        lines.append("         %d torn record(s) from an interrupted write were skipped" % summary["torn_records_skipped"])
+    lines.append("")
+    width = max([len("stage")] + [len(s["stage"]) for s in summary["stages"]])
+    lines.append("%-*s  %7s  %7s  %7s  %10s  %6s" % (width, "stage", "samples", "calls", "tensors", "bytes", "errors"))
+    for s in summary["stages"]:
+        lines.append("%-*s  %7d  %7d  %7d  %10s  %6d" % (width, s["stage"], s["samples"], s["calls"], s["tensors"],
+                                                         _bytes(s["payload_bytes"]), s["errors"]))
+    env = summary["environment"]
+    lines.append("")
+    lines.append("host     %s (%s), Python %s, %d process(es)" % (env.get("host"), env.get("platform"), env.get("python"),
+                                                                  summary["processes"]))
+    lines.append("argv     %s" % " ".join(env.get("argv") or []))
+    lines.append("cwd      %s" % env.get("cwd"))
+    versions = env.get("versions") or {}
+    lines.append("versions %s" % (", ".join("%s %s" % kv for kv in sorted(versions.items())) or "-"))
+    for key, value in sorted((env.get("env") or {}).items()):
+        lines.append("env      %s=%s" % (key, value))
+    return "\n".join(lines)
