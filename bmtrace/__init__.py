@@ -20,14 +20,14 @@ from .store.reader import open_run
 
 def diff(run_a, run_b, **options):
     """Compare two runs stage by stage; see bmtrace.diff_engine for the options."""
-    from .diff import diff as _diff
+    from .diff_engine import diff as _diff
 
     return _diff(run_a, run_b, **options)
 
 
 def replay(run, stage, fn, **options):
     """Feed a run's recorded inputs of ``stage`` into ``fn`` and compare with the recorded outputs."""
-    from .replay import replay as _replay
+    from .replayer import replay as _replay
 
     return _replay(run, stage, fn, **options)
 

@@ -19,13 +19,17 @@ REPR_LIMIT = 200
 
 
 def flatten(value, name, meta=None):
-    """Return the list of leaves of ``value``, each named by its path below ``name``."""
+    """Return the list of leaves of ``value``, each named by its path below ``name``.
+
+    Each leaf also keeps ``path``: the containers and keys leading to it, so replay can rebuild
+    the original structure (dict, list, tuple) from the leaves.
+    """
     leaves = []
-    _walk(value, name, dict(meta or {}), leaves, 0)
+    _walk(value, name, dict(meta or {}), leaves, ())
     return leaves
 
 
-def _walk(value, name, meta, leaves, depth):
+def _walk(value, name, meta, leaves, path):
     if len(leaves) >= MAX_LEAVES:
         if not leaves[-1].note or "truncated" not in leaves[-1].note:
             leaves.append(Leaf.of_plain(name, "object", "...", meta, note="more than %d leaves: truncated" % MAX_LEAVES))
@@ -33,24 +37,39 @@ def _walk(value, name, meta, leaves, depth):
     try:
         leaf = _encode_leaf(value, name, meta)
     except Exception as exc:  # a value we cannot record is noted, never fatal
-        leaves.append(Leaf.of_plain(name, "object", _short_repr(value), meta,
-                                 note="could not record %s: %s: %s" % (type(value).__name__, type(exc).__name__, exc)))
-        return
+        leaf = Leaf.of_plain(name, "object", _short_repr(value), meta,
+                             note="could not record %s: %s: %s" % (type(value).__name__, type(exc).__name__, exc))
+    if leaf is None and len(path) >= MAX_DEPTH:
+        leaf = Leaf.of_plain(name, "object", _short_repr(value), meta, note="nested deeper than %d" % MAX_DEPTH)
+    if leaf is None and len(value) == 0:
+        leaf = Leaf.of_plain(name, "object", repr(value), meta, note="empty " + type(value).__name__)
+        leaf.container = _container_kind(value)
     if leaf is not None:
+        leaf.path = list(path)
         leaves.append(leaf)
         return
-    if depth >= MAX_DEPTH:
-        leaves.append(Leaf.of_plain(name, "object", _short_repr(value), meta, note="nested deeper than %d" % MAX_DEPTH))
-        return
-    if isinstance(value, dict):
+    container = _container_kind(value)
+    if container == "dict":
         for key, item in value.items():
-            _walk(item, "%s[%r]" % (name, key), meta, leaves, depth + 1)
-    elif isinstance(value, tuple) and hasattr(value, "_fields"):
+            _walk(item, "%s[%r]" % (name, key), meta, leaves, path + ((container, _json_key(key)),))
+    elif container == "namedtuple":
         for field, item in zip(value._fields, value):
-            _walk(item, "%s.%s" % (name, field), meta, leaves, depth + 1)
-    else:  # list or tuple
+            _walk(item, "%s.%s" % (name, field), meta, leaves, path + ((container, field),))
+    else:
         for index, item in enumerate(value):
-            _walk(item, "%s[%d]" % (name, index), meta, leaves, depth + 1)
+            _walk(item, "%s[%d]" % (name, index), meta, leaves, path + ((container, index),))
+
+
+def _container_kind(value):
+    if isinstance(value, dict):
+        return "dict"
+    if isinstance(value, tuple):
+        return "namedtuple" if hasattr(value, "_fields") else "tuple"
+    return "list"
+
+
+def _json_key(key):
+    return key if isinstance(key, (str, int, float, bool)) or key is None else repr(key)
 
 
 def _encode_leaf(value, name, meta):

@@ -9,11 +9,14 @@ from .stats import array_stats, content_hash
 class Leaf:
     """One named value of a stage call, ready for the store."""
 
-    __slots__ = ("name", "kind", "array", "value", "meta", "note")
+    __slots__ = ("name", "kind", "array", "value", "meta", "note", "path", "container", "py_type")
 
     def __init__(self, name, kind, array=None, value=None, meta=None, note=None):
         self.name, self.kind, self.array, self.value = name, kind, array, value
         self.meta, self.note = meta or {}, note
+        self.path = ()          # [(container, key), ...] from the root value down to this leaf
+        self.container = None   # "list"/"tuple"/"dict" for an empty container leaf
+        self.py_type = None     # "int"/"float"/"bool"/"complex" for Python scalars
 
     @classmethod
     def of_array(cls, name, arr, meta, kind="array", note=None):
@@ -22,7 +25,10 @@ class Leaf:
     @classmethod
     def of_scalar(cls, name, value, meta):
         arr = np.asarray(value)
-        return cls(name, "scalar", array=arr, value=arr.item(), meta=meta)
+        leaf = cls(name, "scalar", array=arr, value=arr.item(), meta=meta)
+        if not isinstance(value, np.generic):
+            leaf.py_type = type(value).__name__
+        return leaf
 
     @classmethod
     def of_plain(cls, name, kind, value, meta, note=None):
@@ -42,6 +48,12 @@ class Leaf:
             record["hash"] = hasher(arr)
         if self.kind != "array" and self.kind != "bytes":
             record["value"] = _json_value(self.value)
+        if self.path:
+            record["path"] = [list(step) for step in self.path]
+        if self.container:
+            record["container"] = self.container
+        if self.py_type:
+            record["py_type"] = self.py_type
         return record
 
 

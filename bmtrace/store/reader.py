@@ -191,7 +191,7 @@ class Tensor:
     """One recorded leaf value; ``load()`` reads its payload from disk."""
 
     __slots__ = ("call", "name", "role", "kind", "dtype", "shape", "min", "max", "mean", "std", "nan_count",
-                 "inf_count", "hash", "meta", "note", "payload", "value")
+                 "inf_count", "hash", "meta", "note", "payload", "value", "path", "container", "py_type")
 
     def __init__(self, call, entry):
         self.call = call
@@ -203,6 +203,8 @@ class Tensor:
         self.nan_count, self.inf_count = entry.get("nan_count", 0), entry.get("inf_count", 0)
         self.hash, self.meta, self.note = entry.get("hash"), entry.get("meta") or {}, entry.get("note")
         self.payload, self.value = entry.get("payload"), entry.get("value")
+        self.path = [tuple(step) for step in entry.get("path") or ()]  # containers down to this leaf
+        self.container, self.py_type = entry.get("container"), entry.get("py_type")
 
     def __repr__(self):
         return "<Tensor %s %s %s %s>" % (self.name, self.kind, self.dtype, self.shape)

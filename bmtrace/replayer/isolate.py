@@ -1,0 +1,81 @@
+"""`bmtrace diff --isolate`: for each diverged stage, replay B's inputs into A's stage function.
+
+If A's function, given B's inputs, reproduces B's outputs, the stage only inherits error from an
+earlier stage; if not, the stage introduces error of its own (the vendor's step 5/7, automated).
+"""
+from __future__ import annotations
+
+from ..compare import Status
+from ..errors import ReplayError
+from . import replay_call
+from .target import target_from_identity, unwrap_traced
+
+
+def isolate_stages(result, run_a, run_b):
+    """Fill ``local`` and ``introduces`` on the stage entries of ``result``; set ``result.isolation``."""
+    calls_a = {c.id: c for c in run_a.calls()}
+    calls_b = {c.id: c for c in run_b.calls()}
+    targets = {}
+    for entry in result.stages:
+        if entry.status == Status.ALIGNED:
+            entry.introduces = False
+            continue
+        if entry.status != Status.DIVERGED:
+            continue
+        call_a, call_b = calls_a.get(entry.call_a), calls_b.get(entry.call_b)
+        try:
+            fn = _target(targets, call_a)
+            replayed = replay_call(call_b, fn, result.rules, templates={t.name: t for t in call_a.inputs})
+        except ReplayError as exc:
+            entry.local = {"status": "unavailable", "reason": str(exc)}
+            continue
+        entry.local = replayed.metrics()
+        entry.local["direction"] = "A's %s on B's recorded inputs vs B's recorded outputs" % call_a.stage
+        entry.local["tensors"] = [t.to_json() for t in replayed.tensors]
+        entry.introduces = None if replayed.status == Status.ERROR else not replayed.passed
+    result.isolation = summarize(result)
+    return result
+
+
+def _target(cache, call_a):
+    key = repr(sorted((call_a.function or {}).items()))
+    if key not in cache:
+        try:
+            cache[key] = unwrap_traced(target_from_identity(call_a.function))
+        except ReplayError as exc:
+            cache[key] = exc
+    if isinstance(cache[key], ReplayError):
+        raise cache[key]
+    return cache[key]
+
+
+def summarize(result):
+    """Which stage introduces error first (run A's stage order), and which only inherit it."""
+    order = {name: i for i, name in enumerate(result.stage_order)}
+    introducing, inheriting, unknown = set(), set(), set()
+    for entry in result.stages:
+        if entry.status != Status.DIVERGED:
+            continue
+        if entry.introduces:
+            introducing.add(entry.stage)
+        elif entry.introduces is False:
+            inheriting.add(entry.stage)
+        else:
+            unknown.add(entry.stage)
+    inheriting -= introducing
+    ranked = sorted(introducing, key=lambda s: order.get(s, len(order)))
+    first = ranked[0] if ranked else None
+    message = None
+    if first:
+        rest = sorted(inheriting, key=lambda s: order.get(s, len(order)))
+        message = "introduced at %s" % first
+        if len(ranked) > 1:
+            message += "; also introduced at %s" % ", ".join(ranked[1:])
+        if rest:
+            message += "; %s only inherit%s it" % (", ".join(rest), "s" if len(rest) == 1 else "")
+    elif inheriting:
+        message = "every diverged stage only inherits error given identical inputs; check the stages "
+        message += "recorded before them, or the inputs of the first one"
+    return {"introduced_at": first, "introducing": ranked,
+            "inheriting": sorted(inheriting, key=lambda s: order.get(s, len(order))),
+            "not_replayable": sorted(unknown, key=lambda s: order.get(s, len(order))), "message": message}
