@@ -51,7 +51,7 @@ def array_stats(arr):
     wide = flat.astype(np.float64, copy=False)
     mean = float(wide.sum()) / n
     centred = wide - mean
-    stats["mean"], stats["std"] = mean, (float(np.dot(centred, centred)) / n) ** 0.5
+    stats["mean"], stats["std"] = mean, (_square_sum(centred) / n) ** 0.5
     return stats
 
 
@@ -62,14 +62,19 @@ def _integer_sums(flat, accumulator):
     """Exact sum and float sum of squares in cache-sized chunks (measured ~2x faster than whole-array)."""
     total = 0
     square_sum = 0.0
-    buffer = np.empty(min(flat.size, _CHUNK), dtype=np.float64 if flat.dtype.itemsize > 2 else np.float32)
+    buffer = np.empty(min(flat.size, _CHUNK), dtype=np.float64)  # float32 squares lost 3e-5 of std
     for start in range(0, flat.size, _CHUNK):
         part = flat[start:start + _CHUNK]
         total += int(np.add.reduce(part, dtype=accumulator))
         view = buffer[:part.size]
         view[...] = part
-        square_sum += float(np.dot(view, view))
+        square_sum += _square_sum(view)
     return float(total), square_sum
+
+
+def _square_sum(x):
+    # einsum, not np.dot: a multi-threaded BLAS dot was measured 300x slower on a busy 2-core machine.
+    return float(np.einsum("i,i->", x, x))
 
 
 def _py(value):

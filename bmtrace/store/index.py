@@ -74,7 +74,7 @@ def index_is_fresh(path):
     return metadata.get(_FINGERPRINT_KEY, b"").decode() == fingerprint(path)
 
 
-def build_index_if_possible(path):
+def build_index_if_possible(path, run=None):
     """Write RUN/index.parquet when pyarrow is installed and the index is missing or stale."""
     try:
         import pyarrow.parquet as pq
@@ -84,7 +84,7 @@ def build_index_if_possible(path):
         return os.path.join(path, layout.INDEX_FILE)
     from .reader import Run
 
-    table = build_table(Run(path))
+    table = build_table(run if run is not None else Run(path))
     index_path = os.path.join(path, layout.INDEX_FILE)
     tmp = index_path + ".tmp-%d" % os.getpid()
     pq.write_table(table, tmp)

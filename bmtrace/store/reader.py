@@ -27,12 +27,13 @@ def open_run(path):
             print(call.sample, call.outputs[0].load().shape)
     """
     run = Run(path)
-    _refresh_index(run.path)
+    _refresh_index(run)
     return run
 
 
-def _refresh_index(path):
+def _refresh_index(run):
     """Build index.parquet on first read when it is missing or older than a journal (pyarrow only)."""
+    path = run.path
     index_path = os.path.join(path, layout.INDEX_FILE)
     journals = glob.glob(os.path.join(path, layout.JOURNAL_DIR, "*.jsonl"))
     try:
@@ -46,7 +47,7 @@ def _refresh_index(path):
     try:
         from .index import build_index_if_possible
 
-        build_index_if_possible(path)
+        build_index_if_possible(path, run)
     except Exception:
         pass  # the index is a convenience for other tools; reading works from the journals
 
@@ -87,7 +88,7 @@ class Run:
                     procs.append(layout.read_json(proc_file))
                 except (OSError, ValueError):
                     continue
-            procs.sort(key=lambda p: (p.get("argv", [None])[0] is None, p.get("pid", 0)))
+            procs.sort(key=lambda p: p.get("opened") or 0.0)  # the first process to record describes the run
             meta = dict(self._doc)
             owner = procs[0] if procs else {}
             for key in ("host", "platform", "python", "executable", "argv", "cwd", "opencv_build", "env"):

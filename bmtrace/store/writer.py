@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import uuid
 
 import numpy as np
@@ -31,6 +32,7 @@ class ProcessWriter:
         self._journal_fd = None
         self._payload_dir = None
         self._executor = None
+        self._opened = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def open(self):
@@ -38,11 +40,13 @@ class ProcessWriter:
             os.makedirs(os.path.join(self.run_dir, sub), exist_ok=True)
         path = os.path.join(self.run_dir, layout.JOURNAL_DIR, self.token + ".jsonl")
         self._journal_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._opened = time.time()
         self.write_process_meta(closed=False)
 
     def write_process_meta(self, closed):
         snapshot = process_snapshot()
-        snapshot.update({"writer": self.token, "closed": closed, "payload_bytes": self.payload_bytes})
+        snapshot.update({"writer": self.token, "opened": self._opened, "closed": closed,
+                         "payload_bytes": self.payload_bytes})
         layout.write_json_atomic(os.path.join(self.run_dir, layout.PROCS_DIR, self.token + ".json"), snapshot)
 
     def close(self):
