@@ -132,3 +132,29 @@ def test_any_numeric_array_round_trips(tmp_path, arr):
     loaded = tensor.load()
     assert loaded.dtype == arr.dtype and loaded.shape == arr.shape
     assert loaded.tobytes() == np.ascontiguousarray(arr).tobytes()
+
+
+def _fake_sail():
+    """tests/fakes/fake_sail.py: a fake of sail's documented API (sail cannot be installed off-device)."""
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fakes", "fake_sail.py")
+    spec = importlib.util.spec_from_file_location("fake_sail", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sail_objects_are_recognised_without_importing_sail(tmp_path):
+    """sail Tensor and BMImage (fake of the documented API) are recorded as arrays with format/layout meta."""
+    import sys
+
+    sail = _fake_sail()
+    bgr = np.random.default_rng(2).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    tensor = sail.Tensor(np.arange(6, dtype=np.float32).reshape(1, 6))
+    planar = sail.BMImage(bgr, sail.Format.FORMAT_BGR_PLANAR)
+    t, img = _record_and_read_many(tmp_path, t=tensor, img=planar)
+    assert t.load().tolist() == [[0, 1, 2, 3, 4, 5]] and t.dtype == "float32"
+    np.testing.assert_array_equal(img.load(), bgr.transpose(2, 0, 1))
+    assert "PLANAR" in str(img.meta) and "sophon.sail" not in sys.modules
