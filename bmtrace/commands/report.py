@@ -7,16 +7,48 @@ HELP = "diff two runs and write a self-contained HTML report (verdict, pipeline,
 
 
 def add_arguments(parser):
-    parser.add_argument("run_a", help="run directory of the original program (A)")
-    parser.add_argument("run_b", help="run directory of the port (B)")
+    """Options of `bmtrace report`: output, page caps, and the diff settings."""
+    parser.add_argument("run_a", help="run directory of the reference program (A, e.g. PyTorch)")
+    parser.add_argument("run_b", help="run directory of the program under test (B, e.g. the port)")
     parser.add_argument("-o", "--output", default="report.html", help="HTML file to write (default: report.html)")
-    parser.add_argument("--diff-json", metavar="FILE",
-                        help="render this saved `bmtrace diff --json` document instead of diffing again")
-    parser.add_argument("--title", help="page title (default: the two run paths)")
-    parser.add_argument("--images-per-stage", type=int, default=3, metavar="N",
-                        help="entries per stage (worst first) that get pictures and plots (default: 3)")
-    parser.add_argument("--max-image-side", type=int, default=256, metavar="PX",
-                        help="downsample pictures to at most this many pixels a side (default: 256)")
+    page = parser.add_argument_group("report")
+    page.add_argument("--diff-json", metavar="FILE",
+                      help="render this saved `bmtrace diff --json` document instead of diffing again")
+    page.add_argument("--title", help="page title (default: the two run paths)")
+    page.add_argument("--images-per-stage", type=int, default=3, metavar="N",
+                      help="entries per stage (worst first) that get pictures and plots (default: 3)")
+    page.add_argument("--max-image-side", type=int, default=256, metavar="PX",
+                      help="downsample pictures to at most this many pixels a side (default: 256)")
+    # The same diff settings as `bmtrace diff`, so a report shows what the gate decided.
+    diff = parser.add_argument_group("diff settings (as in `bmtrace diff`)")
+    diff.add_argument("--atol", type=float, metavar="X", help="float tolerance (default 1e-3)")
+    diff.add_argument("--rtol", type=float, metavar="X", help="relative tolerance for floats (default 0)")
+    diff.add_argument("--cosine", type=float, metavar="X", help="SIMILAR threshold (default 0.99)")
+    diff.add_argument("--tol", action="append", default=[], metavar="STAGE[.TENSOR]=ATOL",
+                      help="tolerance for one stage or tensor; repeatable")
+    diff.add_argument("--config", metavar="FILE", help="JSON (or .toml) diff settings file")
+    diff.add_argument("--map", action="append", default=[], metavar="A_STAGE=B_STAGE",
+                      help="pair stage A_STAGE of run A with B_STAGE of run B; repeatable")
+    diff.add_argument("--map-file", metavar="FILE", help="stage map file")
+    diff.add_argument("--no-explain", action="store_true", help="skip the diagnoses (hints)")
+    diff.add_argument("--isolate", action="store_true",
+                      help="replay diverged stages to show local vs inherited error")
+
+
+def _diff_options(args):
+    from ..compare.tolerance import parse_map_option, parse_tol_option
+
+    return {
+        "atol": args.atol,
+        "rtol": args.rtol,
+        "cosine": args.cosine,
+        "tol": [parse_tol_option(text) for text in args.tol],
+        "config": args.config,
+        "stage_map": dict(parse_map_option(text) for text in args.map),
+        "map_file": args.map_file,
+        "explain": not args.no_explain,
+        "isolate": args.isolate,
+    }
 
 
 def _load_doc(path):
@@ -28,29 +60,33 @@ def _load_doc(path):
     except OSError as exc:
         raise UsageError("cannot read --diff-json %s: %s" % (path, exc.strerror or exc)) from None
     except ValueError as exc:
-        raise UsageError("--diff-json %s is not JSON (%s); write it with `bmtrace diff A B --json > FILE`"
+        raise UsageError("--diff-json %s is not JSON (%s); write one with `bmtrace diff A B --json-out FILE`"
                          % (path, exc)) from None
 
 
+def _verdict(doc):
+    first = doc.get("first_divergence") or {}
+    if doc.get("aligned"):
+        return "aligned"
+    if first:
+        return "diverged at stage %s (sample %s)" % (first.get("stage"), first.get("sample"))
+    return "not aligned"
+
+
 def run(args):
+    """Write the report; exit 0 when aligned, 1 when not (errors raise and exit 2)."""
     from ..errors import UsageError
     from ..report.html import write_report
 
     if args.images_per_stage < 0 or args.max_image_side < 16:
         raise UsageError("--images-per-stage must be >= 0 and --max-image-side >= 16")
     doc = _load_doc(args.diff_json) if args.diff_json else None
+    options = {} if doc is not None else _diff_options(args)
     try:
         doc = write_report(args.run_a, args.run_b, args.output, doc=doc, title=args.title,
-                           images_per_stage=args.images_per_stage, max_image_side=args.max_image_side)
+                           images_per_stage=args.images_per_stage, max_image_side=args.max_image_side,
+                           **options)
     except OSError as exc:
         raise UsageError("cannot write the report to %s: %s" % (args.output, exc.strerror or exc)) from None
-    size_kb = os.path.getsize(args.output) / 1024.0
-    first = doc.get("first_divergence") or {}
-    if doc.get("aligned"):
-        verdict = "aligned"
-    elif first:
-        verdict = "diverged at stage %s (sample %s)" % (first.get("stage"), first.get("sample"))
-    else:
-        verdict = "not aligned"
-    print("wrote %s (%.0f kB): %s" % (args.output, size_kb, verdict))
+    print("wrote %s (%.0f kB): %s" % (args.output, os.path.getsize(args.output) / 1024.0, _verdict(doc)))
     return 0 if doc.get("aligned") else 1

@@ -167,8 +167,8 @@ def colour_stops(n=9):
     stops = []
     for i in range(n):
         r, g, b, _ = cmap(i / (n - 1.0))
-        stops.append("rgb(%d,%d,%d) %d%%" % (round(r * 255), round(g * 255), round(b * 255),
-                                            round(100.0 * i / (n - 1))))
+        percent = round(100.0 * i / (n - 1))
+        stops.append("rgb(%d,%d,%d) %d%%" % (round(r * 255), round(g * 255), round(b * 255), percent))
     return ", ".join(stops)
 
 

@@ -98,12 +98,18 @@ def _badness(value):
 
 
 def entry_worst(entry):
-    """Worst (max_abs_diff, cosine) over an entry's tensors; NaN wins over any finite value."""
+    """Worst (max_abs_diff, cosine) over an entry's outputs (all tensors if it has none).
+
+    Inputs are the upstream stage's outputs, already judged there; ranking by them would rank
+    every stage after a divergence by the same inherited number. NaN wins over any finite value.
+    """
+    tensors = [t for t in (entry.get("tensors") or ()) if isinstance(t, dict)]
+    outputs = [t for t in tensors if t.get("role") != "input"]
     worst_abs, cosines = None, []
-    for tensor in entry.get("tensors") or ():
-        if not isinstance(tensor, dict):
-            continue
+    for tensor in outputs or tensors:
         mad = to_float(tensor.get("max_abs_diff"))
+        if tensor.get("nonfinite_mismatch"):
+            mad = math.nan  # the diff measures finite elements only; NaN/inf on one side is worse
         if mad is not None and (worst_abs is None or _badness(mad) < _badness(worst_abs)):
             worst_abs = mad
         cos = to_float(tensor.get("cosine"))
@@ -179,8 +185,18 @@ class StageGroup(object):
 
     @property
     def isolated(self):
-        """True when isolation results ("local"/"introduces") exist for any entry of this stage."""
-        return any(e.local is not None or e.introduces is not None for e in self.entries)
+        """True when isolation replay judged any non-aligned entry of this stage."""
+        return any(e.local is not None or e.introduces is not None for e in self.entries
+                   if e.status != "aligned")
+
+    def isolation_word(self):
+        """How this stage's error arises by isolation: introduces, inherits, or not replayable."""
+        judged = [e for e in self.entries if e.status != "aligned"]
+        if any(e.introduces for e in judged):
+            return "introduces error"
+        if judged and all(e.introduces is False for e in judged):
+            return "inherits only"
+        return "not replayable"
 
 
 class SampleSummary(object):

@@ -9,6 +9,15 @@ import math
 
 from .html_model import to_float
 
+STATUS_WORDS = {
+    "aligned": "aligned",
+    "diverged": "diverged",
+    "only_in_a": "only in A",
+    "only_in_b": "only in B",
+    "error": "error",
+    "unknown": "unknown",
+}
+
 CSS = """
 :root { --ok:#2e7d32; --exact:#1b5e20; --warn:#b28704; --bad:#c62828; --missing:#6d6d6d;
         --error:#6a1b9a; --unknown:#455a64; --ink:#1d2430; --muted:#5f6b7a; --line:#dde2e8; }
@@ -26,16 +35,18 @@ code, .mono { font-family:ui-monospace,"DejaVu Sans Mono",monospace; font-size:1
 .verdict .word { font-size:22px; font-weight:700; letter-spacing:.5px; }
 .verdict a { color:#fff; text-decoration:underline; }
 #first-divergence { font-size:15px; margin-top:6px; }
+.verdict .cause { margin-top:6px; font-size:14px; }
 .verdict .counts { margin-top:6px; opacity:.92; font-size:13px; }
 .strip { display:flex; flex-wrap:wrap; gap:0; margin:10px 0 4px; align-items:stretch; }
 .chip { display:block; min-width:110px; padding:7px 10px; margin:0 14px 6px 0; border-radius:6px;
         color:#fff; position:relative; }
 .chip:not(:last-child)::after { content:"\\2192"; position:absolute; right:-13px; top:30%;
         color:var(--muted); }
+.chip:hover { text-decoration:none; filter:brightness(1.12); }
 .chip .n { font-weight:600; } .chip .c { font-size:11.5px; opacity:.95; }
 .chip.first { outline:3px solid #111; outline-offset:1px; }
 .s-ok { background:var(--ok); } .s-exact { background:var(--exact); } .s-warn { background:var(--warn); }
-.s-bad { background:var(--bad); } .s-missing { background:var(--missing); }
+.s-bad { background:var(--bad); } .s-inherit { background:#e0726a; } .s-missing { background:var(--missing); }
 .s-error { background:var(--error); } .s-unknown { background:var(--unknown); }
 .badge { display:inline-block; padding:0 7px; border-radius:9px; color:#fff; font-size:11.5px;
          font-weight:600; white-space:nowrap; }
@@ -48,6 +59,7 @@ table { border-collapse:collapse; width:100%; font-size:12.5px; margin:6px 0; }
 th, td { border-bottom:1px solid var(--line); padding:3px 6px; text-align:left; vertical-align:top; }
 th { background:#eef1f5; font-weight:600; position:sticky; top:0; }
 td.num { text-align:right; font-family:ui-monospace,"DejaVu Sans Mono",monospace; }
+td.nw { white-space:nowrap; }
 tr.hl td { background:#fff3f3; }
 tr:target td { background:#fff8c5; }
 .na { color:var(--muted); } .nonfinite { color:var(--bad); font-weight:700; }

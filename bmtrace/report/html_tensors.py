@@ -128,6 +128,9 @@ def _describe(side, view=None, bgr=False, step=1):
 
 
 def _scale_bar(vmax):
+    if vmax <= 0:  # identical pictures: a 0..1 scale would suggest differences that are not there
+        return ('<div class="scale"><div class="bar" style="background:rgb(0,0,4)"></div>'
+                '<div class="ticks"><span>0: identical</span></div></div>')
     return ('<div class="scale"><div class="bar" style="background:linear-gradient(to right, %s)">'
             '</div><div class="ticks"><span>0</span><span>%s</span><span>%s</span></div></div>'
             % (im.colour_stops(), fmt_num(vmax / 2.0, 3), fmt_num(vmax, 3)))
@@ -179,12 +182,34 @@ def _heatmap(view_a, view_b, max_side):
         caption += " &middot; 1/%d, block max" % step
     img = ('<img class="pic%s" src="%s" alt="|A-B| heatmap">'
            % (" small" if max(rgb.shape[:2]) < 120 else "", im.png_data_uri(rgb)))
-    return "<figure>%s%s<figcaption>%s</figcaption></figure>" % (img, _scale_bar(vmax or 1.0), caption)
+    return "<figure>%s%s<figcaption>%s</figcaption></figure>" % (img, _scale_bar(vmax), caption)
+
+
+# Up to this many elements, the values themselves say more than a histogram of their errors.
+SMALL_TENSOR = 32
+
+
+def small_values_table(a, b):
+    """Element-by-element A, B and B-A for small tensors (labels, scores, logits)."""
+    fa = a.array.ravel().astype(np.float64)
+    fb = b.array.ravel().astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = fb - fa
+    same = (fa == fb) | (np.isnan(fa) & np.isnan(fb))
+    head = "".join("<th>%d</th>" % i for i in range(fa.size))
+    rows = []
+    for label, values in (("A", fa), ("B", fb), ("B-A", diff)):
+        cells = "".join('<td class="num%s">%s</td>' % ("" if ok or label == "A" else " cell-bad", fmt_num(v))
+                        for v, ok in zip(values, same))
+        rows.append("<tr><th>%s</th>%s</tr>" % (label, cells))
+    return ('<table style="width:auto"><tr><th>index</th>%s</tr>%s</table>' % (head, "".join(rows)))
 
 
 def value_panels(a, b):
     """Error histogram and A-vs-B scatter for numeric non-image tensors (or per-side value histograms)."""
     if a.array is not None and b.array is not None:
+        if a.array.size == b.array.size <= SMALL_TENSOR:
+            return small_values_table(a, b)
         if a.array.size == b.array.size:
             uri = html_plots.error_plots(a.array, b.array)
             note = "" if a.array.shape == b.array.shape else " (compared element by element after flattening)"
@@ -220,7 +245,9 @@ def stats_table(a, b):
                 cells.append(text or '<span class="na">&mdash;</span>')
             else:
                 cells.append(fmt_num(value))
-        rows.append("<tr><th>%s</th><td class=num>%s</td><td class=num>%s</td></tr>" % (key, cells[0], cells[1]))
+        differs = _stat(a.tensor, key) != _stat(b.tensor, key)
+        rows.append("<tr%s><th>%s</th><td class=num>%s</td><td class=num>%s</td></tr>"
+                    % (' class="hl"' if differs else "", key, cells[0], cells[1]))
     return ('<table style="width:auto"><tr><th></th><th>A</th><th>B</th></tr>%s</table>' % "".join(rows))
 
 

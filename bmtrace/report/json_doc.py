@@ -40,6 +40,7 @@ def build_document(result):
         "tolerances": result.rules.to_json(),
         "warnings": list(result.warnings),
         "elapsed_s": result.elapsed_s,
+        "isolation": getattr(result, "isolation", None),
     }
     for hint in doc["hints"]:
         for key in HINT_KEYS:

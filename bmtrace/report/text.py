@@ -42,22 +42,29 @@ def _show_key(key):
 
 
 def _stage_word(summary):
-    """Status word and count for one stage row; all-SIMILAR divergences say 'similar'."""
+    """Status text of one stage row: the compared entries' verdict, then unpaired counts.
+
+    A divergence where every failing tensor is SIMILAR reads "similar".
+    """
     status = summary.status
     counts = summary.counts()
     word = status
     if status == "diverged":
-        failing = [e.first_failing_tensor() for e in summary.entries if e.status == "diverged"]
-        if failing and all(t is not None and t.status == "similar" for t in failing):
+        failing = [t for e in summary.entries if e.status == "diverged"
+                   for t in e.failing_tensors()]
+        if failing and all(t.status == "similar" for t in failing):
             word = "similar"
     text = _STATUS_WORD.get(word, word)
-    n = counts.get(status, 0)
-    total = len(summary.entries)
-    if status != "aligned" and total > 1:
-        text += " %d/%d" % (n, total)
-    others = [(s, c) for s, c in counts.items() if s not in (status, "aligned") and c]
-    for s, c in sorted(others):
-        text += ", %d %s" % (c, _STATUS_WORD.get(s, s))
+    compared = summary.compared
+    if status in ("error", "diverged") and compared > 1:
+        text += " %d/%d" % (counts.get(status, 0), compared)
+    if status == "error" and counts.get("diverged"):
+        text += ", %d %s" % (counts["diverged"], _STATUS_WORD["diverged"])
+    for unpaired in ("only_in_a", "only_in_b"):
+        if counts.get(unpaired) and unpaired != status:
+            text += ", %d %s" % (counts[unpaired], _STATUS_WORD[unpaired])
+        elif counts.get(unpaired, 0) > 1:
+            text += " (%d)" % counts[unpaired]
     return text, word
 
 
@@ -144,7 +151,7 @@ def describe_first(result):
 def one_line(result):
     """The verdict in one line, as ``str(DiffResult)`` prints it."""
     summaries = [s for s in result.by_stage() if s.entries]
-    n_aligned = sum(1 for s in summaries if s.status == "aligned")
+    n_aligned = sum(1 for s in summaries if all(e.status == "aligned" for e in s.entries))
     paired = result.samples.get("paired", 0)
     tail = "%d/%d stages aligned over %d paired sample(s) [%s vs %s]" % (
         n_aligned, len(summaries), paired, result.run_a, result.run_b)
@@ -156,7 +163,8 @@ def one_line(result):
         if first.tensor is not None:
             where += ", tensor %s" % first.tensor
         return "DIVERGED at %s; %s" % (where, tail)
-    missing = [s.stage for s in summaries if s.status in ("only_in_a", "only_in_b")]
+    missing = [s.stage for s in summaries
+               if any(e.status in ("only_in_a", "only_in_b") for e in s.entries)]
     return "NOT ALIGNED (unpaired stage calls: %s); %s" % (", ".join(missing), tail)
 
 
@@ -196,6 +204,9 @@ def render(result, color=False, width=None):
     first = describe_first(result)
     if first:
         out.append(paint(first, "red", color))
+    isolation = getattr(result, "isolation", None)
+    if isinstance(isolation, dict) and isolation.get("message"):
+        out.append("isolation (replay): %s" % isolation["message"])
     hints = render_hints(result)
     if hints:
         out.append("hints:")
