@@ -5,6 +5,8 @@ import numpy as np
 
 # Channel counts that make an axis look like a colour axis (gray, BGR/RGB, BGRA/RGBA).
 CHANNEL_SIZES = (1, 3, 4)
+# Fits and rounding statistics on fewer elements than this would explain anything at all.
+MIN_ELEMENTS = 16
 
 
 def as_numeric(x):

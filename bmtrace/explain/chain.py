@@ -12,15 +12,15 @@ import time
 import numpy as np
 
 from . import normalization
-from ._arrays import integer_valued, strided_selection
-from .hint import Hint
-from .rounding import match_rounding
-from .structure import candidates, squeeze
-from .values import SUBSTANTIAL, best_fit
+from ._arrays import (MIN_ELEMENTS, as_numeric, integer_valued, looks_like_raw_pixels,
+                      strided_selection)
+from .rounding import match_cast
+from .structure import candidates, squeeze, structure_hint
+from .values import SUBSTANTIAL, best_fit, fit_scale
 
 # Elements used to score candidates, and to measure the chosen chain's residual.
 SCORE_CAP = 1 << 16
-MEASURE_CAP = 1 << 20
+MEASURE_CAP = 1 << 18
 # Without a same-shape baseline, a fit must leave less than this fraction of B's spread.
 GOOD_FIT = 0.25
 
@@ -57,52 +57,6 @@ def _apply_fit(fit, xa, ch):
     return alpha[ch] * xa + beta[ch]
 
 
-def _color_names(meta_a, meta_b):
-    def color(meta):
-        if not meta:
-            return None
-        for key in ("color", "mode", "format"):
-            value = str(meta.get(key, "")).upper()
-            for name in ("BGR", "RGB"):
-                if name in value:
-                    return name
-        return None
-    return color(meta_a), color(meta_b)
-
-
-def _structure_hint(cause, op, scored_details, meta_a, meta_b, confidence, residual):
-    if cause == "channel_order":
-        color_a, color_b = _color_names(meta_a, meta_b)
-        if color_a and color_b and color_a != color_b:
-            message = ("the port feeds %s, the original %s: convert with cv2.cvtColor(img, "
-                       "cv2.COLOR_%s2%s) before normalize" % (color_b, color_a, color_b, color_a))
-        else:
-            message = ("B's colour channels are A's in reverse order (BGR vs RGB): convert the port's "
-                       "image with cv2.cvtColor(img, cv2.COLOR_BGR2RGB) (or reverse channel axis %d) "
-                       "before normalize" % op["axis"])
-    elif op["kind"] == "transpose":
-        inverse = [int(i) for i in np.argsort(op["axes"])]
-        if "from" in op:
-            message = ("B is A transposed from %s to %s: the port must produce the original's layout "
-                       "(np.transpose(b, %s) restores A's)" % (op["from"], op["to"], tuple(inverse)))
-        else:
-            message = ("B is A transposed by axes %s: the port must produce the original's layout "
-                       "(np.transpose(b, %s) restores A's)" % (tuple(op["axes"]), tuple(inverse)))
-    else:
-        if "from" in op:
-            perm = [op["from"].index(letter) for letter in op["to"]]
-            message = ("B holds A's %s bytes reshaped to %s instead of transposed: use "
-                       "np.transpose(x, %s) (torch permute), not reshape/view" % (
-                           op["from"], op["to"], tuple(perm)))
-        else:
-            message = ("B holds A's bytes reshaped from %s to %s instead of transposed: use a transpose "
-                       "(np.transpose / torch permute), not reshape/view" % (
-                           tuple(op["shape_a"]), tuple(op["shape_b"])))
-    details = dict(scored_details)
-    details.update(op)
-    return Hint(cause, message, confidence, residual, details)
-
-
 def _confidence(before_rms, after_rms, spread):
     if before_rms is None or before_rms <= 0:
         ratio = after_rms / spread if spread > 0 else 1.0
@@ -112,59 +66,132 @@ def _confidence(before_rms, after_rms, spread):
     return max(0.0, min(1.0, (1.0 - ratio) * quality))
 
 
-def diagnose(a, b, meta_a=None, meta_b=None, deadline=None):
+class _Search:
+    """Every structure scored with its best value model on one strided sample of B."""
+
+    def __init__(self, sa, sb, letters_b, structures, deadline):
+        self.sa, self.sb = sa, sb
+        self.selection, _ = strided_selection(sb.shape, SCORE_CAP)
+        self.xb = np.asarray(sb[self.selection], dtype=np.float64).ravel()
+        cax = letters_b.index("C") if letters_b and "C" in letters_b else None
+        if cax is None:
+            flips = [d for c, d in (op for s in structures for op in s.ops) if c == "channel_order"]
+            cax = flips[0]["axis"] if flips else None
+        self.cax = cax
+        self.ch, self.nch = _channel_ids(sb.shape, cax, self.selection)
+        self.scored = {}
+        for structure in structures:
+            if deadline is not None and time.perf_counter() > deadline and self.scored:
+                break
+            xa = _sample(structure, sa, self.selection)
+            finite = np.isfinite(xa) & np.isfinite(self.xb)
+            if finite.mean() < 0.5:
+                continue
+            ch = None if self.ch is None else self.ch[finite]
+            fit, identity = best_fit(xa[finite], self.xb[finite], ch, self.nch)
+            self.scored[structure.key()] = _Scored(structure, fit, identity)
+        finite_b = self.xb[np.isfinite(self.xb)]
+        self.floor = 1e-9 * max(1.0, float(np.max(np.abs(finite_b))) if finite_b.size else 1.0)
+        self.spread = float(np.std(finite_b)) if finite_b.size else 0.0
+        self.best = None
+        if self.scored:
+            best = min(self.scored.values(), key=lambda s: (s.fit.rms, len(s.structure.ops)))
+            # Prefer fewer structural ops when they fit as well (grey is its own channel reversal).
+            for s in sorted(self.scored.values(), key=lambda s: len(s.structure.ops)):
+                if s.fit.rms <= best.fit.rms * 1.05 + self.floor:
+                    best = s
+                    break
+            self.best = best
+
+
+def _search(a, b, meta_a, meta_b, deadline):
+    sa, letters_a = squeeze(a, meta_a)
+    sb, letters_b = squeeze(b, meta_b)
+    structures = candidates(sa.shape, sb.shape, letters_a, letters_b)
+    if not structures or sb.size < MIN_ELEMENTS:
+        return None
+    search = _Search(sa, sb, letters_b, structures, deadline)
+    return search if search.best is not None else None
+
+
+def _prefer_scale_then_cast(best, xa, xb, dtype):
+    """Undo an offset that only stands for truncation: k*A cast to int beats k*A + c with c ~ -0.5."""
+    if best.fit.kind not in ("affine", "channel_affine") or not integer_valued(xb) or integer_valued(xa):
+        return best
+    finite = np.isfinite(xa) & np.isfinite(xb)
+    scale = fit_scale(xa[finite], xb[finite])
+    if scale is None:
+        return best
+    match, _, k = match_cast(scale, scale.pred, xa[finite], xb[finite], dtype)
+    if match is None:
+        return best
+    if k is not None:
+        scale.params["k"] = k
+    return _Scored(best.structure, scale, best.identity)
+
+
+def own_normalization(inputs, out, meta_out=None, deadline=None):
+    """The mean/std one side applied in its normalize stage, from its raw-pixel input and output.
+
+    Returns a dict (input, mean, std, channels_reversed) or None when no input of that stage is
+    raw pixels that map linearly onto the output.
+    """
+    for name, value in (inputs or {}).items():
+        raw = as_numeric(value)
+        if raw is None or raw.size != out.size or not looks_like_raw_pixels(raw):
+            continue
+        search = _search(raw, out, None, meta_out, deadline)
+        if search is None or search.best.fit.kind == "identity":
+            continue
+        fit = search.best.fit
+        if fit.rms > 1e-3 * max(search.spread, 1e-12):
+            continue  # not an exact per-channel affine map: this input is not what was normalised
+        if fit.kind == "scale":
+            alpha, beta = [fit.params["k"]], [0.0]
+        else:
+            alpha, beta = list(fit.params["alpha"]), list(fit.params["beta"])
+        if len(alpha) == 1 and search.nch > 1:
+            alpha, beta = alpha * search.nch, beta * search.nch
+        implied = normalization.mean_std_from_raw(alpha, beta, unit=False)
+        if implied is None:
+            continue
+        return {"input": name, "mean": implied[0], "std": implied[1],
+                "channels_reversed": "channel_order" in search.best.structure.causes()}
+    return None
+
+
+def diagnose(a, b, meta_a=None, meta_b=None, deadline=None, inputs_a=None, inputs_b=None):
     """Hints for layout, channel_order, value_scale and normalization of the pair, best first.
 
     Args:
         a, b: numeric arrays of A (original) and B (port).
         meta_a, meta_b: per-tensor meta dicts (layout, color) or None.
         deadline: time.perf_counter() value after which remaining candidates are skipped.
+        inputs_a, inputs_b: the stage's inputs per side; raw-pixel inputs let a normalization hint
+            name each side's own mean/std.
     Returns:
         (hints, explained): explained is True when the chain accounts for the difference.
     """
-    sa, letters_a = squeeze(a, meta_a)
-    sb, letters_b = squeeze(b, meta_b)
-    structures = candidates(sa.shape, sb.shape, letters_a, letters_b)
-    if not structures or sb.size < 2:
+    search = _search(a, b, meta_a, meta_b, deadline)
+    if search is None:
         return [], False
-    selection, _ = strided_selection(sb.shape, SCORE_CAP)
-    xb = np.asarray(sb[selection], dtype=np.float64).ravel()
-    cax = letters_b.index("C") if letters_b and "C" in letters_b else None
-    if cax is None:
-        flips = [d for c, d in (op for s in structures for op in s.ops) if c == "channel_order"]
-        cax = flips[0]["axis"] if flips else None
-    ch, nch = _channel_ids(sb.shape, cax, selection)
-
-    scored = {}
-    for structure in structures:
-        if deadline is not None and time.perf_counter() > deadline and scored:
-            break
-        xa = _sample(structure, sa, selection)
-        finite = np.isfinite(xa) & np.isfinite(xb)
-        if finite.mean() < 0.5:
-            continue
-        fit, identity = best_fit(xa[finite], xb[finite], None if ch is None else ch[finite], nch)
-        scored[structure.key()] = _Scored(structure, fit, identity)
-    if not scored:
-        return [], False
-
-    floor = 1e-9 * max(1.0, float(np.max(np.abs(xb[np.isfinite(xb)]))) if np.isfinite(xb).any() else 1.0)
-    best = min(scored.values(), key=lambda s: (s.fit.rms, len(s.structure.ops)))
-    # Prefer fewer structural ops when they fit as well (a grey image is its own channel reversal).
-    for s in sorted(scored.values(), key=lambda s: len(s.structure.ops)):
-        if s.fit.rms <= best.fit.rms * 1.05 + floor:
-            best = s
-            break
+    sa, sb, scored, best = search.sa, search.sb, search.scored, search.best
+    xb, selection, cax = search.xb, search.selection, search.cax
     if not best.structure.ops and best.fit.kind == "identity":
         return [], False
+    if search.spread <= 0 or np.std(_sample(best.structure, sa, selection)) <= 0:
+        return [], False  # constant data: every transpose and scale "fits", none is evidence
 
-    spread = float(np.std(xb[np.isfinite(xb)]))
+    best = _prefer_scale_then_cast(best, _sample(best.structure, sa, selection), xb, b.dtype)
+    spread = search.spread
     baseline = scored.get(())
     if baseline is not None:
         if best.fit.rms > SUBSTANTIAL * baseline.identity.rms:
             return [], False
     elif best.fit.rms > GOOD_FIT * spread:
         return [], False
+    if best.fit.kind != "identity" and best.fit.rms > GOOD_FIT * spread:
+        return [], False  # a linear map that leaves this much unexplained is not the cause
 
     # Measure the chosen chain on a larger sample for the residual the user sees.
     big_sel, sampled = strided_selection(sb.shape, MEASURE_CAP)
@@ -176,7 +203,9 @@ def diagnose(a, b, meta_a=None, meta_b=None, deadline=None):
     target = xb_big[finite]
     after_extra = {}
     if best.fit.kind != "identity" and integer_valued(target) and not integer_valued(pred):
-        rounding = match_rounding(pred, target, b.dtype)
+        rounding, pred, k = match_cast(best.fit, pred, xa_big[finite], target, b.dtype)
+        if k is not None:
+            best.fit.params["k"] = k  # truncation biased the least-squares k; the cast pins it
         if rounding is not None:
             pred = rounding.pop("values")
             after_extra["then_rounded"] = rounding
@@ -198,7 +227,7 @@ def diagnose(a, b, meta_a=None, meta_b=None, deadline=None):
         before = {"before_rms": before_rms,
                   "before_max_abs": ablated.fit.max_abs if ablated is not None else None}
         details = dict(before, **after)
-        hints.append(_structure_hint(cause, op, details, meta_a, meta_b,
+        hints.append(structure_hint(cause, op, details, meta_a, meta_b,
                                      _confidence(before_rms, best.fit.rms, spread), after_max))
     if best.fit.kind != "identity":
         before = {"before_rms": best.identity.rms, "before_max_abs": best.identity.max_abs}
@@ -207,9 +236,16 @@ def diagnose(a, b, meta_a=None, meta_b=None, deadline=None):
         if best.fit.kind == "scale":
             hints.append(normalization.scale_hint(best.fit, before, after, conf))
         else:
-            hints.append(normalization.normalization_hint(
+            hint = normalization.normalization_hint(
                 best.fit, xa_sel, xb, before, after, conf,
-                flipped="channel_order" in best.structure.causes()))
+                flipped="channel_order" in best.structure.causes(), channels=search.nch)
+            if inputs_a is not None and inputs_b is not None and "raw_side" not in hint.details:
+                normalization.add_own_constants(hint, own_normalization(inputs_a, a, meta_a, deadline),
+                                                 own_normalization(inputs_b, b, meta_b, deadline))
+            hints.append(hint)
+    if "then_rounded" in after and hints and hints[-1].cause in ("value_scale", "normalization"):
+        hints[-1].message += "; B is then cast to %s, and the cast %s" % (
+            b.dtype.name, after["then_rounded"]["words"])
     # channel_order first: the vendor's guide says fix BGR/RGB before judging normalisation.
     rank = {"channel_order": 0, "layout": 1, "value_scale": 2, "normalization": 3}
     hints.sort(key=lambda h: rank[h.cause])

@@ -51,7 +51,7 @@ def _find(outputs):
             classes = a.astype(np.float64)
     xyxy = arr[:, :4].copy()
     # cv2.dnn.NMSBoxes works on (x, y, w, h); x2 < x1 anywhere means the boxes are in that form.
-    if n and np.any(xyxy[:, 2] < xyxy[:, 0]) or n and np.any(xyxy[:, 3] < xyxy[:, 1]):
+    if n and (np.any(xyxy[:, 2] < xyxy[:, 0]) or np.any(xyxy[:, 3] < xyxy[:, 1])):
         xyxy[:, 2:] += xyxy[:, :2]
     return Detections(xyxy, scores, classes)
 
@@ -104,12 +104,11 @@ def _explain_extra(keeper, other, extra):
             overlap = float(max((ious[j] for j in candidates), default=0.0))
         else:
             overlap = 0.0
-        if overlap >= MIN_SUPPRESSING_IOU:
+        # A score below everything the other side kept is the direct reason; overlap comes second.
+        if score is not None and (other_min_score is None or score <= other_min_score):
+            reasons.append(("score", overlap, score))
+        elif overlap >= MIN_SUPPRESSING_IOU:
             reasons.append(("iou", overlap, score))
-        elif score is not None and other_min_score is not None and score <= other_min_score:
-            reasons.append(("score", overlap, score))
-        elif score is not None and not len(other.boxes):
-            reasons.append(("score", overlap, score))
         else:
             reasons.append(None)
     return reasons
@@ -138,9 +137,9 @@ def diagnose(outputs_a, outputs_b):
         by_score = [r[2] for r in reasons if r[0] == "score"]
         if by_iou:
             details["%s_kept_iou" % side.lower()] = [round(v, 4) for v in by_iou]
-            parts.append("%s keeps %d box(es) that overlap a shared box with IoU %.3g-%.3g, which %s "
-                         "suppresses (%s's IoU threshold is lower, or it compares differently)"
-                         % (side, len(by_iou), min(by_iou), max(by_iou), other, other))
+            parts.append("%s keeps %d box(es) overlapping a box %s kept with IoU %.3g-%.3g, which %s "
+                         "suppressed (%s's IoU threshold is lower, or it compares differently)"
+                         % (side, len(by_iou), other, min(by_iou), max(by_iou), other, other))
         if by_score:
             details["%s_kept_scores" % side.lower()] = [round(v, 5) for v in by_score]
             parts.append("%s keeps %d low-score box(es) (score %.3g-%.3g) below all of %s's, which %s "

@@ -6,6 +6,10 @@ import numpy as np
 from ._arrays import looks_like_raw_pixels, looks_like_unit_pixels, round_sig
 from .hint import Hint
 
+SWAP_TOLERANCE = 0.05
+CONVERT_TO_NOTE = ("(alpha, beta) per channel for raw 0..255 input, F32 model; for a model with "
+                   "int8 input multiply both by the bmodel input scale")
+
 _SCALE_WORDS = {
     255.0: "B is A x 255: one side holds 0..255 pixels, the other 0..1 (ToTensor divides by 255); "
            "divide the port's values by 255 (or fold 1/255 into Bmcv.convert_to alpha)",
@@ -25,7 +29,7 @@ def scale_hint(fit, before, after, confidence):
     return Hint("value_scale", message, confidence, after["after_max_abs"], details)
 
 
-def _mean_std_from_raw(alpha, beta, unit):
+def mean_std_from_raw(alpha, beta, unit):
     """Normalisation constants (in 0..1 pixel units) of out = alpha*raw + beta.
 
     raw is 0..255 pixels (unit=False) or 0..1 pixels (unit=True); the normalised side computed
@@ -58,14 +62,16 @@ def _swapped_constants(alpha, beta):
     """
     if len(alpha) != 3:
         return False
+    # 5%: noise in A (e.g. a different resize upstream) shrinks least-squares slopes a little.
     for c in range(3):
         r = 2 - c
-        if abs(alpha[c] * alpha[r] - 1) > 1e-3 or abs(beta[c] + alpha[c] * beta[r]) > 1e-3 * (1 + abs(beta[c])):
+        if abs(alpha[c] * alpha[r] - 1) > SWAP_TOLERANCE or \
+                abs(beta[c] + alpha[c] * beta[r]) > SWAP_TOLERANCE * (1 + abs(beta[c])):
             return False
     return True
 
 
-def normalization_hint(fit, xa, xb, before, after, confidence, flipped=False):
+def normalization_hint(fit, xa, xb, before, after, confidence, flipped=False, channels=1):
     """A normalization hint for a fitted B = alpha_c*A + beta_c, naming implied mean/std when possible.
 
     Args:
@@ -73,17 +79,20 @@ def normalization_hint(fit, xa, xb, before, after, confidence, flipped=False):
         xa, xb: the sampled values of both sides, used to see which side is raw pixels.
     """
     alpha, beta = list(fit.params["alpha"]), list(fit.params["beta"])
+    if len(alpha) == 1 and channels > 1:
+        # One (alpha, beta) for all channels; convert_to still wants one pair per channel.
+        alpha, beta = alpha * channels, beta * channels
     details = dict(before, alpha=alpha, beta=beta, per_channel=fit.kind == "channel_affine")
     details.update(after)
     raw_a, raw_b = looks_like_raw_pixels(xa), looks_like_raw_pixels(xb)
     unit_a, unit_b = looks_like_unit_pixels(xa), looks_like_unit_pixels(xb)
-    order = "in B's channel order" if len(alpha) > 1 else "for every channel"
+    order = "in B's channel order" if fit.kind == "channel_affine" else "for every channel"
     if (raw_a or unit_a) and not (raw_b or unit_b):
-        implied = _mean_std_from_raw(alpha, beta, unit_a)
+        implied = mean_std_from_raw(alpha, beta, unit_a)
         if implied:
             mean, std = implied
             details.update(raw_side="A", normalized_side="B", mean=mean, std=std,
-                           convert_to=_convert_to(mean, std))
+                           convert_to=_convert_to(mean, std), convert_to_note=CONVERT_TO_NOTE)
             message = ("A holds %s pixels, B the same pixels normalised with mean=%s std=%s (%s); "
                        "the original must normalise the same way, or the port must skip it "
                        "(Bmcv.convert_to alpha,beta = %s)" % (
@@ -93,11 +102,11 @@ def normalization_hint(fit, xa, xb, before, after, confidence, flipped=False):
     if (raw_b or unit_b) and not (raw_a or unit_a):
         inv_alpha = [1.0 / a if a else float("inf") for a in alpha]
         inv_beta = [-b / a if a else float("inf") for a, b in zip(alpha, beta)]
-        implied = _mean_std_from_raw(inv_alpha, inv_beta, unit_b)
+        implied = mean_std_from_raw(inv_alpha, inv_beta, unit_b)
         if implied:
             mean, std = implied
             details.update(raw_side="B", normalized_side="A", mean=mean, std=std,
-                           convert_to=_convert_to(mean, std))
+                           convert_to=_convert_to(mean, std), convert_to_note=CONVERT_TO_NOTE)
             message = ("the port feeds %s pixels where the original normalises with mean=%s std=%s "
                        "(%s): add the normalisation, e.g. Bmcv.convert_to with (alpha, beta) = %s" % (
                            "0..1" if unit_b else "raw 0..255", _fmt(mean), _fmt(std), order,
@@ -109,8 +118,33 @@ def normalization_hint(fit, xa, xb, before, after, confidence, flipped=False):
                    "for RGB used on BGR, or the reverse): convert the port's image to the original's "
                    "channel order before normalize and the constants agree")
         return Hint("normalization", message, confidence, after["after_max_abs"], details)
+    if looks_like_raw_pixels(xa) and looks_like_raw_pixels(xb):
+        message = ("B = alpha*A + beta %s with alpha=%s beta=%s on 8-bit pixels: a brightness/contrast "
+                   "or pixel-scaling step differs between the sides; make the port's match the "
+                   "original's" % (order, _fmt(round_sig(a) for a in alpha),
+                                   _fmt(round_sig(b) for b in beta)))
+        return Hint("normalization", message, confidence, after["after_max_abs"], details)
     message = ("B = alpha*A + beta %s with alpha=%s beta=%s: the two sides normalise with different "
                "mean/std; use the original's constants in the port (Bmcv.convert_to alpha = "
                "1/(255*std), beta = -mean/std)" % (
                    order, _fmt(round_sig(a) for a in alpha), _fmt(round_sig(b) for b in beta)))
     return Hint("normalization", message, confidence, after["after_max_abs"], details)
+
+
+def add_own_constants(hint, own_a, own_b):
+    """Extend a normalization hint with the mean/std each side applied to its own raw input."""
+    if own_a is None or own_b is None:
+        return
+    hint.details["a_normalization"] = own_a
+    hint.details["b_normalization"] = own_b
+    words = []
+    for side, own in (("A", own_a), ("B", own_b)):
+        text = "%s normalises with mean=%s std=%s" % (side, _fmt(own["mean"]), _fmt(own["std"]))
+        if own["channels_reversed"]:
+            text += " (after reversing the channel order)"
+        words.append(text)
+    mean_a, std_a = own_a["mean"], own_a["std"]
+    hint.details["convert_to"] = _convert_to(mean_a, std_a)
+    hint.details["convert_to_note"] = CONVERT_TO_NOTE
+    hint.message = ("%s, %s: use the original's constants in the port (Bmcv.convert_to alpha,beta = %s)"
+                    % (words[0], words[1], hint.details["convert_to"]))

@@ -37,8 +37,8 @@ def diagnose(a, b, float_a, float_b):
                    "(kernel order, fused ops); loosen this stage's tolerance instead of changing code"
                    % (max_abs, rel))
         return Hint("precision", message, 0.8, max_abs, details)
-    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
-    cosine = float(np.dot(a, b) / norm) if norm > 0 else 0.0
+    norm = float(np.sqrt(np.sum(a * a) * np.sum(b * b)))
+    cosine = float(np.sum(a * b) / norm) if norm > 0 else 0.0
     details["cosine"] = cosine
     if rel <= HALF_REL and cosine >= HALF_COSINE:
         details["benign"] = False

@@ -30,19 +30,19 @@ def preload():
     Returns the names of the backends that are available.
     """
     found = []
-    for module, name in (("cv2", "cv2"), ("PIL.Image", "PIL"), ("torchvision.transforms.functional",
-                                                                 "torchvision")):
-        try:
-            require(module, extra="imaging", feature="the resize_method diagnosis")
+    for module, name in (("cv2", "cv2"), ("PIL.Image", "PIL"),
+                         ("torchvision.transforms.functional", "torchvision")):
+        if _optional(module) is not None:
             found.append(name)
-        except MissingDependencyError:
-            pass
     return found
 
 
 def _optional(module):
+    """The module, or None when it is not installed (its candidates are then skipped)."""
+    # setup.cfg extras: cv2 and PIL come with [imaging], torch and torchvision with [torch].
+    extra = "torch" if module.startswith("torch") else "imaging"
     try:
-        return require(module, extra="imaging", feature="the resize_method diagnosis")
+        return require(module, extra=extra, feature="the resize_method diagnosis")
     except MissingDependencyError:
         return None
 
@@ -163,27 +163,59 @@ class _Match:
         self.ties = [k for k, v in ordered[1:] if v[0] <= self.best_mean + TIE_LEVELS * level]
 
 
-def _score_side(candidates, img, out, deadline, cache):
-    level = _levels(out)
-    work = img.astype(np.float32) if out.dtype.kind == "f" and img.dtype.kind != "f" else img
-    scores, outputs = {}, {}
+# Most common first, so a tight budget still tries what ports and originals usually use.
+PRIORITY = ("cv2 INTER_LINEAR", "PIL bilinear", "cv2 INTER_NEAREST", "torchvision Resize bilinear "
+            "antialias=True", "torchvision Resize bilinear antialias=False", "cv2 INTER_AREA",
+            "cv2 INTER_CUBIC", "PIL bicubic", "torchvision Resize bicubic antialias=True",
+            "torchvision Resize bicubic antialias=False", "PIL nearest", "PIL lanczos", "PIL box",
+            "cv2 INTER_NEAREST_EXACT", "torchvision Resize nearest", "torchvision Resize nearest-exact",
+            "cv2 INTER_LANCZOS4", "cv2 INTER_LINEAR_EXACT")
+
+
+def _prioritised(candidates):
+    rank = {label: i for i, label in enumerate(PRIORITY)}
+    return sorted(candidates, key=lambda c: rank.get(c[0], len(PRIORITY)))
+
+
+def _compare(res, out):
+    if res is None or res.shape != out.shape:
+        return None
+    d = np.abs(res.astype(np.float32) - out.astype(np.float32))
+    return float(d.mean()), float(np.mean(d == 0))
+
+
+def _score_sides(candidates, sides, deadline):
+    """Score every candidate on each side's (input, output); each input is resized once per size.
+
+    Stops early when every side already has an exact candidate, or when the deadline passes.
+    Returns ([_Match per side], stopped_early).
+    """
+    scores = [{} for _ in sides]
+    cache = {}
+    stopped = False
+    slowest = 0.0
     for label, run in candidates:
-        if deadline is not None and time.perf_counter() > deadline and scores:
+        # Skip the rest when even the slowest candidate so far would not fit in what is left.
+        if deadline is not None and all(scores) and time.perf_counter() + slowest > deadline:
+            stopped = True
             break
-        key = (label, id(img), work.dtype.str, out.shape[:2])
-        if key not in cache:
-            try:
-                res = run(work, out.shape[:2])
-            except Exception:  # a backend refusing this dtype/size is not a diagnosis failure
-                res = None
-            cache[key] = res
-        res = cache[key]
-        if res is None or res.shape != out.shape:
-            continue
-        d = np.abs(res.astype(np.float64) - out.astype(np.float64))
-        scores[label] = (float(d.mean()), float(np.mean(d == 0)))
-        outputs[label] = res
-    return _Match(scores, level), outputs
+        started = time.perf_counter()
+        for k, (img, out) in enumerate(sides):
+            work = img.astype(np.float32) if out.dtype.kind == "f" and img.dtype.kind != "f" else img
+            key = (id(img), work.dtype.str, out.shape[:2])
+            if (label, key) not in cache:
+                try:
+                    cache[label, key] = run(work, out.shape[:2])
+                except Exception:  # a backend refusing this dtype/size is not a diagnosis failure
+                    cache[label, key] = None
+            score = _compare(cache[label, key], out)
+            if score is not None:
+                scores[k][label] = score
+        slowest = max(slowest, time.perf_counter() - started)
+        if all(any(v[1] == 1.0 for v in side.values()) for side in scores):
+            stopped = True
+            break
+    return [_Match(side, _levels(out)) for side, (_, out) in zip(scores, sides)], stopped
 
 
 def _describe(label, img, out):
@@ -206,9 +238,9 @@ def diagnose(a, b, inputs_a, inputs_b, meta_a=None, meta_b=None, deadline=None):
     candidates = _cv2_candidates() + _pil_candidates() + _torchvision_candidates()
     if not candidates:
         return []  # no imaging backend installed: stay silent rather than guess
-    cache = {}
-    match_a, outs_a = _score_side(candidates, found_a[1], out_a, deadline, cache)
-    match_b, _ = _score_side(candidates, found_b[1], out_b, deadline, cache)
+    img_b = found_a[1] if np.array_equal(found_a[1], found_b[1]) else found_b[1]
+    (match_a, match_b), stopped = _score_sides(_prioritised(candidates),
+                                               [(found_a[1], out_a), (img_b, out_b)], deadline)
     if not (match_a.matched or match_b.matched):
         return []
     if match_a.best_label == match_b.best_label:
@@ -241,6 +273,7 @@ def diagnose(a, b, inputs_a, inputs_b, meta_a=None, meta_b=None, deadline=None):
         "a_scores": {k: [round(v[0], 4), round(v[1], 4)] for k, v in match_a.scores.items()},
         "b_scores": {k: [round(v[0], 4), round(v[1], 4)] for k, v in match_b.scores.items()},
         "scores_are": "mean abs diff, fraction exactly equal",
+        "stopped_early": stopped,
         "before_max_abs": before_max, "before_rms": before_rms,
     }
     residual = None
@@ -253,7 +286,16 @@ def diagnose(a, b, inputs_a, inputs_b, meta_a=None, meta_b=None, deadline=None):
         except Exception:
             redone = None
         if redone is not None and redone.shape == out_a.shape:
-            residual, after_rms = residuals(redone.astype(out_a.dtype), out_a)
+            redone = redone.astype(out_a.dtype)
+            residual, after_rms = residuals(redone, out_a)
             details.update(after_max_abs=residual, after_rms=after_rms)
+            if redone.shape[2] == 3:
+                # The port's input may be BGR where the original's is RGB: that is a separate
+                # channel_order cause, so measure this one with channels aligned.
+                flipped_max, flipped_rms = residuals(redone[:, :, ::-1], out_a)
+                if flipped_rms < 0.5 * after_rms:
+                    residual = flipped_max
+                    details.update(after_max_abs=flipped_max, after_rms=flipped_rms,
+                                   after_with_channels_reversed=True)
     confidence = 0.9 if match_a.matched and match_b.matched else 0.6
     return [Hint("resize_method", message, confidence, residual, details)]

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._arrays import integer_valued, residuals
+from ._arrays import MIN_ELEMENTS, integer_valued, residuals
 from .hint import Hint
+from .values import NICE_SCALES
 
 # Each mode: (name, words for messages, function float -> float with integral values).
 ROUNDING_MODES = (
@@ -15,6 +16,9 @@ ROUNDING_MODES = (
 )
 # An explanation must reproduce nearly every element exactly (a few boundary ties may differ).
 EXACT_FRACTION = 0.999
+# Integer pairs: truncation vs rounding moves 25-75% of elements by one level, all the same way.
+LSB_DIFFERING = (0.25, 0.75)
+ONE_SIDED = 0.999
 
 
 def _int_range(dtype, values):
@@ -75,9 +79,14 @@ def _lsb_hint(a, b, before):
     nonzero = d != 0
     frac_diff = float(np.mean(nonzero))
     lower = float(np.mean(d[nonzero] < 0))
-    if lower >= 0.95:
+    # Truncating continuous values where the other side rounds lowers exactly the elements whose
+    # fraction is >= 0.5: about half of them, all in one direction. A fixed-point bias (cv2
+    # INTER_LINEAR vs torchvision) is also one-sided but touches far fewer elements.
+    if not LSB_DIFFERING[0] <= frac_diff <= LSB_DIFFERING[1]:
+        return None
+    if lower >= ONE_SIDED:
         low, high = "B", "A"
-    elif lower <= 0.05:
+    elif lower <= 1 - ONE_SIDED:
         low, high = "A", "B"
     else:
         return None  # mixed +-1: an interpolation or implementation difference, not a rounding mode
@@ -113,6 +122,8 @@ def diagnose(a, b, dtype_a, dtype_b):
         a, b: aligned finite values (float64) of A and B.
         dtype_a, dtype_b: the recorded dtypes.
     """
+    if a.size < MIN_ELEMENTS:
+        return None
     before_max, before_rms = residuals(a, b)
     if before_max == 0:
         return None
@@ -157,3 +168,27 @@ def diagnose(a, b, dtype_a, dtype_b):
                                after_max_abs=after_max, after_rms=after_rms)
                 return Hint("dtype_rounding", message, 0.9, after_max, details)
     return None
+
+
+def match_cast(fit, pred, xa, target, dtype):
+    """The float -> integer conversion that turns the fitted prediction into B, if any.
+
+    Returns (rounding dict or None, prediction used, snapped k or None). Truncation lowers B by
+    0.5 on average, which drags a least-squares k away from 255; so for scale fits the familiar
+    constants near k are tried too, each also evaluated in float32 (how the port computed it).
+    """
+    options = [(pred, None)]
+    if fit.kind == "scale":
+        for nice in NICE_SCALES:
+            if nice != fit.params["k"] and abs(fit.params["k"] / nice - 1) < 0.02:
+                options.append((nice * xa, nice))
+    best = (None, pred, None)
+    for values, k in options:
+        for variant in (values, values.astype(np.float32).astype(np.float64)):
+            match = match_rounding(variant, target, dtype)
+            if match is not None and (best[0] is None or
+                                      match["fraction_equal"] > best[0]["fraction_equal"]):
+                best = (match, variant, k)
+            if best[0] is not None and best[0]["fraction_equal"] == 1.0:
+                return best
+    return best

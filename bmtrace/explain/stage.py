@@ -1,7 +1,11 @@
 """explain_stage_outputs: stage-level hints (output_order, nms) over all outputs of one stage."""
 from __future__ import annotations
 
+import logging
+
 from . import nms, outputs
+
+log = logging.getLogger("bmtrace.explain")
 
 
 def explain_stage_outputs(outputs_a, outputs_b, *, stage):
@@ -16,7 +20,12 @@ def explain_stage_outputs(outputs_a, outputs_b, *, stage):
     """
     if not outputs_a or not outputs_b:
         return []
-    hints = outputs.diagnose(outputs_a, outputs_b)
-    if not hints:
-        hints = nms.diagnose(outputs_a, outputs_b)
+    hints = []
+    for name, diagnose in (("output_order", outputs.diagnose), ("nms", nms.diagnose)):
+        try:
+            hints = diagnose(outputs_a, outputs_b)
+        except Exception:  # advice must never break the diff that asked for it
+            log.warning("explain %s: the %s diagnosis failed", stage, name, exc_info=True)
+        if hints:
+            break
     return sorted(hints, key=lambda h: -h.confidence)

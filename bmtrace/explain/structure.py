@@ -6,6 +6,7 @@ import itertools
 import numpy as np
 
 from ._arrays import CHANNEL_SIZES, layout_letters
+from .hint import Hint
 
 # Beyond 5 axes permutations explode and nothing image-like lives there.
 MAX_PERMUTED_NDIM = 5
@@ -116,3 +117,50 @@ def candidates(shape_a, shape_b, letters_a, letters_b):
             ops = base.ops + [("channel_order", {"axis": axis, "channels": shape_b[axis]})]
             out.append(Structure(ops, lambda x, f=flip, g=base.apply: f(g(x))))
     return out
+
+
+def _color_names(meta_a, meta_b):
+    def color(meta):
+        if not meta:
+            return None
+        for key in ("color", "mode", "format"):
+            value = str(meta.get(key, "")).upper()
+            for name in ("BGR", "RGB"):
+                if name in value:
+                    return name
+        return None
+    return color(meta_a), color(meta_b)
+
+
+def structure_hint(cause, op, scored_details, meta_a, meta_b, confidence, residual):
+    """A channel_order or layout hint for one structural op of the winning chain."""
+    if cause == "channel_order":
+        color_a, color_b = _color_names(meta_a, meta_b)
+        if color_a and color_b and color_a != color_b:
+            message = ("the port feeds %s, the original %s: convert with cv2.cvtColor(img, "
+                       "cv2.COLOR_%s2%s) before normalize" % (color_b, color_a, color_b, color_a))
+        else:
+            message = ("B's colour channels are A's in reverse order (BGR vs RGB): convert the port's "
+                       "image with cv2.cvtColor(img, cv2.COLOR_BGR2RGB) (or reverse channel axis %d) "
+                       "before normalize" % op["axis"])
+    elif op["kind"] == "transpose":
+        inverse = [int(i) for i in np.argsort(op["axes"])]
+        if "from" in op:
+            message = ("B is A transposed from %s to %s: the port must produce the original's layout "
+                       "(np.transpose(b, %s) restores A's)" % (op["from"], op["to"], tuple(inverse)))
+        else:
+            message = ("B is A transposed by axes %s: the port must produce the original's layout "
+                       "(np.transpose(b, %s) restores A's)" % (tuple(op["axes"]), tuple(inverse)))
+    else:
+        if "from" in op:
+            perm = [op["from"].index(letter) for letter in op["to"]]
+            message = ("B holds A's %s bytes reshaped to %s instead of transposed: use "
+                       "np.transpose(x, %s) (torch permute), not reshape/view" % (
+                           op["from"], op["to"], tuple(perm)))
+        else:
+            message = ("B holds A's bytes reshaped from %s to %s instead of transposed: use a transpose "
+                       "(np.transpose / torch permute), not reshape/view" % (
+                           tuple(op["shape_a"]), tuple(op["shape_b"])))
+    details = dict(scored_details)
+    details.update(op)
+    return Hint(cause, message, confidence, residual, details)

@@ -1,0 +1,1 @@
+"""Tests of bmtrace.explain: diagnoses on real cv2 / PIL / torchvision output."""
