@@ -1,6 +1,6 @@
 """Time each bmtrace.explain diagnosis on a 1x3x224x224 pair and a 1080p (1x3x1080x1920) pair.
 
-Run: python3 /tmp/bmtrace_explain_timing.py   (best of 3 runs per row, torch threads = 1)
+Run: python benchmarks/bench_explain.py   (best of 3 runs per row, torch threads = 1)
 """
 import os
 import time

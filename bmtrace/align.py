@@ -56,8 +56,17 @@ class Alignment:
         return sum(1 for p in self.pairs if p.call_a is not None and p.call_b is not None)
 
 
-# Marks the absent side of a sample pair (None is a real sample key: records made outside sample()).
-MISSING = type("Missing", (), {"__repr__": lambda self: "MISSING", "__bool__": lambda self: False})()
+class _Missing:
+    """The absent side of a sample pair (None cannot say it: it is the key of unkeyed records)."""
+
+    def __repr__(self):
+        return "MISSING"
+
+    def __bool__(self):
+        return False
+
+
+MISSING = _Missing()
 
 
 def _basename(key):
@@ -144,7 +153,18 @@ def align(run_a, run_b, stage_map=None):
     """
     out = Alignment()
     stages_a, stages_b = run_a.stages(), run_b.stages()
-    inverse = check_stage_map(dict(stage_map or {}), stages_a, stages_b, out.warnings)
+    stage_map = dict(stage_map or {})
+    inverse = check_stage_map(stage_map, stages_a, stages_b, out.warnings)
+
+    def b_as_a(name):
+        """B's stage name in A's terms."""
+        if name in inverse:
+            return inverse[name]
+        if name in stage_map:
+            # A's stage of this name is mapped to another B stage: B's namesake must not pair.
+            return "B:" + name
+        return name
+
     groups_a = _group_by_sample(run_a)
     groups_b = _group_by_sample(run_b)
     out.sample_pairs = pair_samples(list(groups_a), list(groups_b), out.warnings)
@@ -154,7 +174,7 @@ def align(run_a, run_b, stage_map=None):
         sample = key_a if key_a is not MISSING else key_b
         by_key_b = OrderedDict()
         for call in calls_b:
-            by_key_b[(inverse.get(call.stage, call.stage), call.occurrence)] = call
+            by_key_b[(b_as_a(call.stage), call.occurrence)] = call
         for call in calls_a:
             partner = by_key_b.pop((call.stage, call.occurrence), None)
             out.pairs.append(CallPair(
@@ -162,7 +182,7 @@ def align(run_a, run_b, stage_map=None):
                 partner.stage if partner is not None else None, call.occurrence, call, partner))
         for (stage, occurrence), call in by_key_b.items():
             out.pairs.append(CallPair(sample, key_b, stage, call.stage, occurrence, None, call))
-    stages_b_as_a = [inverse.get(s, s) for s in stages_b]
+    stages_b_as_a = [b_as_a(s) for s in stages_b]
     out.stage_order = list(OrderedDict.fromkeys(list(stages_a) + stages_b_as_a))
     _check_something_paired(out, run_a, run_b, stages_a, stages_b, groups_a, groups_b)
     _note_unpaired_stages(out, stages_a, stages_b_as_a)

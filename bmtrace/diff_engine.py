@@ -3,7 +3,9 @@
 Calls pair by (sample, stage, occurrence) (see ``bmtrace.align``), tensors by name, and each
 tensor pair goes up the metric ladder (see ``bmtrace.compare``). Arrays are loaded one pair at a
 time and dropped before the next, so memory stays bounded by the largest pair whatever the number
-of samples.
+of samples. Equal content hashes settle a pair without loading it, and a stage input holding the
+same contents as an earlier output of its sample takes that output's verdict (and tolerance)
+instead of being compared again.
 """
 from __future__ import annotations
 
@@ -73,9 +75,11 @@ class StageSummary:
 
     @property
     def status(self):
-        """The worst status among the entries: error > diverged > only_in_a/b > aligned."""
+        """Worst status of the compared entries (error > diverged > aligned); for a stage with
+        no compared entry, only_in_a or only_in_b. Unpaired entries are counted in ``counts``."""
         counts = self.counts()
-        for status in (Status.ERROR, Status.DIVERGED, Status.ONLY_IN_A, Status.ONLY_IN_B):
+        for status in (Status.ERROR, Status.DIVERGED, Status.ALIGNED, Status.ONLY_IN_A,
+                       Status.ONLY_IN_B):
             if counts.get(status):
                 return status
         return Status.ALIGNED
@@ -123,6 +127,7 @@ class DiffResult:
         self.samples = samples
         self.elapsed_s = elapsed_s
         self.run_objects = (None, None)
+        self.isolation = None         # summary set by isolation replay (--isolate)
 
     @property
     def passed(self):
@@ -231,7 +236,8 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
         map_file: file with more stage map entries (JSON/TOML object or ``A=B`` lines).
         explain: ask ``bmtrace.explain`` (when installed) why diverged pairs differ.
         isolate: replay diverged stages to separate local from inherited error
-            (``bmtrace.replay.isolate_stages``).
+            (``bmtrace.replayer.isolate.isolate_stages``); fills ``local``/``introduces`` on the
+            stage entries and ``result.isolation``.
         progress: ``callable(done, total)`` called as call pairs are compared.
         explain_budget_s: time budget per tensor pair for the explain diagnoses.
 
@@ -358,7 +364,8 @@ def compare_pair(pair, rules, notes=None, cache=None):
         return entry
     cache = (cache or ContentCache()).for_sample(pair.sample)
     entry.error_a, entry.error_b = call_a.error, call_b.error
-    where = "stage %s (sample %r): " % (pair.stage, pair.sample)
+    # No sample in the text: the same fallback in every sample is one warning, not thousands.
+    where = "stage %s: " % pair.stage
     for role, side_a, side_b in (("input", call_a.inputs, call_b.inputs),
                                  ("output", call_a.outputs, call_b.outputs)):
         for ta, tb in pair_tensors(side_a, side_b, notes, where + role + "s: "):
@@ -395,16 +402,18 @@ def _reused(known, ta, tb, role):
     result.name = ta.name
     result.name_b = tb.name if tb.name != ta.name else None
     result.role = role
-    result.notes = list(source.notes) + ["same contents as %s, compared there" % where]
+    result.notes = list(source.notes)
+    result.same_as = where
     return result
 
 
 def _isolate(result, run_a, run_b):
+    """Let replay fill each diverged stage's ``local`` and ``introduces`` (issue 4)."""
     try:
-        from .replay import isolate_stages
+        from .replayer.isolate import isolate_stages
     except ImportError:
-        raise UsageError("--isolate needs bmtrace.replay.isolate_stages, which this bmtrace "
-                         "does not have yet; run the diff without --isolate") from None
+        raise UsageError("--isolate needs bmtrace.replayer.isolate, which this bmtrace does not "
+                         "have; run the diff without --isolate") from None
     isolate_stages(result, run_a, run_b)
 
 
@@ -460,18 +469,30 @@ class _Explainer:
         self.hints = []
         self.done_tensors = set()
         self.done_stages = set()
-        try:
-            from . import explain as module
-        except ImportError:
-            module = None
-        self.module = module
+        self._module = None
+
+    @property
+    def module(self):
+        """``bmtrace.explain``, imported at the first divergence (None when unavailable)."""
+        if self._module is None:
+            try:
+                from . import explain as module
+            except ImportError:
+                module = False
+            except Exception as exc:  # a broken explain package must not break the diff
+                self.notes.append("explain: could not import bmtrace.explain (%s: %s); no hints"
+                                  % (type(exc).__name__, exc))
+                module = False
+            self._module = module
+        return self._module or None
 
     def explain_entry(self, entry, pair):
         """Add hints for the diverged tensors of one stage entry."""
         if self.module is None:
             return
         call_a, call_b = pair.call_a, pair.call_b
-        targets = [t for t in entry.tensors if t.status in _EXPLAINABLE
+        # Tensors whose verdict was reused were explained where their contents were compared.
+        targets = [t for t in entry.tensors if t.status in _EXPLAINABLE and t.same_as is None
                    and (entry.stage, t.role, t.name) not in self.done_tensors]
         if not targets and entry.stage in self.done_stages:
             return

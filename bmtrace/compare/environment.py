@@ -4,6 +4,13 @@ from __future__ import annotations
 _SCALAR_KEYS = ("python", "platform", "host", "executable")
 
 
+def _build_text(build):
+    """The recorder stores {"summary": [lines], "is_sophon": bool}; older notes may be plain text."""
+    if isinstance(build, dict):
+        return "\n".join(build.get("summary") or [])
+    return build or ""
+
+
 def _pair(a, b):
     return {"a": a, "b": b}
 
@@ -28,8 +35,8 @@ def environment_diff(meta_a, meta_b, build_lines=20):
     for key in _SCALAR_KEYS:
         if meta_a.get(key) != meta_b.get(key):
             out[key] = _pair(meta_a.get(key), meta_b.get(key))
-    build_a = meta_a.get("opencv_build") or ""
-    build_b = meta_b.get("opencv_build") or ""
+    build_a = _build_text(meta_a.get("opencv_build"))
+    build_b = _build_text(meta_b.get("opencv_build"))
     if build_a != build_b:
         lines_a = [line.strip() for line in build_a.splitlines() if line.strip()]
         lines_b = [line.strip() for line in build_b.splitlines() if line.strip()]
@@ -45,7 +52,8 @@ def environment_lines(env):
     """Human-readable lines for the text report (empty when nothing differs)."""
     lines = []
     for name, pair in sorted(env.get("versions", {}).items()):
-        lines.append("%s: %s (A) vs %s (B)" % (name, _show(pair["a"]), _show(pair["b"])))
+        lines.append("%s: %s (A) vs %s (B)" % (name, _show(pair["a"], "not loaded"),
+                                               _show(pair["b"], "not loaded")))
     for key in _SCALAR_KEYS:
         if key in env and key != "host":
             lines.append("%s: %s (A) vs %s (B)" % (key, _show(env[key]["a"]), _show(env[key]["b"])))
@@ -58,5 +66,5 @@ def environment_lines(env):
     return lines
 
 
-def _show(value):
-    return "not set" if value is None else str(value)
+def _show(value, missing="not set"):
+    return missing if value is None else str(value)

@@ -1,7 +1,9 @@
 """Element-wise agreement metrics between two same-shape numeric arrays (pure numpy).
 
-Everything is computed in float64 over fixed-size chunks, so the extra memory is a few chunk-sized
-temporaries whatever the tensor size, and the temporaries stay in the CPU cache between passes.
+The arrays are swept in fixed-size chunks, so the extra memory is a few chunk-sized buffers
+whatever the tensor size, and each chunk stays in the CPU cache across the passes over it.
+Element arithmetic runs in float32 when both sides have the same dtype that float32 holds exactly
+(8/16-bit integers, float16/32), else in float64; chunk sums are accumulated in Python floats.
 NaN at the same position on both sides, and infinities of the same sign, count as equal; a
 non-finite value on one side only is counted in ``nonfinite_mismatch`` and left out of the other
 metrics, which therefore stay finite numbers.
@@ -12,9 +14,26 @@ import math
 
 import numpy as np
 
-# 64k float64 elements = 512 KiB per temporary: large enough for BLAS and ufunc overhead to vanish,
-# small enough to stay in L2/L3 while the same chunk is swept several times.
+# 64k elements: large enough for per-call ufunc overhead to vanish, small enough that the chunk
+# and its buffers stay in L2 while they are swept ~10 times.
 CHUNK_ELEMENTS = 1 << 16
+
+# Dot products are sums of elementwise products, never np.dot/np.vdot: those go through
+# multi-threaded OpenBLAS, whose spinning threads slowed a diff tenfold on a busy 2-core machine.
+_FLOAT32_EXACT = frozenset(np.dtype(name) for name in (
+    "bool", "int8", "uint8", "int16", "uint16", "float16", "float32"))
+
+
+def work_dtype(a_dtype, b_dtype):
+    """float32 for two equal dtypes that convert to it exactly, else float64.
+
+    Mixed pairs (uint8 against float32, float16 against float32) always use float64, so that a
+    representation change is measured with nothing rounded on the way.
+    """
+    a_dtype, b_dtype = np.dtype(a_dtype), np.dtype(b_dtype)
+    if a_dtype == b_dtype and a_dtype in _FLOAT32_EXACT:
+        return np.float32
+    return np.float64
 
 
 class ArrayMetrics:
@@ -45,7 +64,7 @@ class ArrayMetrics:
 class _Accumulator:
     """Running sums over chunks; one instance per array pair."""
 
-    def __init__(self, rtol):
+    def __init__(self, rtol, dtype, chunk):
         self.rtol = float(rtol)
         self.max_abs = 0.0
         self.max_index = None
@@ -59,46 +78,63 @@ class _Accumulator:
         self.valid = 0
         self.equal = 0
         self.mismatch = 0
+        # Reused buffers: no allocation per chunk.
+        self.d = np.empty(chunk, dtype)
+        self.t = np.empty(chunk, dtype)
 
-    def add_finite(self, x, y, index_of):
-        """Fold in a chunk of finite float64 values; ``index_of(i)`` maps chunk to flat index."""
+    def _dot(self, x, y, n):
+        t = np.multiply(x, y, out=self.t[:n])
+        return float(t.sum())
+
+    def add_finite(self, x, y, index_of, d=None, top=None):
+        """Fold in finite values ``x``, ``y``; ``d`` may hold ``|x - y|`` and ``top`` its argmax."""
         n = x.size
         if n == 0:
             return
+        if d is None:
+            d = np.subtract(x, y, out=self.d[:n])
+            np.abs(d, out=d)
         self.valid += n
-        self.dot_xx += float(np.dot(x, x))
-        self.dot_yy += float(np.dot(y, y))
-        self.dot_xy += float(np.dot(x, y))
-        d = np.subtract(x, y)
-        self.sse += float(np.dot(d, d))
-        np.abs(d, out=d)
-        i = int(np.argmax(d))
+        i = int(np.argmax(d)) if top is None else top
         m = float(d[i])
-        nonzero = int(np.count_nonzero(d))
-        self.equal += n - nonzero
+        xx = self._dot(x, x, n)
+        self.dot_xx += xx
         if m == 0.0:
-            # Identical chunk: every other metric of it is zero.
+            # Identical chunk: x.y = y.y = x.x and every difference metric of it is zero.
+            self.dot_yy += xx
+            self.dot_xy += xx
+            self.equal += n
             return
+        self.dot_yy += self._dot(y, y, n)
+        self.dot_xy += self._dot(x, y, n)
+        self.sse += self._dot(d, d, n)
+        self.equal += n - int(np.count_nonzero(d != 0))
         self.sum_abs += float(d.sum())
         if m > self.max_abs or self.max_index is None:
             self.max_abs = m
             self.max_index = index_of(i)
-        ax = np.abs(x)
-        rel = np.zeros_like(d)
-        np.divide(d, ax, out=rel, where=ax > 0)
-        self.max_rel = max(self.max_rel, float(rel.max()))
+        ax = np.abs(x, out=self.t[:n])
+        self.max_rel = max(self.max_rel, _max_relative(d, ax))
         if self.rtol > 0:
+            np.abs(x, out=ax)
             np.multiply(ax, self.rtol, out=ax)
-            np.subtract(d, ax, out=d)
-            self.min_atol = max(self.min_atol, float(d.max()))
+            np.subtract(d, ax, out=ax)
+            self.min_atol = max(self.min_atol, float(ax.max()))
         else:
             self.min_atol = max(self.min_atol, m)
 
     def add_chunk(self, x, y, base):
         """Fold in one chunk, routing non-finite values away from the finite metrics."""
-        # One cheap probe: a NaN or Inf anywhere makes the sum non-finite.
-        if math.isfinite(float(x.sum()) + float(y.sum())):
-            self.add_finite(x, y, lambda i: base + i)
+        n = x.size
+        if n == 0:
+            return
+        d = np.subtract(x, y, out=self.d[:n])
+        np.abs(d, out=d)
+        # argmax stops at the first NaN and Inf is the maximum: one look at the top element
+        # tells whether any value on either side is non-finite.
+        top = int(np.argmax(d))
+        if math.isfinite(float(d[top])):
+            self.add_finite(x, y, lambda i: base + i, d, top)
             return
         finite = np.isfinite(x) & np.isfinite(y)
         bad = ~finite
@@ -132,12 +168,24 @@ class _Accumulator:
         )
 
 
+def _max_relative(d, ax):
+    """max(d / ax) over ax > 0, overwriting ``ax``."""
+    np.divide(d, ax, out=ax)
+    # fmax skips the NaN of 0/0; an Inf means a zero reference with a non-zero difference, which
+    # is excluded by definition: only then take the slower masked route.
+    top = float(np.fmax.reduce(ax))
+    if math.isfinite(top):
+        return top
+    finite = ax[np.isfinite(ax)]
+    return float(finite.max()) if finite.size else 0.0
+
+
 def array_metrics(a, b, rtol=0.0, chunk=CHUNK_ELEMENTS):
     """Compare two same-shape numeric arrays element by element.
 
     Args:
         a: reference array (run A); relative differences are taken against ``|a|``.
-        b: array under test (run B), same shape as ``a``; any numeric dtype.
+        b: array under test (run B), same shape as ``a``; any real numeric dtype.
         rtol: relative tolerance used for ``min_atol``, the smallest atol with
             ``|a - b| <= atol + rtol * |a|`` everywhere.
         chunk: elements per pass (tests use small values to exercise chunk boundaries).
@@ -155,13 +203,14 @@ def array_metrics(a, b, rtol=0.0, chunk=CHUNK_ELEMENTS):
         raise ValueError("array_metrics needs equal shapes, got %s and %s" % (a.shape, b.shape))
     fa = a.reshape(-1)
     fb = b.reshape(-1)
-    acc = _Accumulator(rtol)
     size = fa.size
-    # Inf - Inf and overflowing sums are expected in the probe; they route chunks to the slow path.
-    with np.errstate(invalid="ignore", over="ignore"):
+    dtype = work_dtype(a.dtype, b.dtype)
+    acc = _Accumulator(rtol, dtype, min(chunk, max(size, 1)))
+    # Inf - Inf, 0/0 and overflows are expected: they route chunks to the masked slow path.
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         for start in range(0, size, chunk):
-            x = fa[start:start + chunk].astype(np.float64, copy=False)
-            y = fb[start:start + chunk].astype(np.float64, copy=False)
+            x = fa[start:start + chunk].astype(dtype, copy=False)
+            y = fb[start:start + chunk].astype(dtype, copy=False)
             acc.add_chunk(x, y, start)
     return acc.result(size)
 
@@ -176,11 +225,15 @@ def psnr(mse, peak):
 
 
 def image_peak(a, b):
-    """Peak value for PSNR: 255 for 8-bit data, 1.0 for float images already in [0, 1]."""
+    """Peak value for PSNR: 255 for 8-bit data, 1.0 for float images already in [-1, 1]."""
     if a.dtype == np.uint8 or b.dtype == np.uint8:
         return 255.0
-    if a.size == 0:
-        return 1.0
-    hi = max(float(np.nanmax(np.abs(a))) if np.isfinite(a).any() else 0.0,
-             float(np.nanmax(np.abs(b))) if np.isfinite(b).any() else 0.0)
+    hi = 0.0
+    for arr in (a, b):
+        if arr.size:
+            flat = arr.reshape(-1)
+            # fmax/fmin skip NaN and need no temporary array
+            for value in (np.fmax.reduce(flat), np.fmin.reduce(flat)):
+                if value == value:
+                    hi = max(hi, abs(float(value)))
     return 1.0 if hi <= 1.0 else 255.0

@@ -6,7 +6,6 @@ the recorded statistics, which give a lower bound on the max abs diff.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from .pairs import compare_arrays, compare_values, pair_is_float
 from .results import Status, TensorComparison

@@ -65,6 +65,7 @@ class TensorComparison:
         self.min_atol = None
         self.nonfinite_mismatch = None
         self.tolerance = None
+        self.same_as = None        # "stage.tensor" whose verdict on the same contents was reused
         self.notes = []
 
     @property
@@ -111,6 +112,7 @@ class TensorComparison:
             "min_atol": json_number(self.min_atol),
             "nonfinite_mismatch": self.nonfinite_mismatch,
             "tolerance": self.tolerance.to_json() if self.tolerance is not None else None,
+            "same_as": self.same_as,
             "notes": list(self.notes),
         }
         return doc
@@ -158,13 +160,29 @@ class StageComparison:
         """Set ``status`` from the tensors and errors (unless already only_in_a/only_in_b)."""
         if self.status in (Status.ONLY_IN_A, Status.ONLY_IN_B):
             return self.status
-        if self.error_a is not None or self.error_b is not None:
+        if self._errors_differ() or any(t.status == Status.ERROR for t in self.tensors):
+            # a call that raised, or a payload that could not be read: not a value divergence
             self.status = Status.ERROR
         elif all(t.passed or _ignorable(t) for t in self.tensors):
             self.status = Status.ALIGNED
         else:
             self.status = Status.DIVERGED
         return self.status
+
+    def _errors_differ(self):
+        """True unless neither call raised or both raised the same exception type."""
+        if self.error_a is None and self.error_b is None:
+            return False
+        if self.error_a is None or self.error_b is None:
+            return True
+        type_a = self.error_a.get("type") if isinstance(self.error_a, dict) else self.error_a
+        type_b = self.error_b.get("type") if isinstance(self.error_b, dict) else self.error_b
+        if type_a != type_b:
+            return True
+        note = "both runs raised %s" % type_a
+        if note not in self.notes:
+            self.notes.append(note)
+        return False
 
     def first_failing_tensor(self):
         """The first tensor (inputs, then outputs, in recording order) that did not pass."""
@@ -174,10 +192,22 @@ class StageComparison:
         return None
 
     def worst(self):
-        """``(max of max_abs_diff, min of cosine)`` over the compared tensors (None if none)."""
-        diffs = [t.max_abs_diff for t in self.tensors if t.max_abs_diff is not None]
-        cosines = [t.cosine for t in self.tensors if t.cosine is not None]
+        """``(max of max_abs_diff, min of cosine)`` over the outputs (None if nothing measured).
+
+        Outputs are what the stage itself produced; its inputs are usually an earlier stage's
+        outputs and already counted there. A stage without compared outputs uses its inputs.
+        """
+        measured = [t for t in self.tensors if t.role == "output" and
+                    (t.max_abs_diff is not None or t.cosine is not None)]
+        if not measured:
+            measured = self.tensors
+        diffs = [t.max_abs_diff for t in measured if t.max_abs_diff is not None]
+        cosines = [t.cosine for t in measured if t.cosine is not None]
         return (max(diffs) if diffs else None, min(cosines) if cosines else None)
+
+    def failing_tensors(self):
+        """Tensors that did not pass (inputs recorded on one side only excepted)."""
+        return [t for t in self.tensors if not t.passed and not _ignorable(t)]
 
     def to_json(self):
         """The contract keys first, then extras (``local``/``introduces`` from isolation)."""

@@ -11,7 +11,6 @@ uint8 image). Fields an override leaves out are inherited from the dtype default
 from __future__ import annotations
 
 import json
-import os
 
 from ..errors import UsageError
 

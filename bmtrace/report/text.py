@@ -80,9 +80,18 @@ def table_rows(result):
                       if e.status not in ("only_in_a", "only_in_b"))
         text, word = _stage_word(summary)
         marker = MARKER if first is not None and first.stage == summary.stage else ""
-        rows.append((marker, summary.stage, str(len(samples)), text, fmt_diff(worst_diff),
+        diff_text = fmt_diff(worst_diff)
+        if worst_diff and _from_statistics(summary, worst_diff):
+            diff_text = ">=" + diff_text  # stats-mode records only bound the difference from below
+        rows.append((marker, summary.stage, str(len(samples)), text, diff_text,
                      fmt_cos(worst_cos), _STATUS_COLOR.get(word)))
     return rows
+
+
+def _from_statistics(summary, value):
+    """True when the worst max abs diff of a stage is a stats-mode lower bound."""
+    return any(t.basis == "stats" and t.max_abs_diff == value
+               for e in summary.entries for t in e.tensors)
 
 
 def render_table(result, color=False, width=None):

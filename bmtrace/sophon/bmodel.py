@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import struct
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from ..errors import BmodelError
 

@@ -24,7 +24,8 @@ import wrapt
 from .values import enum_name
 
 _PATCH_MARK = "_bmtrace_original_process"
-_hook_registered = []
+# A deferred patch waiting for `import sophon.sail`: {"stage": name} while pending, else empty.
+_pending = {}
 
 
 def _safe(fn, *args):
@@ -99,10 +100,13 @@ def _make_wrapper(stage):
     def wrapper(wrapped, instance, args, kwargs):
         if _state.recorder is None and not _state.env_pending:
             return wrapped(*args, **kwargs)
-        graph, inputs, outputs = _split_process_args(args, kwargs)
-        if not isinstance(inputs, dict):
-            return wrapped(*args, **kwargs)  # an overload we do not know: run it untouched
-        per_tensor, input_order, output_order = _engine_facts(instance, graph, list(inputs), [])
+        try:
+            graph, inputs, outputs = _split_process_args(args, kwargs)
+            if not isinstance(inputs, dict):
+                raise TypeError("unknown process() overload")
+            per_tensor, input_order, output_order = _engine_facts(instance, graph, list(inputs), [])
+        except Exception:
+            return wrapped(*args, **kwargs)  # an overload we do not understand: run it untouched
         meta = {"sail_graph": graph}
         meta.update(per_tensor)
         with trace_stage(stage, meta=meta) as st:
@@ -151,18 +155,33 @@ def instrument_sail(sail=None, stage: str = "infer") -> bool:
         sail = sys.modules.get("sophon.sail")
     if sail is not None:
         return _patch(sail, stage)
-    if not _hook_registered:
-        _hook_registered.append(stage)
-        wrapt.register_post_import_hook(lambda module: _patch(module, _hook_registered[0]), "sophon.sail")
+    if not _pending:
+        wrapt.register_post_import_hook(_patch_on_import, "sophon.sail")
+    _pending["stage"] = stage
     return False
 
 
+def _patch_on_import(module):
+    if not _pending:
+        return  # cancelled by uninstrument_sail()
+    stage = _pending.pop("stage")
+    # A module may replace itself in sys.modules while importing; patch what the program will see.
+    module = sys.modules.get(getattr(module, "__name__", ""), module)
+    try:
+        _patch(module, stage)
+    except Exception as exc:  # never break the program's own `import sophon.sail`
+        print("bmtrace: could not instrument sophon.sail: %s" % exc, file=sys.stderr)
+
+
 def uninstrument_sail(sail=None) -> bool:
-    """Undo instrument_sail on ``sail`` (default ``sophon.sail``); True when something was undone."""
+    """Undo instrument_sail on ``sail`` (default ``sophon.sail``), or cancel a patch still waiting for
+    the import; True when something was undone."""
+    cancelled = bool(_pending)
+    _pending.clear()
     sail = sail or sys.modules.get("sophon.sail")
     engine = getattr(sail, "Engine", None)
     if engine is None or _PATCH_MARK not in engine.__dict__:
-        return False
+        return cancelled
     setattr(engine, "process", engine.__dict__[_PATCH_MARK])
     delattr(engine, _PATCH_MARK)
     return True

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 from collections import OrderedDict
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import numpy as np
 
@@ -311,13 +311,16 @@ class _WorkerRuntime:
     """NativeRuntime in a child process whose LD_LIBRARY_PATH selects the simulator's chip."""
 
     def __init__(self, lib_dir: str, bmodel_path: str, net: str, device_id: int, chip: Optional[str]):
+        cmodel = cmodel_library(lib_dir, chip) if chip else None
         self._chip_dir = tempfile.mkdtemp(prefix="bmtrace-cmodel-")
         self._stderr = tempfile.TemporaryFile(prefix="bmtrace-bmrt-", suffix=".log")
         self._proc = None
-        env = dict(os.environ)
+        # The worker records nothing: it must not join a run the parent records (BMTRACE_DIR/_JOIN).
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BMTRACE_")}
         ld_path = [lib_dir]
-        if chip:
-            os.symlink(cmodel_library(lib_dir, chip), os.path.join(self._chip_dir, "libcmodel.so"))
+        if cmodel:
+            # libbmlib dlopen()s "libcmodel.so": this folder, first on the path, decides the chip.
+            os.symlink(cmodel, os.path.join(self._chip_dir, "libcmodel.so"))
             ld_path.insert(0, self._chip_dir)
         if env.get("LD_LIBRARY_PATH"):
             ld_path.append(env["LD_LIBRARY_PATH"])
@@ -328,8 +331,12 @@ class _WorkerRuntime:
             [sys.executable, "-c", "from bmtrace.sophon.runner import _worker_main; _worker_main()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
         )
-        self.info = self._call({"op": "open", "lib_dir": lib_dir, "bmodel": bmodel_path, "net": net,
-                                "device_id": device_id})
+        try:
+            self.info = self._call({"op": "open", "lib_dir": lib_dir, "bmodel": bmodel_path, "net": net,
+                                    "device_id": device_id})
+        except BaseException:
+            self.close()  # no orphaned worker or temp folder when the bmodel does not load
+            raise
 
     def _log_tail(self, limit=3000) -> str:
         self._stderr.seek(0)
@@ -406,9 +413,6 @@ def dequantize_input(raw: np.ndarray, tensor) -> np.ndarray:
 
 def _to_device(array, tensor) -> np.ndarray:
     array = np.asarray(array)
-    if tuple(array.shape) != tuple(tensor.shape):
-        raise UsageError("input %r has shape %s; the bmodel expects %s"
-                         % (tensor.name, tuple(array.shape), tuple(tensor.shape)))
     if tensor.dtype == "bfloat16":
         bits = np.ascontiguousarray(array, np.float32).view(np.uint32)
         # round to nearest even before dropping the low half
@@ -451,7 +455,11 @@ class BmodelRunner:
             self._runtime = NativeRuntime(self.lib_dir, self.bmodel_path, device_id, cmodel=cmodel)
         else:
             self._runtime = _WorkerRuntime(self.lib_dir, self.bmodel_path, self.net.name, device_id, chip)
-        self._check_names(self._runtime.net_info(self.net.name))
+        try:
+            self._check_names(self._runtime.net_info(self.net.name))
+        except BaseException:
+            self.close()
+            raise
 
     def _check_names(self, info):
         # The file's metadata and the runtime must agree on IO order; everything else relies on it.
@@ -483,12 +491,29 @@ class BmodelRunner:
         if len(inputs) != len(tensors):
             raise UsageError("%s takes %d inputs (%s), got %d"
                              % (self.net.name, len(tensors), self.input_names, len(inputs)))
+        self._check_shapes([tuple(np.shape(a)) for a in inputs])
         return [_to_device(a, t) for a, t in zip(inputs, tensors)]
+
+    def _check_shapes(self, shapes):
+        """Static nets take exactly one stage's shapes; dynamic ones any shape within a stage's maximum."""
+        for stage in self.net.stages:
+            wanted = [t.shape for t in stage.inputs]
+            if shapes == wanted:
+                return
+            if stage.is_dynamic and all(len(s) == len(w) and all(a <= b for a, b in zip(s, w))
+                                        for s, w in zip(shapes, wanted)):
+                return
+        accepted = " or ".join(
+            ", ".join("%s %s" % (t.name, t.shape) for t in stage.inputs) for stage in self.net.stages)
+        raise UsageError("inputs of %s have shapes %s; the bmodel expects %s"
+                         % (self.net.name, ", ".join(str(s) for s in shapes), accepted))
 
     def run(self, inputs, raw: bool = False) -> "OrderedDict[str, np.ndarray]":
         """One inference; returns {output name: array} in bmodel order."""
         device_inputs = self._ordered_inputs(inputs)
-        specs = [(t.dtype, max(t.nbytes, t.device_size)) for t in self.net.outputs]
+        # Output buffers fit the largest stage; libbmrt reports the actual output shapes.
+        specs = [(t.dtype, max(max(s.outputs[i].nbytes, s.outputs[i].device_size) for s in self.net.stages))
+                 for i, t in enumerate(self.net.outputs)]
         if self.in_process:
             outputs = self._runtime.launch(self.net.name, device_inputs, specs)
         else:
