@@ -16,7 +16,6 @@ LIBRARIES = (
     ("PIL", "PIL"),
     ("sail", "sophon.sail"),
     ("onnxruntime", "onnxruntime"),
-    ("wrapt", "wrapt"),
 )
 
 
