@@ -42,7 +42,8 @@ def read(path):
     return img
 
 
-@bmtrace.trace_stage("to_rgb")  # no stage meta: it would tag the BGR input "RGB" too
+@bmtrace.trace_stage("to_rgb", meta={"img": {"color": "BGR", "layout": "HWC"},
+                                     "out": {"color": "RGB", "layout": "HWC"}})
 def to_rgb(img):
     """Reorder BGR to RGB: torchvision models expect RGB."""
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
@@ -55,7 +56,8 @@ def resize(img):
     return transforms.Resize(INPUT_SIZE)(pil)
 
 
-@bmtrace.trace_stage("normalize")  # HWC uint8 in, NCHW float32 out
+@bmtrace.trace_stage("normalize", meta={"img": {"color": "RGB", "layout": "HWC"},
+                                        "out": {"color": "RGB", "layout": "NCHW"}})
 def normalize(img):
     """Scale to [0, 1], subtract the mean, divide by the std; add the batch dimension."""
     tensor = transforms.ToTensor()(img)

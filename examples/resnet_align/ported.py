@@ -50,7 +50,8 @@ def read(path):
     return img
 
 
-@bmtrace.trace_stage("to_rgb")  # no stage meta: it would tag the BGR input "RGB" too
+@bmtrace.trace_stage("to_rgb", meta={"img": {"color": "BGR", "layout": "HWC"},
+                                     "out": {"color": "RGB", "layout": "HWC"}})
 def to_rgb(img):
     """Reorder BGR to RGB: the model was trained on RGB."""
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
@@ -62,7 +63,8 @@ def resize(img):
     return cv2.resize(img, (INPUT_SIZE[1], INPUT_SIZE[0]), interpolation=cv2.INTER_LINEAR)
 
 
-@bmtrace.trace_stage("normalize")  # HWC uint8 in, NCHW float32 out
+@bmtrace.trace_stage("normalize", meta={"img": {"color": "RGB", "layout": "HWC"},
+                                        "out": {"color": "RGB", "layout": "NCHW"}})
 def normalize(img):
     """Apply convert_to's per-channel out = in * alpha + beta, then HWC -> NCHW with a batch of one."""
     alpha = np.float32([a for a, _ in CONVERT_TO])
