@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import inspect
 import os
 import shutil
 import sys
-
-import functools
+import threading
 
 from . import _state
 from .errors import RunExistsError, UsageError, FormatVersionError
@@ -19,6 +19,7 @@ from .store import layout
 _ENV_VARS = ("BMTRACE_DIR", "BMTRACE_SIDE", "BMTRACE_MODE", "BMTRACE_JOIN")
 _saved_env = {}
 _hooks_installed = False
+_env_start_lock = threading.Lock()
 
 
 # -- runs --------------------------------------------------------------------------------------------
@@ -265,14 +266,21 @@ def _caller_identity():
 def _active_recorder():
     rec = _state.recorder
     if rec is None and _state.env_pending:
-        rec = _start_from_env()
+        # Threads making their first traced call together must all wait for the one start, or the
+        # calls racing it would be dropped.
+        with _env_start_lock:
+            rec = _state.recorder
+            if rec is None and _state.env_pending:
+                try:
+                    rec = _start_from_env()
+                finally:
+                    _state.env_pending = False
+                    _state.refresh()
     return rec
 
 
 def _start_from_env():
     """BMTRACE_DIR asks for a run at the first traced call; BMTRACE_JOIN marks a worker of a run."""
-    _state.env_pending = False
-    _state.refresh()
     path = os.environ.get("BMTRACE_DIR")
     if not path:
         return None

@@ -15,6 +15,19 @@ HELP = "compare two runs stage by stage and name the first divergence (exit 1 if
 def add_arguments(parser):
     parser.add_argument("run_a", help="run directory of the reference program (A, e.g. PyTorch)")
     parser.add_argument("run_b", help="run directory of the program under test (B, e.g. the port)")
+    add_diff_settings(parser)
+    out = parser.add_argument_group("output")
+    out.add_argument("--json", action="store_true",
+                     help="print the JSON document on stdout instead of the table")
+    out.add_argument("--json-out", metavar="FILE", help="also write the JSON document to FILE")
+    out.add_argument("--html", metavar="FILE", help="also write the HTML report to FILE")
+    out.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                     help="colour the table (default: when stdout is a terminal)")
+    out.add_argument("-q", "--quiet", action="store_true", help="print only the one-line verdict")
+
+
+def add_diff_settings(parser):
+    """Tolerance, pairing and analysis options; shared with `bmtrace report`."""
     tol = parser.add_argument_group("tolerances")
     tol.add_argument("--atol", type=float, metavar="X",
                      help="float tensors pass when max |a-b| <= X (+ rtol*|a|); default 1e-3")
@@ -31,14 +44,6 @@ def add_arguments(parser):
                          help="pair stage A_STAGE of run A with B_STAGE of run B; repeatable")
     pairing.add_argument("--map-file", metavar="FILE",
                          help="stage map file: JSON/TOML object or A_STAGE=B_STAGE lines")
-    out = parser.add_argument_group("output")
-    out.add_argument("--json", action="store_true",
-                     help="print the JSON document on stdout instead of the table")
-    out.add_argument("--json-out", metavar="FILE", help="also write the JSON document to FILE")
-    out.add_argument("--html", metavar="FILE", help="also write the HTML report to FILE")
-    out.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                     help="colour the table (default: when stdout is a terminal)")
-    out.add_argument("-q", "--quiet", action="store_true", help="print only the one-line verdict")
     steps = parser.add_argument_group("analysis")
     steps.add_argument("--no-explain", action="store_true",
                        help="do not run the diagnoses that explain diverged tensors")
@@ -46,7 +51,7 @@ def add_arguments(parser):
                        help="replay diverged stages to tell local error from inherited error")
 
 
-def _diff_options(args):
+def diff_options(args):
     from ..compare.tolerance import parse_map_option, parse_tol_option
 
     return {
@@ -81,7 +86,7 @@ def run(args):
     from ..report.json_doc import dumps
     from ..report.text import ProgressBar
 
-    options = _diff_options(args)
+    options = diff_options(args)
     progress = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     with warnings.catch_warnings():
         # The result lists its warnings; printing them twice would bury the table.

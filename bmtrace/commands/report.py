@@ -2,6 +2,8 @@
 import json
 import os
 
+from .diff import add_diff_settings, diff_options
+
 NAME = "report"
 HELP = "diff two runs and write a self-contained HTML report (verdict, pipeline, pictures, metrics)"
 
@@ -20,35 +22,7 @@ def add_arguments(parser):
     page.add_argument("--max-image-side", type=int, default=256, metavar="PX",
                       help="downsample pictures to at most this many pixels a side (default: 256)")
     # The same diff settings as `bmtrace diff`, so a report shows what the gate decided.
-    diff = parser.add_argument_group("diff settings (as in `bmtrace diff`)")
-    diff.add_argument("--atol", type=float, metavar="X", help="float tolerance (default 1e-3)")
-    diff.add_argument("--rtol", type=float, metavar="X", help="relative tolerance for floats (default 0)")
-    diff.add_argument("--cosine", type=float, metavar="X", help="SIMILAR threshold (default 0.99)")
-    diff.add_argument("--tol", action="append", default=[], metavar="STAGE[.TENSOR]=ATOL",
-                      help="tolerance for one stage or tensor; repeatable")
-    diff.add_argument("--config", metavar="FILE", help="JSON (or .toml) diff settings file")
-    diff.add_argument("--map", action="append", default=[], metavar="A_STAGE=B_STAGE",
-                      help="pair stage A_STAGE of run A with B_STAGE of run B; repeatable")
-    diff.add_argument("--map-file", metavar="FILE", help="stage map file")
-    diff.add_argument("--no-explain", action="store_true", help="skip the diagnoses (hints)")
-    diff.add_argument("--isolate", action="store_true",
-                      help="replay diverged stages to show local vs inherited error")
-
-
-def _diff_options(args):
-    from ..compare.tolerance import parse_map_option, parse_tol_option
-
-    return {
-        "atol": args.atol,
-        "rtol": args.rtol,
-        "cosine": args.cosine,
-        "tol": [parse_tol_option(text) for text in args.tol],
-        "config": args.config,
-        "stage_map": dict(parse_map_option(text) for text in args.map),
-        "map_file": args.map_file,
-        "explain": not args.no_explain,
-        "isolate": args.isolate,
-    }
+    add_diff_settings(parser)
 
 
 def _load_doc(path):
@@ -81,7 +55,7 @@ def run(args):
     if args.images_per_stage < 0 or args.max_image_side < 16:
         raise UsageError("--images-per-stage must be >= 0 and --max-image-side >= 16")
     doc = _load_doc(args.diff_json) if args.diff_json else None
-    options = {} if doc is not None else _diff_options(args)
+    options = {} if doc is not None else diff_options(args)
     try:
         doc = write_report(args.run_a, args.run_b, args.output, doc=doc, title=args.title,
                            images_per_stage=args.images_per_stage, max_image_side=args.max_image_side,

@@ -230,3 +230,26 @@ def test_environment_variable_starts_and_closes_a_run(tmp_path):
 def test_stop_without_run_is_harmless():
     """stop() with nothing active returns None."""
     assert bmtrace.stop() is None
+
+
+def test_environment_start_races_no_thread_call(tmp_path):
+    """Threads whose first traced calls race the BMTRACE_DIR start all get recorded."""
+    script = tmp_path / "prog.py"
+    script.write_text(textwrap.dedent("""
+        import threading, numpy as np, bmtrace
+        @bmtrace.trace_stage("stage")
+        def stage(x):
+            return x + 1
+        barrier = threading.Barrier(8)
+        def job(i):
+            barrier.wait()
+            with bmtrace.sample("t%d" % i):
+                stage(np.full(100000, i))
+        threads = [threading.Thread(target=job, args=(i,)) for i in range(8)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+    """))
+    for attempt in range(3):
+        run_dir = tmp_path / ("run%d" % attempt)
+        subprocess.run([sys.executable, str(script)], env=dict(os.environ, BMTRACE_DIR=str(run_dir)), check=True)
+        assert len(bmtrace.open_run(run_dir).calls()) == 8

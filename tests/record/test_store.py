@@ -220,3 +220,19 @@ def test_payloads_are_plain_npy_files(tmp_path):
         work(np.arange(5))
     payload = bmtrace.open_run(tmp_path / "run").calls()[0].output().payload
     assert np.load(tmp_path / "run" / payload).tolist() == [0, 2, 4, 6, 8]
+
+
+def test_fast_payload_load_matches_np_load(tmp_path):
+    """Payload loading that skips the header parse gives np.load's result, writable, in every layout."""
+    from bmtrace.store.reader import load_npy
+
+    cases = [np.arange(12, dtype=np.float32).reshape(3, 4), np.asfortranarray(np.arange(6).reshape(2, 3)),
+             np.array(5, dtype=np.int16), np.zeros((0, 2), np.uint8), np.array([1, 2], dtype=">i4")]
+    for i, arr in enumerate(cases):
+        path = tmp_path / ("%d.npy" % i)
+        np.save(path, arr)
+        loaded = load_npy(str(path), arr.dtype.name, arr.shape)
+        np.testing.assert_array_equal(loaded, np.load(path))
+        assert loaded.dtype == np.load(path).dtype and loaded.flags.writeable
+    wrong = load_npy(str(tmp_path / "0.npy"), "float64", (3, 4))  # journal disagrees: np.load decides
+    assert wrong.dtype == np.float32
