@@ -55,23 +55,39 @@ def time_np_save(arrays, root, i):
     return time.perf_counter() - t0
 
 
-def time_record(arrays, root, i, mode):
-    path = os.path.join(root, "%s-%d" % (mode, i))
-    bmtrace.start(path, mode=mode)
-    try:
-        t0 = time.perf_counter()
-        with bmtrace.sample("frame-%d" % i):
+class Recording:
+    """One run per mode, as a real program records: each block opens the run and warms the writer
+    up (directories, threads) with one untimed record, then times ``per_block`` records."""
+
+    def __init__(self, root, mode):
+        self.path = os.path.join(root, mode)
+        self.mode = mode
+        self.count = 0
+
+    def time_block(self, arrays, per_block):
+        bmtrace.start(self.path, mode=self.mode, append=self.count > 0)
+        try:
+            self._record(arrays)
+            times = []
+            for _ in range(per_block):
+                t0 = time.perf_counter()
+                self._record(arrays)
+                times.append(time.perf_counter() - t0)
+            return times
+        finally:
+            bmtrace.stop()
+
+    def _record(self, arrays):
+        self.count += 1
+        with bmtrace.sample("frame-%d" % self.count):
             with bmtrace.trace_stage("pipeline") as st:
                 st.input(frame=arrays["frame"], resized=arrays["resized"])
                 st.output(tensor=arrays["tensor"], logits=arrays["logits"])
-        return time.perf_counter() - t0
-    finally:
-        bmtrace.stop()
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=25, help="timed samples per variant")
     args = parser.parse_args()
 
     overhead, bare_us = disabled_overhead_us()
@@ -81,10 +97,12 @@ def main():
     root = tempfile.mkdtemp(prefix="bmtrace-bench-")
     try:
         manual, full, stats = [], [], []
-        for i in range(args.repeats):  # interleaved so machine noise hits all three alike
-            manual.append(time_np_save(arrays, root, i))
-            full.append(time_record(arrays, root, i, "full"))
-            stats.append(time_record(arrays, root, i, "stats"))
+        full_run, stats_run = Recording(root, "full"), Recording(root, "stats")
+        per_block = 5
+        for block in range(max(1, args.repeats // per_block)):  # blocks interleave the three
+            manual.extend(time_np_save(arrays, root, block * per_block + i) for i in range(per_block))
+            full.extend(full_run.time_block(arrays, per_block))
+            stats.extend(stats_run.time_block(arrays, per_block))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     m, f, s = (statistics.median(x) * 1e3 for x in (manual, full, stats))

@@ -34,18 +34,18 @@ class Leaf:
     def of_plain(cls, name, kind, value, meta, note=None):
         return cls(name, kind, value=value, meta=meta, note=note)
 
-    def describe(self, hasher=content_hash):
+    def describe(self, statistics=array_stats):
         """The JSON-ready description of this leaf, without any payload reference.
 
-        ``hasher`` lets the writer hash on another thread while the statistics are computed here.
+        ``statistics`` lets the writer compute them on another thread while this one hashes.
         """
         record = {"name": self.name, "kind": self.kind, "meta": self.meta, "note": self.note}
         if self.array is not None:
             arr = self.array
             record["dtype"] = arr.dtype.name if arr.dtype.names is None else str(arr.dtype)
             record["shape"] = list(arr.shape)
-            record.update(array_stats(arr))
-            record["hash"] = hasher(arr)
+            record["hash"] = content_hash(arr)
+            record.update(statistics(arr))
         if self.kind != "array" and self.kind != "bytes":
             record["value"] = _json_value(self.value)
         if self.path:

@@ -10,7 +10,7 @@ import uuid
 import numpy as np
 
 from . import layout
-from ..codecs.stats import content_hash
+from ..codecs.stats import array_stats_async
 from .environment import process_snapshot
 
 # Below this size a thread hand-off costs more than it saves.
@@ -82,12 +82,12 @@ class ProcessWriter:
             if wants_payload:
                 rel = "%s/%s/%d-%d.npy" % (layout.PAYLOAD_DIR, self.token, seq, start_index + offset)
             if arr is not None and arr.nbytes >= _PARALLEL_BYTES:
-                # Writing, hashing and statistics each read the whole array and release the GIL:
-                # run the first two on helper threads while this thread computes the statistics.
+                # Writing, statistics and hashing each read the whole array and release the GIL:
+                # the write and two halves of the statistics go to helper threads, this one hashes.
                 if rel is not None:
                     pending.append(self._pool().submit(_save, os.path.join(self.run_dir, rel), arr))
-                hash_future = self._pool().submit(content_hash, arr)
-                entry = leaf.describe(hasher=lambda _: hash_future.result())
+                finish_stats = array_stats_async(arr, self._pool(), parts=2)
+                entry = leaf.describe(statistics=lambda _: finish_stats())
             else:
                 if rel is not None:
                     _save(os.path.join(self.run_dir, rel), arr)
@@ -123,7 +123,7 @@ class ProcessWriter:
         if self._executor is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bmtrace-writer")
+            self._executor = ThreadPoolExecutor(max_workers=3, thread_name_prefix="bmtrace-writer")
         return self._executor
 
     def ensure_payload_dir(self):
