@@ -117,7 +117,7 @@ class trace_stage:
             st.output(out)
     """
 
-    __slots__ = ("name", "meta", "mode", "_calls")
+    __slots__ = ("name", "meta", "mode")
 
     def __init__(self, name, meta=None, mode=None):
         if not isinstance(name, str) or not name:
