@@ -67,6 +67,11 @@ def _numeric_flat(arr):
 
 def _partial(flat):
     """Statistics of one piece: count, min, max, mean and M2 (sum of squared deviations)."""
+    with np.errstate(all="ignore"):  # extreme values overflow the sums: never warn in the user's program
+        return _partial_unguarded(flat)
+
+
+def _partial_unguarded(flat):
     nan = inf = 0
     if flat.dtype.kind == "f":
         finite = np.isfinite(flat)
