@@ -89,12 +89,28 @@ def _partial_unguarded(flat):
         mean = total / flat.size
         part["mean"], part["m2"] = mean, max(square_sum - flat.size * mean * mean, 0.0)
     else:
-        # Floats: two passes, since a large mean with a small spread cancels in sum-of-squares.
-        wide = flat.astype(np.float64, copy=False)
-        mean = float(wide.sum()) / flat.size
-        centred = wide - mean
-        part["mean"], part["m2"] = mean, _square_sum(centred)
+        part["mean"], part["m2"] = _chunked_centred(flat)
     return part
+
+
+def _chunked_centred(flat):
+    """Mean and M2 of floats in two chunked passes (a large mean with a small spread would cancel in
+    a sum of squares); cache-sized buffers avoid allocating array-sized temporaries."""
+    buffer = np.empty(min(flat.size, _CHUNK), dtype=np.float64)
+    total = 0.0
+    for start in range(0, flat.size, _CHUNK):
+        piece = flat[start:start + _CHUNK]
+        view = buffer[:piece.size]
+        view[...] = piece
+        total += float(view.sum())
+    mean = total / flat.size
+    m2 = 0.0
+    for start in range(0, flat.size, _CHUNK):
+        piece = flat[start:start + _CHUNK]
+        view = buffer[:piece.size]
+        np.subtract(piece, mean, out=view, casting="unsafe")
+        m2 += _square_sum(view)
+    return mean, m2
 
 
 def _merge(parts):
