@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .stats import array_stats, content_hash
+from .stats import describe_array
 
 
 class Leaf:
@@ -34,18 +34,18 @@ class Leaf:
     def of_plain(cls, name, kind, value, meta, note=None):
         return cls(name, kind, value=value, meta=meta, note=note)
 
-    def describe(self, statistics=array_stats):
+    def describe(self, pool=None, parts=1):
         """The JSON-ready description of this leaf, without any payload reference.
 
-        ``statistics`` lets the writer compute them on another thread while this one hashes.
+        ``pool``/``parts`` let the writer spread the hash and statistics of a large array over threads.
         """
         record = {"name": self.name, "kind": self.kind, "meta": self.meta, "note": self.note}
         if self.array is not None:
             arr = self.array
             record["dtype"] = arr.dtype.name if arr.dtype.names is None else str(arr.dtype)
             record["shape"] = list(arr.shape)
-            record["hash"] = content_hash(arr)
-            record.update(statistics(arr))
+            record["hash"], stats = describe_array(arr, pool=pool, parts=parts)
+            record.update(stats)
         if self.kind != "array" and self.kind != "bytes":
             record["value"] = _json_value(self.value)
         if self.path:

@@ -13,31 +13,72 @@ import numpy as np
 _CHUNK = 1 << 18
 
 
+# The content hash is SHA-1 over "dtype|shape|" and the SHA-1 digests of the data's 1 MiB blocks, so
+# that the blocks of one large array can be hashed on several threads with the same result.
+HASH_BLOCK_BYTES = 1 << 20
+
+
 def content_hash(arr):
     """Hash of dtype, shape and bytes: equal hashes mean bit-identical tensors."""
-    data = np.ascontiguousarray(arr)
-    h = hashlib.sha1()
-    h.update(("%s|%s|" % (data.dtype.str, data.shape)).encode())
-    if data.size:
-        h.update(data.reshape(-1).view(np.uint8))
-    return h.hexdigest()[:32]
+    return describe_array(arr, want_stats=False)[0]
 
 
 def array_stats(arr):
     """min/max/mean/std over finite values, and NaN/Inf counts; None where not numeric or empty."""
-    flat = _numeric_flat(arr)
-    return _finish([_partial(flat)] if flat is not None and flat.size else [])
+    return describe_array(arr, want_hash=False)[1]
 
 
-def array_stats_async(arr, pool, parts=2):
-    """Start the statistics of ``arr`` on ``pool`` in ``parts`` pieces; return a function that waits
-    for them and returns what array_stats would (the caller hashes meanwhile)."""
-    flat = _numeric_flat(arr)
-    if flat is None or flat.size < parts * _CHUNK:
-        return lambda: array_stats(arr)
-    bounds = np.linspace(0, flat.size, parts + 1).astype(np.int64)
-    futures = [pool.submit(_partial, flat[bounds[i]:bounds[i + 1]]) for i in range(parts)]
-    return lambda: _finish([f.result() for f in futures])
+def describe_array(arr, pool=None, parts=1, want_hash=True, want_stats=True):
+    """``(content hash, statistics)`` of ``arr`` in one pass over its 1 MiB blocks.
+
+    With a ``pool`` (concurrent.futures executor) and ``parts`` > 1, contiguous runs of blocks are
+    scanned on pool threads and this one: hashing and the numeric work both release the GIL, and
+    each block is hashed and summed while it is in cache.
+    """
+    data = np.ascontiguousarray(arr)
+    itemsize = max(data.dtype.itemsize, 1)
+    flat = _numeric_flat(data) if want_stats else None
+    raw = data.reshape(-1).view(np.uint8) if data.size else np.zeros(0, np.uint8)
+    block_items = max(HASH_BLOCK_BYTES // itemsize, 1)
+    blocks = max(-(-data.size // block_items), 1)
+    parts = max(1, min(parts, blocks))
+    edges = [blocks * i // parts for i in range(parts + 1)]
+
+    def scan(first, last):
+        digests, partials = [], []
+        for block in range(first, last):
+            lo, hi = block * block_items, min((block + 1) * block_items, data.size)
+            if want_hash:
+                digests.append(hashlib.sha1(raw[lo * itemsize:hi * itemsize]).digest())
+            if flat is not None and hi > lo:
+                partials.append(_partial(flat[lo:hi]))
+        return digests, partials
+
+    if pool is not None and parts > 1:
+        futures = [pool.submit(scan, edges[i], edges[i + 1]) for i in range(1, parts)]
+        results = [scan(edges[0], edges[1])] + [f.result() for f in futures]
+    else:
+        results = [scan(edges[0], edges[-1])]
+    digest = None
+    if want_hash:
+        h = hashlib.sha1(("%s|%s|" % (data.dtype.str, data.shape)).encode())
+        for block_digests, _ in results:
+            for block_digest in block_digests:
+                h.update(block_digest)
+        digest = h.hexdigest()[:32]
+    return digest, _finish([p for _, partials in results for p in partials])
+
+
+def _numeric_flat(arr):
+    kind = arr.dtype.kind
+    if kind not in "biufc":
+        return None
+    flat = arr.reshape(-1)
+    if kind == "b":
+        return flat.view(np.uint8)
+    if kind == "c":
+        return np.abs(flat)
+    return flat
 
 
 def _finish(partials):
@@ -51,18 +92,6 @@ def _finish(partials):
         stats["mean"] = total["mean"]
         stats["std"] = (max(total["m2"], 0.0) / total["n"]) ** 0.5
     return stats
-
-
-def _numeric_flat(arr):
-    kind = arr.dtype.kind
-    if kind not in "biufc":
-        return None
-    flat = arr.reshape(-1)
-    if kind == "b":
-        return flat.view(np.uint8)
-    if kind == "c":
-        return np.abs(flat)
-    return flat
 
 
 def _partial(flat):

@@ -10,7 +10,6 @@ import uuid
 import numpy as np
 
 from . import layout
-from ..codecs.stats import array_stats_async
 from .environment import process_snapshot
 
 # Below this size a thread hand-off costs more than it saves.
@@ -82,12 +81,11 @@ class ProcessWriter:
             if wants_payload:
                 rel = "%s/%s/%d-%d.npy" % (layout.PAYLOAD_DIR, self.token, seq, start_index + offset)
             if arr is not None and arr.nbytes >= _PARALLEL_BYTES:
-                # Writing, statistics and hashing each read the whole array and release the GIL:
-                # the write and two halves of the statistics go to helper threads, this one hashes.
+                # Writing and describing (hash + statistics) each read the whole array and release
+                # the GIL: the write goes to a helper thread, the description is split in two halves.
                 if rel is not None:
                     pending.append(self._pool().submit(_save, os.path.join(self.run_dir, rel), arr))
-                finish_stats = array_stats_async(arr, self._pool(), parts=2)
-                entry = leaf.describe(statistics=lambda _: finish_stats())
+                entry = leaf.describe(pool=self._pool(), parts=2)
             else:
                 if rel is not None:
                     _save(os.path.join(self.run_dir, rel), arr)
@@ -123,7 +121,7 @@ class ProcessWriter:
         if self._executor is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            self._executor = ThreadPoolExecutor(max_workers=3, thread_name_prefix="bmtrace-writer")
+            self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bmtrace-writer")
         return self._executor
 
     def ensure_payload_dir(self):

@@ -42,8 +42,9 @@ def test_sigkill_leaves_every_completed_record_readable(tmp_path):
             with bmtrace.sample("frame-%d" % i):
                 step(np.full((256, 256, 3), i % 256, np.uint8))
             i += 1
-            with open(sys.argv[2], "w") as f:
+            with open(sys.argv[2] + ".tmp", "w") as f:
                 f.write(str(i))
+            os.replace(sys.argv[2] + ".tmp", sys.argv[2])  # the test never reads a half-written count
     """))
     proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "run"), str(progress)])
     deadline = time.time() + 60
