@@ -121,7 +121,9 @@ class ProcessWriter:
         if self._executor is None:
             from concurrent.futures import ThreadPoolExecutor
 
-            self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bmtrace-writer")
+            with self._lock:  # user threads may record their first large arrays at the same time
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bmtrace-writer")
         return self._executor
 
     def ensure_payload_dir(self):
