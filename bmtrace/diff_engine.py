@@ -18,7 +18,7 @@ from .align import MISSING, align, pair_tensors
 from .compare import StageComparison, Status, TensorComparison, ToleranceRules, compare_records
 from .compare.environment import environment_diff
 from .compare.tolerance import load_config, load_map_file
-from .errors import BmtraceError, UsageError
+from .errors import BmtraceError
 
 # Stage statuses that count as a divergence (missing stages make a diff fail but are not one).
 _DIVERGENT = (Status.DIVERGED, Status.ERROR)
@@ -409,11 +409,8 @@ def _reused(known, ta, tb, role):
 
 def _isolate(result, run_a, run_b):
     """Let replay fill each diverged stage's ``local`` and ``introduces`` (issue 4)."""
-    try:
-        from .replayer.isolate import isolate_stages
-    except ImportError:
-        raise UsageError("--isolate needs bmtrace.replayer.isolate, which this bmtrace does not "
-                         "have; run the diff without --isolate") from None
+    from .replayer.isolate import isolate_stages
+
     isolate_stages(result, run_a, run_b)
 
 

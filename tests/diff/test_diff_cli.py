@@ -109,22 +109,6 @@ def test_color_always_uses_ansi(runs, capsys):
     assert "\x1b[31m" in capsys.readouterr().out
 
 
-def _has_isolation():
-    try:
-        from bmtrace.replayer.isolate import isolate_stages  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(_has_isolation(), reason="bmtrace.replayer.isolate exists")
-def test_isolate_without_replay_support_is_a_usage_error(runs, capsys):
-    """--isolate before isolation exists exits 2 naming the option."""
-    assert main(["diff", runs("a"), runs("b", resize_shift=1), "--isolate", "-q"]) == 2
-    assert "--isolate" in capsys.readouterr().err
-
-
-@pytest.mark.skipif(not _has_isolation(), reason="bmtrace.replayer.isolate not written yet")
 def test_isolate_fills_local_and_introduces(runs, tmp_path):
     """--isolate lets replay fill the stage entries' local and introduces fields."""
     out = tmp_path / "doc.json"

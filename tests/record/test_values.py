@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 from hypothesis import given, settings, HealthCheck
-from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import bmtrace
