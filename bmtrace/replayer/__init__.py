@@ -10,16 +10,14 @@ import warnings
 from ..codecs import flatten
 from ..compare import Status, ToleranceRules, compare_arrays, compare_values
 from ..errors import ReplayError
-from ..store.reader import Run, open_run
+from ..store.reader import ANY_SAMPLE, Run, open_run
 from .inputs import bind_to_signature, rebuild_values
 from .target import load_target, unwrap_traced
-
-_ANY = object()
 
 __all__ = ["ReplayResult", "SampleReplay", "replay"]
 
 
-def replay(run, stage, fn, *, sample=_ANY, occurrence=None, inputs=None, like=None, rules=None, **tolerances):
+def replay(run, stage, fn, *, sample=ANY_SAMPLE, occurrence=None, inputs=None, like=None, rules=None, **tolerances):
     """Call ``fn`` with the recorded inputs of ``stage`` and compare its result with the recorded outputs.
 
     Args:
@@ -45,7 +43,7 @@ def replay(run, stage, fn, *, sample=_ANY, occurrence=None, inputs=None, like=No
     target = load_target(fn) if isinstance(fn, str) else fn
     target = unwrap_traced(target)
     rules = rules or ToleranceRules(**tolerances)
-    calls = run.calls(stage=stage) if sample is _ANY else run.calls(sample=sample, stage=stage)
+    calls = run.calls(sample=sample, stage=stage)
     if occurrence is not None:
         calls = [c for c in calls if c.occurrence == occurrence]
     if not calls:
@@ -118,7 +116,7 @@ def _nothing_to_replay(run, stage, sample, occurrence):
         return "run %s has no stage %r; its stages are: %s" % (run.path, stage, ", ".join(stages) or "none")
     samples = sorted({str(c.sample) for c in run.calls(stage=stage)})
     return ("run %s has no call of stage %r for sample %r%s; that stage was recorded for samples: %s"
-            % (run.path, stage, None if sample is _ANY else sample,
+            % (run.path, stage, None if sample is ANY_SAMPLE else sample,
                "" if occurrence is None else " occurrence %d" % occurrence, ", ".join(samples[:20])))
 
 

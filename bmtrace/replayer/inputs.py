@@ -38,48 +38,31 @@ def _root_name(name):
 
 
 def _rebuild_container(leaves, templates):
-    root = None
+    """Nest the leaves back along their paths; leaves arrive in the containers' iteration order."""
+    root = _Node(leaves[0].path[0][0])
     for leaf in leaves:
-        value = leaf_value(leaf, templates.get(leaf.name))
-        if root is None:
-            root = _new(leaf.path[0][0])
         node = root
-        for (container, key), (next_container, _) in zip(leaf.path, leaf.path[1:] + [(None, None)]):
-            if next_container is None:
-                _put(node, key, value)
-            else:
-                child = _get(node, key)
-                if child is None:
-                    child = _new(next_container)
-                    _put(node, key, child)
-                node = child
-    return _freeze(root, leaves[0].path[0][0])
+        for (_, key), (next_container, _) in zip(leaf.path, leaf.path[1:]):
+            node = node.children.setdefault(key, _Node(next_container))
+        node.children[leaf.path[-1][1]] = leaf_value(leaf, templates.get(leaf.name))
+    return root.build()
 
 
-def _new(container):
-    return {} if container == "dict" else []
+class _Node:
+    """One container on the way to the leaves: its kind and its children by key, in order."""
 
+    __slots__ = ("container", "children")
 
-def _get(node, key):
-    if isinstance(node, dict):
-        return node.get(key)
-    return node[key] if key < len(node) else None
+    def __init__(self, container):
+        self.container = container
+        self.children = OrderedDict()
 
-
-def _put(node, key, value):
-    if isinstance(node, dict):
-        node[key] = value
-    else:
-        while len(node) <= key:
-            node.append(None)
-        node[key] = value
-
-
-def _freeze(node, container):
-    """Lists built for tuple paths become tuples again, recursively."""
-    if isinstance(node, dict):
-        return node
-    return tuple(node) if container in ("tuple", "namedtuple") else node
+    def build(self):
+        items = [(k, v.build() if isinstance(v, _Node) else v) for k, v in self.children.items()]
+        if self.container == "dict":
+            return dict(items)
+        values = [v for _, v in items]
+        return values if self.container == "list" else tuple(values)  # namedtuples come back as tuples
 
 
 def leaf_value(tensor, template=None):

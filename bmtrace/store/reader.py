@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import FormatVersionError, PayloadMissingError, RunNotFoundError
 from . import layout
 
-_ANY = object()
+ANY_SAMPLE = object()  # calls(sample=ANY_SAMPLE): every sample, None included
 
 
 def open_run(path):
@@ -128,10 +128,10 @@ class Run:
         self._calls = calls
         return calls
 
-    def calls(self, sample=_ANY, stage=None):
+    def calls(self, sample=ANY_SAMPLE, stage=None):
         """Calls in recording order, optionally only of one sample (None is a valid key) and/or stage."""
         return [c for c in self._load()
-                if (sample is _ANY or c.sample == sample) and (stage is None or c.stage == stage)]
+                if (sample is ANY_SAMPLE or c.sample == sample) and (stage is None or c.stage == stage)]
 
     def samples(self):
         """Sample keys in first-seen order; None stands for records made outside any sample."""

@@ -125,6 +125,26 @@ def test_nested_inputs_are_rebuilt_with_their_container_types(tmp_path):
     assert seen["cfg"] == {"mean": [0.5, 0.25], "flip": True} and seen["cfg"]["flip"] is True
 
 
+def test_deeply_nested_inputs_keep_tuples_at_every_level(tmp_path):
+    """Tuples nested inside dicts and lists come back as tuples; namedtuples come back as tuples."""
+    import collections
+
+    Box = collections.namedtuple("Box", "xyxy score")
+    seen = {}
+
+    def stage(dets):
+        seen["dets"] = dets
+        return np.zeros(1)
+
+    dets = [{"box": (np.arange(4.0), 0.5), "named": Box(np.ones(4), 0.9)}]
+    run = _record(tmp_path, stage, dets=dets)
+    assert bmtrace.replay(run, "stage", stage, sample="s1")
+    (entry,) = seen["dets"]
+    assert isinstance(entry["box"], tuple) and entry["box"][1] == 0.5
+    assert entry["box"][0].tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert isinstance(entry["named"], tuple) and entry["named"][1] == 0.9
+
+
 def test_cli_replay_with_against_shows_local_and_recorded(resize_pair):
     """`bmtrace replay B --stage resize --call A.py:resize --against A` exits 1 and shows both errors."""
     cmd = [sys.executable, "-m", "bmtrace", "replay", str(resize_pair["run_b"]), "--stage", "resize",
