@@ -28,17 +28,18 @@ def test_integer_difference_in_stats_mode_diverges(runs):
     assert out.basis == "stats"
 
 
+def _ramp_program(offset):
+    """A program whose infer stage outputs a 0..1 ramp shifted by ``offset``."""
+    def run(key):
+        with bmtrace.trace_stage("infer") as st:
+            st.output(np.linspace(0, 1, 100) + offset)
+    return run
+
+
 def test_large_float_difference_is_bounded_from_statistics(tmp_path):
     """Means 0.5 apart diverge, and the reported max abs diff is a lower bound (>= 0.5)."""
-
-    def prog(offset):
-        def run(key):
-            with bmtrace.trace_stage("infer") as st:
-                st.output(np.linspace(0, 1, 100) + offset)
-        return run
-
-    result = diff(record(tmp_path / "a", ["s"], prog(0.0), mode="stats"),
-                  record(tmp_path / "b", ["s"], prog(0.5), mode="stats"))
+    result = diff(record(tmp_path / "a", ["s"], _ramp_program(0.0), mode="stats"),
+                  record(tmp_path / "b", ["s"], _ramp_program(0.5), mode="stats"))
     (tensor,) = result.stages[0].tensors
     assert tensor.status == Status.DIVERGED
     assert tensor.max_abs_diff >= 0.5 - 1e-12
@@ -47,15 +48,8 @@ def test_large_float_difference_is_bounded_from_statistics(tmp_path):
 
 def test_tiny_float_difference_passes_by_statistics_with_a_note(tmp_path):
     """Statistics within atol give CLOSE, noting that no payload confirms it."""
-
-    def prog(offset):
-        def run(key):
-            with bmtrace.trace_stage("infer") as st:
-                st.output(np.linspace(0, 1, 100) + offset)
-        return run
-
-    result = diff(record(tmp_path / "a", ["s"], prog(0.0), mode="stats"),
-                  record(tmp_path / "b", ["s"], prog(1e-5), mode="stats"))
+    result = diff(record(tmp_path / "a", ["s"], _ramp_program(0.0), mode="stats"),
+                  record(tmp_path / "b", ["s"], _ramp_program(1e-5), mode="stats"))
     (tensor,) = result.stages[0].tensors
     assert tensor.status == Status.CLOSE
     assert any("no payload" in n for n in tensor.notes)

@@ -140,18 +140,22 @@ def test_instrumenting_twice_records_once(fake_sail, tmp_path):
     _only_call(tmp_path / "run")
 
 
-def test_patch_waits_for_the_program_to_import_sail(tmp_path, monkeypatch):
-    """Called before `import sophon.sail`, instrument_sail patches the module when it gets imported."""
-    import fake_sail
-
+def _importable_sophon_sail(tmp_path, monkeypatch):
+    """Make `import sophon.sail` resolve to the fake (real sail is a compiled module), not yet imported."""
     package = tmp_path / "site" / "sophon"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
-    # An importable sophon.sail that resolves to the fake (real sail is a compiled module there).
     (package / "sail.py").write_text("import sys, fake_sail\nsys.modules[__name__] = fake_sail\n")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     for name in ("sophon", "sophon.sail"):
         monkeypatch.delitem(sys.modules, name, raising=False)
+
+
+def test_patch_waits_for_the_program_to_import_sail(tmp_path, monkeypatch):
+    """Called before `import sophon.sail`, instrument_sail patches the module when it gets imported."""
+    import fake_sail
+
+    _importable_sophon_sail(tmp_path, monkeypatch)
     try:
         assert instrument_sail() is False
         assert "_bmtrace_original_process" not in fake_sail.Engine.__dict__
@@ -189,13 +193,7 @@ def test_uninstrument_cancels_a_patch_still_waiting_for_the_import(tmp_path, mon
     """uninstrument_sail() before the program imports sail leaves the later-imported module unpatched."""
     import fake_sail
 
-    package = tmp_path / "site" / "sophon"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "sail.py").write_text("import sys, fake_sail\nsys.modules[__name__] = fake_sail\n")
-    monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    for name in ("sophon", "sophon.sail"):
-        monkeypatch.delitem(sys.modules, name, raising=False)
+    _importable_sophon_sail(tmp_path, monkeypatch)
     assert instrument_sail() is False
     assert uninstrument_sail() is True
     import sophon.sail  # noqa: F401
