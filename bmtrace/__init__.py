@@ -16,13 +16,8 @@ __version__ = "0.1.0"
 from .api import run, sample, start, stop, trace_stage
 from .errors import BmtraceError
 from .store.reader import open_run
-
-
-def diff(run_a, run_b, **options):
-    """Compare two runs stage by stage; see bmtrace.diff_engine for the options."""
-    from .diff_engine import diff as _diff
-
-    return _diff(run_a, run_b, **options)
+# Bound after the bmtrace.diff package is imported, so the name is the function, not the package.
+from .diff.engine import diff
 
 
 def replay(run, stage, fn, **options):

@@ -47,9 +47,10 @@ def capture(path=None, **options):
 
 def assert_runs_close(run_a, run_b, **diff_options):
     """Raise AssertionError with the diff table unless every stage of the two runs is aligned."""
-    from .diff_engine import diff
+    from .diff import diff
+    from .report.text import render_table
 
     result = diff(run_a, run_b, **diff_options)
     if not result:
-        raise AssertionError("runs differ: %s\n%s" % (result, result.render_table()))
+        raise AssertionError("runs differ: %s\n%s" % (result, render_table(result)))
     return result

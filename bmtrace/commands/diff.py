@@ -1,7 +1,8 @@
 """`bmtrace diff RUN_A RUN_B`: name the first stage where two recorded runs stop agreeing.
 
-Exit code 0 when every stage is aligned, 1 when anything diverged or is missing on one side,
-2 on usage or I/O errors (raised as BmtraceError and turned into 2 by the CLI).
+Exit code 0 when every stage is aligned, 1 when anything diverged or is missing on one side, 3 when
+nothing is worse than similar or unverified (a warning), 2 on errors (raised as BmtraceError and
+turned into 2 by the CLI).
 """
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ def _write(path, text, what):
 def run(args):
     import warnings
 
-    from ..diff_engine import DiffWarning, diff
+    from ..diff import DiffWarning, diff
     from ..report.json_doc import dumps
     from ..report.text import ProgressBar
 
@@ -96,23 +97,24 @@ def run(args):
         finally:
             if progress is not None:
                 progress.close()
-    doc = None
-    if args.json or args.json_out or args.html:
-        doc = result.to_json()
-    if args.json_out:
-        _write(args.json_out, dumps(doc) + "\n", "JSON document")
+    if args.json or args.json_out:
+        text = dumps(result.to_json()) + "\n"
+        if args.json_out:
+            _write(args.json_out, text, "JSON document")
     if args.html:
         from ..report.html import save_html
 
         run_a, run_b = result.run_objects
-        save_html(doc, run_a, run_b, args.html)
+        save_html(result, run_a, run_b, args.html)
     if args.json:
-        sys.stdout.write(dumps(doc) + "\n")
+        sys.stdout.write(text)
         for note in result.warnings:
             print("bmtrace diff: warning: %s" % note, file=sys.stderr)
     elif args.quiet:
         print(str(result))
     else:
+        from ..report.text import render
+
         color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty()
                                            and os.environ.get("NO_COLOR") is None)
         width = None
@@ -121,5 +123,5 @@ def run(args):
                 width = os.get_terminal_size(sys.stdout.fileno()).columns
             except OSError:
                 width = None
-        print(result.render_table(color=color, width=width))
-    return 0 if result.passed else 1
+        print(render(result, color=color, width=width))
+    return result.exit_code

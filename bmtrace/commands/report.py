@@ -25,42 +25,43 @@ def add_arguments(parser):
     add_diff_settings(parser)
 
 
-def _load_doc(path):
+def _load_result(path):
+    from ..diff import DiffResult
     from ..errors import UsageError
 
     try:
         with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
+            doc = json.load(fh)
     except OSError as exc:
         raise UsageError("cannot read --diff-json %s: %s" % (path, exc.strerror or exc)) from None
     except ValueError as exc:
         raise UsageError("--diff-json %s is not JSON (%s); write one with `bmtrace diff A B --json-out FILE`"
                          % (path, exc)) from None
-
-
-def _verdict(doc):
-    first = doc.get("first_divergence") or {}
-    if doc.get("aligned"):
-        return "aligned"
-    if first:
-        return "diverged at stage %s (sample %s)" % (first.get("stage"), first.get("sample"))
-    return "not aligned"
+    try:
+        return DiffResult.from_json(doc)
+    except ValueError as exc:
+        raise UsageError("--diff-json %s: %s; write one with `bmtrace diff A B --json-out FILE`"
+                         % (path, exc)) from None
 
 
 def run(args):
-    """Write the report; exit 0 when aligned, 1 when not (errors raise and exit 2)."""
+    """Write the report; exit with the diff's code (0 aligned, 1 diverged, 3 similar; errors raise)."""
+    from ..diff import diff
     from ..errors import UsageError
-    from ..report.html import write_report
+    from ..report.html import save_html
+    from ..store.reader import open_run
 
     if args.images_per_stage < 0 or args.max_image_side < 16:
         raise UsageError("--images-per-stage must be >= 0 and --max-image-side >= 16")
-    doc = _load_doc(args.diff_json) if args.diff_json else None
-    options = {} if doc is not None else diff_options(args)
-    try:
-        doc = write_report(args.run_a, args.run_b, args.output, doc=doc, title=args.title,
-                           images_per_stage=args.images_per_stage, max_image_side=args.max_image_side,
-                           **options)
-    except OSError as exc:
-        raise UsageError("cannot write the report to %s: %s" % (args.output, exc.strerror or exc)) from None
-    print("wrote %s (%.0f kB): %s" % (args.output, os.path.getsize(args.output) / 1024.0, _verdict(doc)))
-    return 0 if doc.get("aligned") else 1
+    run_a, run_b = open_run(args.run_a), open_run(args.run_b)
+    if args.diff_json:
+        result = _load_result(args.diff_json)
+    else:
+        result = diff(run_a, run_b, **diff_options(args))
+    save_html(result, run_a, run_b, args.output, title=args.title, images_per_stage=args.images_per_stage,
+              max_image_side=args.max_image_side)
+    first = result.first_divergence
+    where = " at stage %s (sample %s)" % (first.stage, first.sample) if first is not None else ""
+    print("wrote %s (%.0f kB): %s%s" % (args.output, os.path.getsize(args.output) / 1024.0,
+                                       result.verdict.lower(), where))
+    return result.exit_code

@@ -46,6 +46,7 @@ class ArrayMetrics:
         "mean_abs_diff",
         "max_rel_diff",
         "cosine",
+        "euclidean_similarity",
         "mse",
         "equal_ratio",
         "min_atol",
@@ -154,8 +155,15 @@ class _Accumulator:
         else:
             cosine = self.dot_xy / math.sqrt(self.dot_xx * self.dot_yy)
             cosine = max(-1.0, min(1.0, cosine))
+        # tpu-mlir's npz_tool "euclidean similarity": 1 - |a - b| / |(a + b) / 2|.
+        half_sum = math.sqrt(max(self.dot_xx + self.dot_yy + 2.0 * self.dot_xy, 0.0)) / 2.0
+        if half_sum > 0.0:
+            euclidean = 1.0 - math.sqrt(self.sse) / half_sum
+        else:
+            euclidean = 1.0 if self.sse == 0.0 else 0.0
         return ArrayMetrics(
             size=size,
+            euclidean_similarity=euclidean,
             max_abs_diff=self.max_abs,
             max_abs_index=self.max_index if self.max_index is not None else (0 if size else None),
             mean_abs_diff=self.sum_abs / self.valid if self.valid else 0.0,

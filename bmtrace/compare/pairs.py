@@ -113,12 +113,34 @@ def compare_arrays(a, b, tol=None, *, name="out", role=None, stage=None, rules=N
         result.psnr = psnr(m.mse, image_peak(a, b))
     result.status = _ladder(a, b, m, tol)
     if m.nonfinite_mismatch:
-        notes.append("%d element(s) are NaN or Inf on one side only" % m.nonfinite_mismatch)
+        _describe_nonfinite(result, a, b)
     return result
 
 
+def _describe_nonfinite(result, a, b):
+    """NaN/Inf at different positions: a divergence whose finite-only figures would mislead
+    (max abs diff 0, cosine 1), so they are replaced by the per-side counts."""
+    result.nonfinite_a, result.nonfinite_b = _nonfinite_counts(a), _nonfinite_counts(b)
+    for key in ("max_abs_diff", "mean_abs_diff", "max_rel_diff", "cosine", "psnr", "min_atol"):
+        setattr(result, key, None)
+    result.max_abs_index = None
+    result.notes.append("%d element(s) are NaN or Inf on one side only" % result.nonfinite_mismatch)
+
+
+def _nonfinite_counts(x):
+    if x.dtype.kind not in "fc":
+        return {"nan": 0, "inf": 0}
+    return {"nan": int(np.count_nonzero(np.isnan(x))), "inf": int(np.count_nonzero(np.isinf(x)))}
+
+
 def _ladder(a, b, m, tol):
-    """Place computed metrics on the ladder."""
+    """Place computed metrics on the ladder.
+
+    SIMILAR is a rung for floating-point pairs only: integer tensors (images, labels) must agree
+    within their tolerance, and the cosine of all-positive pixel data is high whatever they show.
+    Like tpu-mlir's npz_tool it needs both the cosine and the euclidean similarity at the threshold:
+    cosine alone calls 2.0 and 9.0 everywhere similar.
+    """
     all_equal = m.nonfinite_mismatch == 0 and m.equal_ratio == 1.0
     if all_equal and a.dtype == b.dtype:
         if a.dtype.kind in "iu" and not np.array_equal(a, b):
@@ -129,7 +151,8 @@ def _ladder(a, b, m, tol):
         return Status.DIVERGED
     if m.min_atol <= tol.atol:
         return Status.CLOSE
-    if m.cosine is not None and m.cosine >= tol.cosine:
+    if (pair_is_float(a.dtype, b.dtype) and m.cosine is not None and m.cosine >= tol.cosine
+            and m.euclidean_similarity >= tol.cosine):
         return Status.SIMILAR
     return Status.DIVERGED
 

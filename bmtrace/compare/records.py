@@ -11,13 +11,22 @@ from .pairs import compare_arrays, compare_values, pair_is_float
 from .results import Status, TensorComparison
 from .tolerance import ToleranceRules
 
-_ARRAY_KINDS = ("array", "bytes", "scalar")
 _DEFAULT_RULES = ToleranceRules()
 
 
 def _arrayish(tensor):
     """Arrays, bytes (recorded as uint8 arrays) and numeric scalars compare numerically."""
-    return tensor.kind in _ARRAY_KINDS
+    return tensor.is_array
+
+
+def same_content(ta, tb):
+    """True/False when the content hashes of two records settle equality, None when they cannot
+    (a hash missing, or the runs hashed with different algorithms)."""
+    if not ta.hash or not tb.hash:
+        return None
+    if getattr(ta, "hash_alg", None) != getattr(tb, "hash_alg", None):
+        return None
+    return ta.hash == tb.hash
 
 
 def _shape(tensor):
@@ -47,7 +56,7 @@ def compare_records(ta, tb, *, stage=None, name=None, rules=None, chunk=None):
                                 kind_a=ta.kind, kind_b=tb.kind)
         result.name_b = name_b
         return result
-    if ta.hash and ta.hash == tb.hash:
+    if same_content(ta, tb):
         return _equal_by_hash(ta, tb, name, role, name_b, stage, rules)
     if ta.has_payload and tb.has_payload:
         try:
@@ -98,8 +107,8 @@ def compare_stats(ta, tb, *, stage=None, name=None, rules=None):
 
     ``|min_a - min_b|``, ``|max_a - max_b|``, ``|mean_a - mean_b|`` and ``|std_a - std_b|`` are
     each at most ``max |a - b|``, so their maximum is a lower bound on the max abs diff: above the
-    tolerance the pair surely diverged; within it the pair is reported CLOSE with a note that no
-    payload confirmed it.
+    tolerance the pair surely diverged. Within it nothing is proven (a tensor with its colour planes
+    swapped has the same statistics): equal hashes make it EQUAL, different hashes UNVERIFIED.
     """
     rules = rules or _DEFAULT_RULES
     name = ta.name if name is None else name
@@ -114,21 +123,24 @@ def compare_stats(ta, tb, *, stage=None, name=None, rules=None):
     if shape_a != shape_b:
         result.status = Status.SHAPE_MISMATCH
         return result
-    if (ta.nan_count or 0) != (tb.nan_count or 0) or (ta.inf_count or 0) != (tb.inf_count or 0):
+    counts_a = {"nan": ta.nan_count or 0, "inf": ta.inf_count or 0}
+    counts_b = {"nan": tb.nan_count or 0, "inf": tb.inf_count or 0}
+    if counts_a != counts_b:
         result.status = Status.DIVERGED
-        result.nonfinite_mismatch = abs((ta.nan_count or 0) - (tb.nan_count or 0)) + abs(
-            (ta.inf_count or 0) - (tb.inf_count or 0))
-        result.notes.append("NaN/Inf counts differ: A %s/%s, B %s/%s" % (
-            ta.nan_count, ta.inf_count, tb.nan_count, tb.inf_count))
+        result.nonfinite_a, result.nonfinite_b = counts_a, counts_b
+        result.nonfinite_mismatch = abs(counts_a["nan"] - counts_b["nan"]) + abs(counts_a["inf"] - counts_b["inf"])
+        result.notes.append("NaN/Inf counts differ: A %d/%d, B %d/%d" % (
+            counts_a["nan"], counts_a["inf"], counts_b["nan"], counts_b["inf"]))
         return result
-    if ta.hash and ta.hash == tb.hash:
+    same = same_content(ta, tb)
+    if same:
         return _equal_by_hash(ta, tb, name, result.role, result.name_b, stage, rules)
     pairs = [(getattr(ta, k), getattr(tb, k)) for k in ("min", "max", "mean", "std")]
     known = [(x, y) for x, y in pairs if x is not None and y is not None]
     if not known:
-        same = ta.hash is not None and ta.hash == tb.hash
-        result.status = Status.EQUAL if same else Status.DIVERGED
-        result.notes.append("no statistics recorded; compared by content hash")
+        result.status = Status.DIVERGED if same is False else Status.UNVERIFIED
+        result.notes.append("no statistics recorded; %s" % (
+            "the content hashes differ" if same is False else "the contents could not be compared"))
         return result
     bound = max(abs(float(x) - float(y)) for x, y in known)
     result.max_abs_diff = bound
@@ -137,19 +149,20 @@ def compare_stats(ta, tb, *, stage=None, name=None, rules=None):
     scale = max(abs(float(v)) for v in (ta.min, ta.max) if v is not None) if (
         ta.min is not None or ta.max is not None) else 0.0
     result.min_atol = max(0.0, bound - tol.rtol * scale)
-    hashes_differ = bool(ta.hash and tb.hash and ta.hash != tb.hash)
-    if hashes_differ and tol.atol == 0 and tol.rtol == 0:
-        result.status = Status.DIVERGED
-        result.notes.append("stats-mode record: contents differ (content hash) and the tolerance "
-                            "requires exact equality")
-    elif result.min_atol <= tol.atol:
-        result.status = Status.CLOSE
-        result.notes.append("stats-mode record: min/max/mean/std agree within tolerance; "
-                            "no payload confirms the values")
-    else:
+    if result.min_atol > tol.atol:
         result.status = Status.DIVERGED
         result.notes.append("stats-mode record: max abs diff is at least %.4g (from min/max/mean/"
                             "std)" % bound)
+    elif same is False and tol.atol == 0 and tol.rtol == 0:
+        result.status = Status.DIVERGED
+        result.notes.append("stats-mode record: contents differ (content hash) and the tolerance "
+                            "requires exact equality")
+    else:
+        result.status = Status.UNVERIFIED
+        result.notes.append("stats-mode record: %s; min/max/mean/std agree within tolerance, which does "
+                            "not prove the values agree (a channel swap keeps them): record this stage in "
+                            "full mode to verify" % ("the content hashes differ" if same is False
+                                                     else "the contents could not be compared by hash"))
     if ta.dtype != tb.dtype:
         result.notes.append("dtypes differ (%s vs %s)" % (ta.dtype, tb.dtype))
     return result

@@ -1,31 +1,17 @@
 """Result values of a comparison: one per tensor pair, one per stage call pair.
 
-Results are plain mutable objects: later steps (explain, isolation replay, reports) add to them.
-``bool(result)`` is True when the pair passed.
+Results are plain mutable objects: later steps (explain, isolation replay) add to them. ``bool(result)``
+is True when the pair passed. Each result writes itself to JSON and reads itself back (``to_json`` /
+``from_json`` side by side), so a saved diff document renders exactly like the diff that wrote it.
 """
 from __future__ import annotations
 
 import math
 
+from . import status as vocabulary
+from .status import Status
 
-class Status:
-    """Status words used in results and in the JSON document."""
-
-    # tensor pairs: the metric ladder, then structural outcomes
-    EQUAL = "equal"            # bit-identical (same dtype, shape and values)
-    CLOSE = "close"            # within tolerance
-    SIMILAR = "similar"        # cosine >= threshold but not within tolerance: reported, not aligned
-    DIVERGED = "diverged"
-    SHAPE_MISMATCH = "shape_mismatch"
-    # tensor pairs and stage entries
-    ONLY_IN_A = "only_in_a"
-    ONLY_IN_B = "only_in_b"
-    ERROR = "error"
-    # stage entries
-    ALIGNED = "aligned"
-
-    PASSING = frozenset([EQUAL, CLOSE, ALIGNED])
-    LADDER = (EQUAL, CLOSE, SIMILAR, DIVERGED)
+__all__ = ["Status", "TensorComparison", "StageComparison", "json_number", "sanitize"]
 
 
 def json_number(value):
@@ -36,13 +22,48 @@ def json_number(value):
     return value if math.isfinite(value) else None
 
 
+def sanitize(value):
+    """Copy of ``value`` with only JSON types: non-finite floats become None, tuples lists."""
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): sanitize(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [sanitize(v) for v in value]
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return sanitize(value.tolist())
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return repr(value)
+
+
+def _number(value):
+    """A figure read from a document: a float (non-finite spelled "NaN"/"Infinity" kept) or None."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _tuple(value):
+    return tuple(value) if isinstance(value, (list, tuple)) else None
+
+
 class TensorComparison:
     """Outcome of comparing one tensor of run A with its partner in run B.
 
     Attributes mirror the JSON keys; ``basis`` says what the verdict rests on: ``"payload"``
     (both arrays loaded), ``"hash"`` (equal content hashes), ``"stats"`` (stats-mode records:
     bounds from min/max/mean) or ``"value"`` (scalars, strings, bytes, objects).
+    ``nonfinite_a``/``nonfinite_b`` count NaN and Inf per side when their positions differ; the
+    finite-only figures then do not describe the pair and are left empty.
     """
+
+    _FIGURES = ("max_abs_diff", "mean_abs_diff", "max_rel_diff", "cosine", "psnr", "equal_ratio", "min_atol")
 
     def __init__(self, name, status, role=None, name_b=None, shape_a=None, shape_b=None,
                  dtype_a=None, dtype_b=None, basis=None):
@@ -64,6 +85,8 @@ class TensorComparison:
         self.equal_ratio = None
         self.min_atol = None
         self.nonfinite_mismatch = None
+        self.nonfinite_a = None        # {"nan": n, "inf": n} when NaN/Inf positions differ
+        self.nonfinite_b = None
         self.tolerance = None
         self.same_as = None        # "stage.tensor" whose verdict on the same contents was reused
         self.notes = []
@@ -79,20 +102,48 @@ class TensorComparison:
     def __repr__(self):
         return "<TensorComparison %s>" % self.summary()
 
+    def is_lower_bound(self):
+        """True when ``max_abs_diff`` only bounds the difference from below (stats-mode records)."""
+        return self.basis == "stats" and self.status not in (Status.EQUAL,)
+
+    def reason(self):
+        """Why this pair has its status, when the figures alone do not say it (None otherwise)."""
+        if self.status in (Status.ONLY_IN_A, Status.ONLY_IN_B):
+            return vocabulary.word(self.status)
+        if self.status == Status.SHAPE_MISMATCH:
+            return "shape %s vs %s" % (_shape_text(self.shape_a), _shape_text(self.shape_b))
+        if self.status == Status.ERROR:
+            return self.notes[0] if self.notes else "could not be compared"
+        if self.nonfinite_mismatch:
+            parts = []
+            for side, counts in (("A", self.nonfinite_a), ("B", self.nonfinite_b)):
+                for kind, label in (("nan", "NaN"), ("inf", "Inf")):
+                    if counts and counts.get(kind):
+                        parts.append("%s %d in %s" % (label, counts[kind], side))
+            return ", ".join(parts) or "%d NaN/Inf on one side only" % self.nonfinite_mismatch
+        if self.status == Status.UNVERIFIED:
+            return "hash differs, magnitude unknown" if self.max_abs_diff is None else "hash differs, stats agree"
+        if self.basis == "value" and not self.passed:
+            return "values differ" if self.dtype_a == self.dtype_b else "kinds %s vs %s" % (self.dtype_a, self.dtype_b)
+        if self.dtype_a != self.dtype_b and self.dtype_a and self.dtype_b and not self.passed:
+            return "dtype %s vs %s" % (self.dtype_a, self.dtype_b)
+        return None
+
     def summary(self):
-        """One line: name, status and the headline metrics."""
+        """One line: name, status and the headline figures (or the reason when figures say nothing)."""
         parts = ["%s: %s" % (self.name, self.status.upper())]
-        if self.max_abs_diff is not None:
-            parts.append("max abs diff %.4g" % self.max_abs_diff)
+        why = self.reason()
+        if self.max_abs_diff is not None and not self.nonfinite_mismatch:
+            parts.append("max abs diff %s%.4g" % (">=" if self.is_lower_bound() else "", self.max_abs_diff))
         if self.cosine is not None:
             parts.append("cosine %.6f" % self.cosine)
-        if self.status == Status.SHAPE_MISMATCH:
-            parts.append("shapes %s vs %s" % (self.shape_a, self.shape_b))
+        if why:
+            parts.append(why)
         return ", ".join(parts)
 
     def to_json(self):
         """The contract keys first, then extras."""
-        doc = {
+        return {
             "name": self.name,
             "status": self.status,
             "max_abs_diff": json_number(self.max_abs_diff),
@@ -111,18 +162,55 @@ class TensorComparison:
             "psnr": json_number(self.psnr),
             "min_atol": json_number(self.min_atol),
             "nonfinite_mismatch": self.nonfinite_mismatch,
+            "nonfinite_a": self.nonfinite_a,
+            "nonfinite_b": self.nonfinite_b,
+            "lower_bound": self.is_lower_bound(),
+            "reason": self.reason(),
             "tolerance": self.tolerance.to_json() if self.tolerance is not None else None,
             "same_as": self.same_as,
             "notes": list(self.notes),
         }
-        return doc
+
+    @classmethod
+    def from_json(cls, doc):
+        """Rebuild a comparison from its ``to_json`` document."""
+        from .tolerance import Tolerance
+
+        name = doc.get("name")
+        name_b = doc.get("name_b")
+        out = cls(name, str(doc.get("status")), role=doc.get("role"), name_b=name_b if name_b != name else None,
+                  shape_a=_tuple(doc.get("shape_a")), shape_b=_tuple(doc.get("shape_b")),
+                  dtype_a=doc.get("dtype_a"), dtype_b=doc.get("dtype_b"), basis=doc.get("basis"))
+        for key in cls._FIGURES:
+            setattr(out, key, _number(doc.get(key)))
+        index = doc.get("max_abs_index")
+        out.max_abs_index = _tuple(index) if isinstance(index, list) else None
+        out.nonfinite_mismatch = doc.get("nonfinite_mismatch")
+        out.nonfinite_a, out.nonfinite_b = doc.get("nonfinite_a"), doc.get("nonfinite_b")
+        tol = doc.get("tolerance")
+        out.tolerance = Tolerance(**tol) if isinstance(tol, dict) else None
+        out.same_as = doc.get("same_as")
+        out.notes = list(doc.get("notes") or ())
+        return out
+
+
+def _shape_text(shape):
+    return str(tuple(shape)) if shape is not None else "?"
+
+
+def _badness(tensor):
+    """Sort key: worst status first, outputs before inputs, then the larger difference."""
+    diff = tensor.max_abs_diff
+    if tensor.nonfinite_mismatch:
+        diff = math.inf
+    return (vocabulary.rank(tensor.status), tensor.role == "input", -(diff if diff is not None else -1.0))
 
 
 class StageComparison:
     """One stage call of run A paired with its partner in run B (or left unpaired).
 
-    ``local`` and ``introduces`` stay None until isolation replay (``bmtrace.replay``) fills them;
-    ``extra`` holds any further keys a later step wants in this stage's JSON entry.
+    ``local`` and ``introduces`` stay None until isolation replay fills them; ``extra`` holds any
+    further keys a later step wants in this stage's JSON entry.
     """
 
     def __init__(self, sample, stage, occurrence, status=None, stage_b=None, sample_b=None,
@@ -156,17 +244,20 @@ class StageComparison:
         return "<StageComparison %s sample=%r #%d: %s>" % (
             self.stage, self.sample, self.occurrence, self.status)
 
+    @property
+    def paired(self):
+        """True when both runs have this call."""
+        return self.status not in (Status.ONLY_IN_A, Status.ONLY_IN_B)
+
     def finish(self):
         """Set ``status`` from the tensors and errors (unless already only_in_a/only_in_b)."""
-        if self.status in (Status.ONLY_IN_A, Status.ONLY_IN_B):
+        if not self.paired and self.status is not None:
             return self.status
-        if self._errors_differ() or any(t.status == Status.ERROR for t in self.tensors):
-            # a call that raised, or a payload that could not be read: not a value divergence
-            self.status = Status.ERROR
-        elif all(t.passed or _ignorable(t) for t in self.tensors):
-            self.status = Status.ALIGNED
+        if self._errors_differ():
+            self.status = Status.ERROR  # a call that raised in one program only
         else:
-            self.status = Status.DIVERGED
+            counted = [t.status for t in self.tensors if not _ignorable(t)]
+            self.status = vocabulary.stage_status(vocabulary.worst(counted, Status.ALIGNED))
         return self.status
 
     def _errors_differ(self):
@@ -184,26 +275,17 @@ class StageComparison:
             self.notes.append(note)
         return False
 
+    def deciding_tensor(self):
+        """The tensor that decides this entry's status: worst status, outputs first, largest diff."""
+        counted = [t for t in self.tensors if not _ignorable(t)]
+        return min(counted, key=_badness) if counted else None
+
     def first_failing_tensor(self):
         """The first tensor (inputs, then outputs, in recording order) that did not pass."""
         for t in self.tensors:
             if not t.passed and not _ignorable(t):
                 return t
         return None
-
-    def worst(self):
-        """``(max of max_abs_diff, min of cosine)`` over the outputs (None if nothing measured).
-
-        Outputs are what the stage itself produced; its inputs are usually an earlier stage's
-        outputs and already counted there. A stage without compared outputs uses its inputs.
-        """
-        measured = [t for t in self.tensors if t.role == "output" and
-                    (t.max_abs_diff is not None or t.cosine is not None)]
-        if not measured:
-            measured = self.tensors
-        diffs = [t.max_abs_diff for t in measured if t.max_abs_diff is not None]
-        cosines = [t.cosine for t in measured if t.cosine is not None]
-        return (max(diffs) if diffs else None, min(cosines) if cosines else None)
 
     def failing_tensors(self):
         """Tensors that did not pass (inputs recorded on one side only excepted)."""
@@ -221,6 +303,7 @@ class StageComparison:
             "sample_b": self.sample_b,
             "call_a": self.call_a,
             "call_b": self.call_b,
+            "parent_a": self.parent_a,
             "errors": {"a": self.error_a, "b": self.error_b},
             "notes": list(self.notes),
             "local": self.local,
@@ -229,6 +312,24 @@ class StageComparison:
         for key, value in self.extra.items():
             doc.setdefault(key, value)
         return doc
+
+    _KNOWN = ("sample", "stage", "occurrence", "status", "tensors", "stage_b", "sample_b", "call_a", "call_b",
+              "parent_a", "errors", "notes", "local", "introduces")
+
+    @classmethod
+    def from_json(cls, doc):
+        """Rebuild an entry from its ``to_json`` document."""
+        out = cls(doc.get("sample"), doc.get("stage"), doc.get("occurrence") or 0, status=doc.get("status"),
+                  stage_b=doc.get("stage_b"), sample_b=doc.get("sample_b"), call_a=doc.get("call_a"),
+                  call_b=doc.get("call_b"))
+        out.parent_a = doc.get("parent_a")
+        out.tensors = [TensorComparison.from_json(t) for t in doc.get("tensors") or () if isinstance(t, dict)]
+        errors = doc.get("errors") or {}
+        out.error_a, out.error_b = errors.get("a"), errors.get("b")
+        out.notes = list(doc.get("notes") or ())
+        out.local, out.introduces = doc.get("local"), doc.get("introduces")
+        out.extra = {k: v for k, v in doc.items() if k not in cls._KNOWN}
+        return out
 
 
 def _ignorable(tensor):

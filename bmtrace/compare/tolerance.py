@@ -131,6 +131,21 @@ class ToleranceRules:
         return {"float": self.defaults(True), "integer": self.defaults(False),
                 "overrides": {k: dict(v) for k, v in sorted(self.overrides.items())}}
 
+    @classmethod
+    def from_json(cls, doc):
+        """Rules that resolve as the ones ``to_json`` described (defaults when ``doc`` is not a dict)."""
+        out = cls()
+        if not isinstance(doc, dict):
+            return out
+        for attr, key in (("float_settings", "float"), ("int_settings", "integer")):
+            fields = doc.get(key)
+            if isinstance(fields, dict):
+                setattr(out, attr, {k: _check_number(v, "%s.%s" % (key, k)) for k, v in fields.items()
+                                    if k in _FIELDS})
+        for key, value in (doc.get("overrides") or {}).items():
+            out.set_override(key, value)
+        return out
+
 
 def parse_tol_option(text):
     """Parse one ``--tol STAGE[.TENSOR]=ATOL`` into ``(key, atol)``."""

@@ -1,9 +1,9 @@
-"""Rendering diff results: plain text (no dependencies), the JSON document, and HTML.
+"""Rendering diff results (a DiffResult): plain text (no dependencies), the JSON document, and HTML.
 
 ``text`` and ``json_doc`` use the standard library only; the HTML report (``report.html``)
 imports its plotting dependencies when used, so import it explicitly.
 """
-from .json_doc import build_document, dumps, validate
+from .json_doc import dumps, validate
 from .text import one_line, render, render_table
 
-__all__ = ["build_document", "dumps", "one_line", "render", "render_table", "validate"]
+__all__ = ["dumps", "one_line", "render", "render_table", "validate"]

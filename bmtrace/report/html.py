@@ -1,10 +1,11 @@
 """Self-contained HTML report of a diff: verdict, pipeline strip, per-stage metrics and pictures.
 
-Two entry points:
+Two entry points, both taking a DiffResult (``bmtrace.diff(...)``, or ``DiffResult.from_json(doc)``
+for a saved document, which renders exactly like the diff that wrote it):
 
-    from bmtrace.report.html import render_html, write_report
-    html_text = render_html(result.to_json(), run_a, run_b)     # doc = issue-3 diff JSON
-    write_report("runs/torch", "runs/sophon", "report.html")     # opens runs, diffs, writes the file
+    from bmtrace.report.html import render_html, save_html
+    html_text = render_html(result, run_a, run_b)
+    save_html(result, run_a, run_b, "report.html")
 
 The file has no external references (CSS inline, pictures as base64 PNG data URIs), so it opens
 offline and can be attached to a bug report. Arrays are loaded lazily, only for the few entries per
@@ -13,15 +14,15 @@ stage that get pictures, so a report over thousands of samples stays quick and s
 from __future__ import annotations
 
 import datetime
-import json
 import os
 
 from .. import _deps
+from ..errors import UsageError
 from . import html_stage, html_summary
 from .html_model import ReportModel
 from .html_page import CSS, esc
 
-__all__ = ["render_html", "write_report", "save_html"]
+__all__ = ["render_html", "save_html"]
 
 # Defaults chosen so that 100 samples x 6 image stages stays a few MB and renders in seconds.
 IMAGES_PER_STAGE = 3
@@ -46,13 +47,13 @@ document.addEventListener('DOMContentLoaded', bmtraceReveal);
 """
 
 
-def render_html(doc, run_a=None, run_b=None, *, title=None, images_per_stage=IMAGES_PER_STAGE,
+def render_html(result, run_a=None, run_b=None, *, title=None, images_per_stage=IMAGES_PER_STAGE,
                 max_image_side=MAX_IMAGE_SIDE, tensors_per_entry=TENSORS_PER_ENTRY,
                 aligned_rows=ALIGNED_ROWS, visible_rows=VISIBLE_ROWS, max_rows=MAX_ROWS):
-    """Render a diff document as one self-contained HTML page.
+    """Render a diff result as one self-contained HTML page.
 
     Args:
-        doc: the diff JSON document (issue 3 contract), as a dict or a JSON string.
+        result: a DiffResult.
         run_a, run_b: the runs the document was made from (``bmtrace.open_run``), used to load the
             tensors that get pictures; without them the report shows metrics only.
         title: page title; defaults to "bmtrace: <run_a> vs <run_b>" (last two path parts).
@@ -70,9 +71,7 @@ def render_html(doc, run_a=None, run_b=None, *, title=None, images_per_stage=IMA
         MissingDependencyError: matplotlib is not installed (``pip install 'bmtrace[report]'``).
     """
     _deps.require("matplotlib", extra="report", feature="the HTML report")
-    if isinstance(doc, (str, bytes)):
-        doc = json.loads(doc)
-    model = ReportModel(doc)
+    model = ReportModel(result)
     opts = {"images": max(0, int(images_per_stage)), "side": max(16, int(max_image_side)),
             "tensors": max(1, int(tensors_per_entry)), "rows": max(0, int(aligned_rows)),
             "visible": max(1, int(visible_rows)), "max_rows": max(1, int(max_rows))}
@@ -113,47 +112,27 @@ def _short(path):
     return "/".join(parts[-2:]) if parts else path
 
 
-def save_html(doc, run_a, run_b, out_path, **render_kwargs):
-    """Render a diff document and write it to out_path (atomically); returns out_path.
+def save_html(result, run_a, run_b, out_path, **render_kwargs):
+    """Render a diff result and write it to out_path (atomically); returns out_path.
 
-    For callers that already have the diff, e.g. ``bmtrace diff --html``:
-    ``save_html(result.to_json(), run_a, run_b, args.html)``.
+    Raises:
+        UsageError: out_path is a directory or cannot be written.
     """
-    text = render_html(doc, run_a, run_b, **render_kwargs)
+    text = render_html(result, run_a, run_b, **render_kwargs)
     out_path = os.fspath(out_path)
+    if os.path.isdir(out_path):
+        raise UsageError("cannot write the HTML report to %s: it is a directory; give a file name such as "
+                         "%s" % (out_path, os.path.join(out_path, "report.html")))
     directory = os.path.dirname(os.path.abspath(out_path))
-    os.makedirs(directory, exist_ok=True)
     tmp = out_path + ".tmp%d" % os.getpid()
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, out_path)  # a reader never sees half a report
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, out_path)  # a reader never sees half a report
+    except OSError as exc:
+        raise UsageError("cannot write the HTML report to %s: %s" % (out_path, exc.strerror or exc)) from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return out_path
-
-
-def write_report(run_a, run_b, out_path, *, doc=None, title=None, images_per_stage=IMAGES_PER_STAGE,
-                 max_image_side=MAX_IMAGE_SIDE, **diff_kwargs):
-    """Open two runs, diff them (unless doc is given) and write the HTML report.
-
-    Args:
-        run_a, run_b: run directories (or already opened runs).
-        out_path: where to write the .html file.
-        doc: a diff document to render instead of diffing again (dict or JSON text).
-        title, images_per_stage, max_image_side: see ``render_html``.
-        **diff_kwargs: passed to ``bmtrace.diff`` (tolerances, stage map).
-
-    Returns:
-        The diff document that was rendered (a dict), so callers can decide an exit code.
-    """
-    from ..store.reader import open_run
-
-    run_a = open_run(run_a) if isinstance(run_a, (str, os.PathLike)) else run_a
-    run_b = open_run(run_b) if isinstance(run_b, (str, os.PathLike)) else run_b
-    if doc is None:
-        from ..diff_engine import diff
-
-        doc = diff(run_a, run_b, **diff_kwargs).to_json()
-    if isinstance(doc, (str, bytes)):
-        doc = json.loads(doc)
-    save_html(doc, run_a, run_b, out_path, title=title, images_per_stage=images_per_stage,
-              max_image_side=max_image_side)
-    return doc

@@ -1,46 +1,17 @@
-"""Organise a diff JSON document (issue 3 contract) into what the HTML report draws.
+"""Arrange a DiffResult into what the HTML report draws: stage groups, entries, samples.
 
-Pure Python: no numpy, no matplotlib. Everything here tolerates missing or malformed keys because a
-report on bad data must still come out; unknown statuses rank as "unknown" rather than raising.
+Pure Python: no numpy, no matplotlib. Every status, rank and word comes from
+``bmtrace.compare.status`` through the result, so the page says what the table and the JSON say.
 """
 from __future__ import annotations
 
 import math
 
-# Lower rank = worse; used to sort worst first and to colour a stage by its worst sample.
-_STAGE_RANK = {
-    "error": 0,
-    "diverged": 1,
-    "only_in_a": 2,
-    "only_in_b": 2,
-    "unknown": 3,
-    "aligned": 4,
-}
+from ..compare import status as vocabulary
+from ..compare.status import Status
 
-# Tensor statuses from the comparison ladder, plus the shape/dtype/missing results the diff may emit.
-_TENSOR_CLASS = {
-    "equal": "exact",
-    "close": "ok",
-    "aligned": "ok",
-    "similar": "warn",
-    "diverged": "bad",
-    "shape_mismatch": "bad",
-    "dtype_mismatch": "bad",
-    "mismatch": "bad",
-    "nan": "bad",
-    "missing": "missing",
-    "only_in_a": "missing",
-    "only_in_b": "missing",
-    "error": "error",
-}
-
-_STAGE_CLASS = {
-    "aligned": "ok",
-    "diverged": "bad",
-    "only_in_a": "missing",
-    "only_in_b": "missing",
-    "error": "error",
-}
+# Severity (bmtrace.compare.status) -> CSS class of a badge or chip.
+_SEVERITY_CSS = {"ok": "ok", "warn": "warn", "missing": "missing", "bad": "bad", "error": "error"}
 
 
 def to_float(value):
@@ -60,31 +31,19 @@ def to_float(value):
         return None
 
 
-def stage_status(entry):
-    """Normalised status string of one stage entry ("unknown" when absent or unrecognised)."""
-    status = str(entry.get("status") or "unknown").lower()
-    return status if status in _STAGE_RANK else "unknown"
-
-
 def stage_css(status):
-    """CSS status class for a stage status."""
-    return _STAGE_CLASS.get(status, "unknown")
+    """CSS status class for a status (stage or tensor)."""
+    return _SEVERITY_CSS.get(vocabulary.severity(status), "unknown")
 
 
 def tensor_css(status):
-    """CSS status class for a tensor status; anything mentioning a mismatch counts as bad."""
-    status = str(status or "unknown").lower()
-    if status in _TENSOR_CLASS:
-        return _TENSOR_CLASS[status]
-    if "mismatch" in status or "diverg" in status:
-        return "bad"
-    return "unknown"
+    """CSS status class for a tensor status: bit-identical pairs get their own shade."""
+    return "exact" if status == Status.EQUAL else stage_css(status)
 
 
 def tensor_order(tensor):
     """Sort key putting a stage's worst tensor first; outputs before inputs at equal badness."""
-    rank = {"error": 0, "bad": 1, "warn": 2, "missing": 3, "unknown": 4, "ok": 5, "exact": 6}
-    return (rank[tensor_css(tensor.get("status"))], _badness(to_float(tensor.get("max_abs_diff"))),
+    return (vocabulary.rank(tensor.get("status")), _badness(to_float(tensor.get("max_abs_diff"))),
             tensor.get("role") == "input")
 
 
@@ -121,27 +80,25 @@ def entry_worst(entry):
     return worst_abs, (nans[0] if nans else min(cosines))
 
 
-def worst_key(entry):
-    """Sort key putting the worst entry first: status, then max abs diff, then cosine."""
-    mad, cos = entry_worst(entry)
-    cos_key = 2.0 if cos is None else (-1.0 if math.isnan(cos) else cos)
-    return (_STAGE_RANK[stage_status(entry)], _badness(mad), cos_key)
-
-
 class Entry(object):
-    """One (sample, stage, occurrence) record pair of the diff, with its place in the report."""
+    """One (sample, stage, occurrence) call pair of the diff, with its place in the report."""
 
-    def __init__(self, index, raw):
+    def __init__(self, index, comparison):
         self.index = index
-        self.raw = raw
-        self.sample = raw.get("sample")
-        self.stage = str(raw.get("stage"))
-        self.occurrence = raw.get("occurrence") or 0
-        self.status = stage_status(raw)
-        self.tensors = [t for t in (raw.get("tensors") or ()) if isinstance(t, dict)]
-        self.max_abs, self.cosine = entry_worst(raw)
-        self.local = raw.get("local")
-        self.introduces = raw.get("introduces")
+        self.comparison = comparison
+        self.raw = comparison.to_json()
+        self.sample = comparison.sample
+        self.stage = str(comparison.stage)
+        self.occurrence = comparison.occurrence or 0
+        self.status = comparison.status
+        self.tensors = self.raw["tensors"]
+        deciding = comparison.deciding_tensor()
+        self.max_abs = self.cosine = None
+        if deciding is not None:
+            self.max_abs = math.inf if deciding.nonfinite_mismatch else deciding.max_abs_diff
+            self.cosine = deciding.cosine
+        self.local = comparison.local
+        self.introduces = comparison.introduces
         self.hints = []
 
     @property
@@ -149,14 +106,20 @@ class Entry(object):
         """HTML id of this entry's row in its stage table."""
         return "entry-%d" % self.index
 
+    def sort_key(self):
+        """Worst entry first: status, then the deciding tensor's difference."""
+        return (vocabulary.rank(self.status), _badness(self.max_abs))
+
 
 class StageGroup(object):
-    """All entries of one stage name, worst first, with the stage's aggregate status."""
+    """All entries of one stage name, worst first; status and figures come from the diff's summary."""
 
-    def __init__(self, position, name):
+    def __init__(self, position, summary, entries):
         self.position = position
-        self.name = name
-        self.entries = []
+        self.summary = summary
+        self.name = summary.stage
+        self.status = summary.status
+        self.entries = sorted(entries, key=Entry.sort_key)
         self.hints = []
 
     @property
@@ -164,19 +127,9 @@ class StageGroup(object):
         """HTML id of this stage's section."""
         return "stage-%d" % self.position
 
-    @property
-    def status(self):
-        """Worst status over the stage's entries."""
-        if not self.entries:
-            return "unknown"
-        return min((e.status for e in self.entries), key=lambda s: _STAGE_RANK[s])
-
     def counts(self):
-        """Number of entries per status, in rank order."""
-        out = {}
-        for e in self.entries:
-            out[e.status] = out.get(e.status, 0) + 1
-        return dict(sorted(out.items(), key=lambda kv: _STAGE_RANK[kv[0]]))
+        """Number of entries per status, worst first."""
+        return dict(sorted(self.summary.counts().items(), key=lambda kv: vocabulary.rank(kv[0])))
 
     @property
     def worst(self):
@@ -187,11 +140,11 @@ class StageGroup(object):
     def isolated(self):
         """True when isolation replay judged any non-aligned entry of this stage."""
         return any(e.local is not None or e.introduces is not None for e in self.entries
-                   if e.status != "aligned")
+                   if e.status != Status.ALIGNED)
 
     def isolation_word(self):
         """How this stage's error arises by isolation: introduces, inherits, or not replayable."""
-        judged = [e for e in self.entries if e.status != "aligned"]
+        judged = [e for e in self.entries if e.status != Status.ALIGNED]
         if any(e.introduces for e in judged):
             return "introduces error"
         if judged and all(e.introduces is False for e in judged):
@@ -209,61 +162,54 @@ class SampleSummary(object):
     @property
     def status(self):
         """Worst status over this sample's entries."""
-        return min((e.status for e in self.entries), key=lambda s: _STAGE_RANK[s])
+        return vocabulary.worst(e.status for e in self.entries)
 
     @property
     def first_bad(self):
         """First entry in pipeline order that is not aligned, or None."""
         for e in self.entries:
-            if e.status != "aligned":
+            if e.status != Status.ALIGNED:
                 return e
         return None
 
     def sort_key(self):
         """Worst sample first: by status, then by its worst entry."""
-        return min(worst_key(e.raw) for e in self.entries)
+        return min(e.sort_key() for e in self.entries)
 
 
 class ReportModel(object):
-    """The whole diff document, grouped by stage (pipeline order) and by sample (worst first)."""
+    """A DiffResult arranged for the page: stages in pipeline order, samples worst first.
 
-    def __init__(self, doc):
-        self.doc = doc if isinstance(doc, dict) else {}
-        raw_entries = [s for s in (self.doc.get("stages") or ()) if isinstance(s, dict)]
-        self.entries = [Entry(i, raw) for i, raw in enumerate(raw_entries)]
-        self.stages = self._group_stages()
+    Statuses, verdict and first divergence are the result's own; ``doc`` is its JSON document, for
+    the run paths, environment, warnings and isolation summary.
+    """
+
+    def __init__(self, result):
+        self.result = result
+        self.doc = result.to_json()
+        self.entries = [Entry(i, e) for i, e in enumerate(result.stages)]
+        by_stage = {}
+        for entry in self.entries:
+            by_stage.setdefault(entry.stage, []).append(entry)
+        self.stages = [StageGroup(i, summary, by_stage.get(summary.stage, ()))
+                       for i, summary in enumerate(result.by_stage())]
         self.samples = self._group_samples()
-        self.hints = [h for h in (self.doc.get("hints") or ()) if isinstance(h, dict)]
+        self.hints = [h for h in result.hints if isinstance(h, dict)]
         self._attach_hints()
-        self.first = self.doc.get("first_divergence") if isinstance(
-            self.doc.get("first_divergence"), dict) else None
-        self.first_entry = self._find_first_entry()
+        first = result.first_divergence
+        self.first = first.to_json() if first is not None else None
+        self.first_entry = next((e for e in self.entries if first is not None and e.comparison is first.entry),
+                                None)
 
     @property
     def aligned(self):
-        """The document's verdict; absent means we judge from the entries."""
-        if "aligned" in self.doc:
-            return bool(self.doc["aligned"])
-        return all(e.status == "aligned" for e in self.entries)
+        """The result's verdict: True when every stage is aligned."""
+        return self.result.passed
 
-    def _group_stages(self):
-        # Pipeline order: the diff's per-stage summary when present (run A's order, then B-only
-        # stages), else the order of first appearance in the entries.
-        groups = {}
-        for item in self.doc.get("summary") or ():
-            name = item.get("stage") if isinstance(item, dict) else None
-            if name is not None and str(name) not in groups:
-                groups[str(name)] = StageGroup(len(groups), str(name))
-        for entry in self.entries:
-            if entry.stage not in groups:
-                groups[entry.stage] = StageGroup(len(groups), entry.stage)
-            groups[entry.stage].entries.append(entry)
-        for group in groups.values():
-            group.entries.sort(key=lambda e: worst_key(e.raw))
-        kept = [g for g in groups.values() if g.entries]
-        for position, group in enumerate(kept):
-            group.position = position
-        return kept
+    @property
+    def verdict(self):
+        """ALIGNED, SIMILAR, UNVERIFIED, DIVERGED or ERROR."""
+        return self.result.verdict
 
     def _group_samples(self):
         order = {g.name: g.position for g in self.stages}
@@ -272,7 +218,7 @@ class ReportModel(object):
             key = _sample_key(entry.sample)
             samples.setdefault(key, SampleSummary(entry.sample)).entries.append(entry)
         for summary in samples.values():
-            summary.entries.sort(key=lambda e: (order[e.stage], e.occurrence))
+            summary.entries.sort(key=lambda e: (order.get(e.stage, len(order)), e.occurrence))
         return sorted(samples.values(), key=SampleSummary.sort_key)
 
     def _attach_hints(self):
@@ -285,18 +231,6 @@ class ReportModel(object):
             for entry in group.entries:
                 if _sample_key(entry.sample) == _sample_key(hint.get("sample")):
                     entry.hints.append(hint)
-
-    def _find_first_entry(self):
-        if not self.first:
-            return None
-        matches = [e for e in self.entries
-                   if e.stage == str(self.first.get("stage"))
-                   and _sample_key(e.sample) == _sample_key(self.first.get("sample"))]
-        if not matches:
-            return None
-        wanted = self.first.get("occurrence")
-        exact = [e for e in matches if e.occurrence == wanted]
-        return exact[0] if exact else min(matches, key=lambda e: e.occurrence)
 
     def first_tensor(self):
         """The tensor dict named by first_divergence inside its entry, or the entry's worst tensor."""

@@ -7,16 +7,8 @@ from __future__ import annotations
 import html
 import math
 
+from ..compare.status import word as status_word  # noqa: F401  (re-exported for the page modules)
 from .html_model import to_float
-
-STATUS_WORDS = {
-    "aligned": "aligned",
-    "diverged": "diverged",
-    "only_in_a": "only in A",
-    "only_in_b": "only in B",
-    "error": "error",
-    "unknown": "unknown",
-}
 
 CSS = """
 :root { --ok:#2e7d32; --exact:#1b5e20; --warn:#b28704; --bad:#c62828; --missing:#6d6d6d;
@@ -31,7 +23,8 @@ a { color:#0b57d0; text-decoration:none; } a:hover { text-decoration:underline; 
 code, .mono { font-family:ui-monospace,"DejaVu Sans Mono",monospace; font-size:12.5px; }
 .runs { color:var(--muted); font-size:12.5px; } .runs code { color:var(--ink); }
 .verdict { border-radius:8px; padding:14px 18px; margin:12px 0; color:#fff; }
-.verdict.ok { background:var(--ok); } .verdict.bad { background:var(--bad); }
+.verdict.ok { background:var(--ok); } .verdict.bad { background:var(--bad); } .verdict.warn { background:var(--warn); }
+.verdict.missing { background:var(--missing); } .verdict.error { background:var(--error); }
 .verdict .word { font-size:22px; font-weight:700; letter-spacing:.5px; }
 .verdict a { color:#fff; text-decoration:underline; }
 #first-divergence { font-size:15px; margin-top:6px; }

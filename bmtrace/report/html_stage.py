@@ -2,20 +2,20 @@
 from __future__ import annotations
 
 from .html_model import entry_worst, stage_css, tensor_css, tensor_order, to_float
-from .html_page import STATUS_WORDS, badge, esc, fmt_cos, fmt_num, fmt_ratio, fmt_sample, fmt_shape
+from .html_page import status_word, badge, esc, fmt_cos, fmt_num, fmt_ratio, fmt_sample, fmt_shape
 from .html_summary import hint_html
 
 
 def stage_section(model, group, opts):
     """One stage's <section>: heading, hints, isolation table, metrics table, pictures."""
-    counts = ", ".join("%d %s" % (v, STATUS_WORDS[k]) for k, v in group.counts().items())
+    counts = ", ".join("%d %s" % (v, status_word(k)) for k, v in group.counts().items())
     worst = group.worst
     summary = "%d record%s: %s" % (len(group.entries), "" if len(group.entries) == 1 else "s", counts)
     if worst is not None and worst.max_abs is not None:
         summary += "; worst max |A-B| %s (sample %s)" % (fmt_num(worst.max_abs), fmt_sample(worst.sample))
     is_first = model.first_entry is not None and model.first_entry.stage == group.name
     parts = ['<h2>%d. <span class="mono">%s</span> %s%s</h2><p class="summary">%s</p>'
-             % (group.position + 1, esc(group.name), badge(STATUS_WORDS[group.status], stage_css(group.status)),
+             % (group.position + 1, esc(group.name), badge(status_word(group.status), stage_css(group.status)),
                 " " + badge("first divergence", "bad") if is_first else "", summary)]
     drawn, listed, hidden = opts["plan"][group.name]
     shown_below = set(id(h) for e in drawn for h in e.hints)  # drawn entries show their own hints
@@ -120,7 +120,7 @@ def _metrics_table(listed, hidden, drawn, opts):
     more = ""
     if hidden:
         more = ('<p class="summary">Not listed (the JSON document has them all): %s.</p>'
-                % ", ".join("%d %s" % (n, STATUS_WORDS[s]) for s, n in sorted(hidden.items())))
+                % ", ".join("%d %s" % (n, status_word(s)) for s, n in sorted(hidden.items())))
     shown, folded = rows[:opts["visible"]], rows[opts["visible"]:]
     html = "<h3>Metrics, worst first</h3><table>%s%s</table>" % (_TABLE_HEAD, "".join(shown))
     if folded:
@@ -137,7 +137,7 @@ def _entry_rows(entry, drawn):
         sample += ' <span class="summary">call %d</span>' % entry.occurrence
     if drawn:
         sample += ' <a href="#vis-%d">view</a>' % entry.index
-    status = badge(STATUS_WORDS[entry.status], stage_css(entry.status))
+    status = badge(status_word(entry.status), stage_css(entry.status))
     hl = ' class="hl"' if entry.status != "aligned" else ""
     notes = _entry_notes(entry.raw)
     if not entry.tensors:
@@ -205,7 +205,7 @@ def _entry_visuals(entry, opts):
     from . import html_tensors
 
     head = '<h3>%s &middot; %s %s</h3>' % (esc(entry.stage), fmt_sample(entry.sample),
-                                           badge(STATUS_WORDS[entry.status], stage_css(entry.status)))
+                                           badge(status_word(entry.status), stage_css(entry.status)))
     hints = "".join(hint_html(h) for h in entry.hints)
     # Inputs repeat the upstream stage's outputs (drawn there); draw them only for stages without outputs.
     outputs = [t for t in entry.tensors if t.get("role") != "input"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from .html_model import stage_css, to_float
-from .html_page import STATUS_WORDS, badge, esc, fmt_cos, fmt_num, fmt_sample, fmt_shape
+from .html_page import status_word, badge, esc, fmt_cos, fmt_num, fmt_sample, fmt_shape
 
 
 def run_label(run):
@@ -59,7 +59,7 @@ def _entry_metric_text(entry, tensor):
         if tensor.get("shape_a") != tensor.get("shape_b"):
             parts.append("shapes %s vs %s" % (fmt_shape(tensor.get("shape_a")), fmt_shape(tensor.get("shape_b"))))
     elif entry is not None and entry.status != "diverged":
-        parts.append(STATUS_WORDS[entry.status])
+        parts.append(status_word(entry.status))
     return ", ".join(parts)
 
 
@@ -69,15 +69,14 @@ def verdict(model):
     counts = {}
     for e in model.entries:
         counts[e.status] = counts.get(e.status, 0) + 1
-    count_text = ", ".join("%d %s" % (v, STATUS_WORDS[k]) for k, v in sorted(counts.items()))
+    count_text = ", ".join("%d %s" % (v, status_word(k)) for k, v in sorted(counts.items()))
     summary = "%s over %s and %s: %s" % (
         _plural(n, "stage record"), _plural(len(model.samples), "sample"),
         _plural(len(model.stages), "stage"), count_text or "nothing compared")
+    word, css = model.verdict, stage_css(model.result.status)
     if model.aligned:
-        word, css = "ALIGNED", "ok"
         first = "Every stage agrees within tolerance."
     else:
-        word, css = "DIVERGED", "bad"
         first = _first_text(model)
     cause = _headline_hint(model)
     if cause is not None:
@@ -123,7 +122,7 @@ def _first_text(model):
         e = min(bad, key=lambda x: (next(g.position for g in model.stages if g.name == x.stage)))
         return ('No stage diverged in value, but records do not pair: first at stage '
                 '<a href="#%s"><b>%s</b></a> (%s)') % (
-            e.anchor, esc(e.stage), STATUS_WORDS[e.status])
+            e.anchor, esc(e.stage), status_word(e.status))
     return "The runs are not aligned, but the document names no stage."
 
 
@@ -145,7 +144,7 @@ def strip(model):
         chips.append('<a class="chip s-%s%s" href="#%s" title="%s"><div class="n">%s</div>'
                      '<div class="c">%s</div><div class="c">max |A-B| %s</div></a>'
                      % (css, " first" if group.name == first_stage else "", group.anchor,
-                        esc(STATUS_WORDS[group.status]), esc(group.name), detail, _chip_num(mad)))
+                        esc(status_word(group.status)), esc(group.name), detail, _chip_num(mad)))
     return '<nav id="pipeline" class="strip" aria-label="pipeline">%s</nav>' % "".join(chips)
 
 
@@ -225,8 +224,8 @@ def samples_block(model, opts):
         rows.append("<tr><td class=num>%d</td><td>%s</td><td>%s</td><td>%s</td><td class=num>%s</td>"
                     "<td class=num>%s</td></tr>"
                     % (i + 1, fmt_sample(summary.sample),
-                       badge(STATUS_WORDS[summary.status], stage_css(summary.status)),
-                       '<a href="#%s">%s</a> (%s)' % (target, esc(first.stage), STATUS_WORDS[first.status])
+                       badge(status_word(summary.status), stage_css(summary.status)),
+                       '<a href="#%s">%s</a> (%s)' % (target, esc(first.stage), status_word(first.status))
                        if first is not None else '<span class="na">&mdash;</span>',
                        fmt_num(worst.max_abs), fmt_cos(_min_cos(cos))))
     more = ('<p class="summary">%d more samples not listed (better ones; the JSON document has them all).</p>'

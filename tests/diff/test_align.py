@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import bmtrace
-from bmtrace.align import MISSING, align, pair_samples
+from bmtrace.diff.align import MISSING, align, pair_samples
 from bmtrace.compare import Status
 from bmtrace import diff
 from bmtrace.errors import AlignmentError, UsageError
@@ -239,4 +239,4 @@ def test_map_away_from_a_shared_name_does_not_pair_the_namesake(tmp_path):
     result = diff(a, b, stage_map={"resize": "resize_v2"})
     statuses = {(e.stage, e.stage_b): e.status for e in result.stages}
     assert statuses[("resize", "resize_v2")] == Status.ALIGNED
-    assert statuses[("B:resize", "resize")] == Status.ONLY_IN_B
+    assert statuses[("resize (run B)", "resize")] == Status.ONLY_IN_B

@@ -2,6 +2,7 @@
 import pytest
 
 import bmtrace
+from bmtrace.report.text import render
 from bmtrace import diff
 from bmtrace.report.json_doc import HINT_KEYS
 from .diff_helpers import record, sample_image
@@ -66,5 +67,5 @@ def test_explain_failure_becomes_a_warning(swapped, monkeypatch):
 
 def test_hints_are_printed_under_the_table(swapped):
     """The text report lists hints after the stage table."""
-    text = diff(*swapped).render_table()
+    text = render(diff(*swapped))
     assert text.index("channel_order") > text.index("max abs diff")

@@ -2,6 +2,7 @@
 import numpy as np
 
 import bmtrace
+from bmtrace.report.text import render
 from bmtrace.compare import Status
 from bmtrace import diff
 from .diff_helpers import record
@@ -46,13 +47,14 @@ def test_large_float_difference_is_bounded_from_statistics(tmp_path):
     assert tensor.max_abs_diff <= 0.5 + 1e-12
 
 
-def test_tiny_float_difference_passes_by_statistics_with_a_note(tmp_path):
-    """Statistics within atol give CLOSE, noting that no payload confirms it."""
+def test_tiny_float_difference_with_other_hash_is_unverified(tmp_path):
+    """Statistics within atol but different contents are UNVERIFIED, never aligned, and say why."""
     result = diff(record(tmp_path / "a", ["s"], _ramp_program(0.0), mode="stats"),
                   record(tmp_path / "b", ["s"], _ramp_program(1e-5), mode="stats"))
     (tensor,) = result.stages[0].tensors
-    assert tensor.status == Status.CLOSE
-    assert any("no payload" in n for n in tensor.notes)
+    assert tensor.status == Status.UNVERIFIED
+    assert not result and result.verdict == "UNVERIFIED" and result.exit_code == 3
+    assert any("full mode" in n for n in tensor.notes)
 
 
 def test_nan_count_difference_diverges_in_stats_mode(tmp_path):
@@ -80,6 +82,6 @@ def test_stats_run_against_full_run(runs):
 
 def test_table_marks_statistical_bounds(runs):
     """In the table, a max abs diff known only from statistics reads '>=' (a lower bound)."""
-    table = diff(runs("a", mode="stats"), runs("b", mode="stats", logits_noise=0.05)).render_table()
+    table = render(diff(runs("a", mode="stats"), runs("b", mode="stats", logits_noise=0.05)))
     row = [line for line in table.splitlines() if "infer" in line and "DIVERGED" in line][0]
     assert ">=0.05" in row

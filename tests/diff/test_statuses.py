@@ -2,6 +2,7 @@
 import numpy as np
 
 import bmtrace
+from bmtrace.report.text import render
 from bmtrace.compare import Status
 from bmtrace import diff
 
@@ -173,7 +174,7 @@ def test_str_is_one_readable_line(runs):
 
 def test_render_table_lists_stages_in_run_a_order_with_marker(runs):
     """One row per stage in A's order; the first divergent stage is marked."""
-    table = diff(runs("a"), runs("b", resize_shift=2)).render_table()
+    table = render(diff(runs("a"), runs("b", resize_shift=2)))
     rows = [line for line in table.splitlines() if line.strip()]
     header = [i for i, line in enumerate(rows) if "max abs diff" in line][0]
     body = rows[header + 1:header + 5]

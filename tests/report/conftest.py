@@ -6,7 +6,7 @@ import pytest
 
 import bmtrace
 
-from .pipeline import make_doc, record_pair
+from .pipeline import as_result, make_doc, record_pair
 
 pytest.importorskip("matplotlib", reason="the HTML report needs matplotlib (pip install 'bmtrace[report]')")
 pytest.importorskip("cv2", reason="the report test pipeline uses OpenCV (pip install 'bmtrace[imaging]')")
@@ -30,7 +30,7 @@ def planted_html(planted_runs, planted_doc):
     """The HTML report of the planted runs."""
     from bmtrace.report.html import render_html
 
-    return render_html(planted_doc, *planted_runs)
+    return render_html(as_result(planted_doc), *planted_runs)
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +39,7 @@ def planted_report_file(planted_runs, planted_doc, tmp_path_factory):
     from bmtrace.report.html import save_html
 
     path = os.path.join(str(tmp_path_factory.mktemp("html")), "report.html")
-    return save_html(planted_doc, *planted_runs, path)
+    return save_html(as_result(planted_doc), *planted_runs, path)
 
 
 # The side being recorded; a module global rather than an argument, so it is not a recorded input.
@@ -120,6 +120,6 @@ def isolated_doc(planted_runs):
 
     if importlib.util.find_spec("bmtrace.replayer") is None:
         pytest.skip("isolation replay (bmtrace.replayer) is not in this bmtrace")
-    from bmtrace.diff_engine import diff
+    from bmtrace.diff import diff
 
     return diff(*planted_runs, isolate=True).to_json()

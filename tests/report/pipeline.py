@@ -123,61 +123,18 @@ def record_pair(directory, n_samples=3, planted="resize", mode="full", image_siz
 
 
 def make_doc(run_a, run_b):
-    """The issue-3 diff document for two runs: from bmtrace.diff when it exists, else built here.
+    """The diff JSON document of two runs (unpaired stages are planted on purpose: no warnings)."""
+    import warnings
 
-    The fallback pairs calls by (sample, stage, occurrence) and tensors by role and name, and compares
-    them with bmtrace.compare.compare_records (the diff engine's own comparison), so its numbers are
-    real; only the orchestration is local.
-    """
-    import importlib.util
+    from bmtrace.diff import DiffWarning, diff
 
-    if importlib.util.find_spec("bmtrace.diff_engine") is not None:
-        import warnings
-
-        from bmtrace.diff_engine import DiffWarning, diff
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DiffWarning)  # unpaired stages are planted on purpose
-            doc = diff(run_a, run_b).to_json()
-        return doc if isinstance(doc, dict) else __import__("json").loads(doc)
-    return _hand_doc(run_a, run_b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiffWarning)
+        return diff(run_a, run_b).to_json()
 
 
-def _hand_doc(run_a, run_b):
-    from bmtrace.compare import StageComparison, Status, compare_records
+def as_result(doc):
+    """The DiffResult a (possibly edited) diff document stands for, as `report --diff-json` reads it."""
+    from bmtrace.diff import DiffResult
 
-    calls_b = {(c.sample, c.stage, c.occurrence): c for c in run_b.calls()}
-    stages, first = [], None
-    seen = set()
-    for ca in run_a.calls():
-        key = (ca.sample, ca.stage, ca.occurrence)
-        seen.add(key)
-        cb = calls_b.get(key)
-        entry = StageComparison(ca.sample, ca.stage, ca.occurrence, call_a=ca.id,
-                                call_b=cb.id if cb is not None else None)
-        if cb is None:
-            entry.status = Status.ONLY_IN_A
-        else:
-            for role, ta_list, tb_list in (("input", ca.inputs, cb.inputs), ("output", ca.outputs, cb.outputs)):
-                by_name = {t.name: t for t in tb_list}
-                for ta in ta_list:
-                    if ta.name in by_name:
-                        entry.tensors.append(compare_records(ta, by_name[ta.name], stage=ca.stage))
-        entry.finish()
-        if first is None and entry.status != Status.ALIGNED:
-            bad = entry.first_failing_tensor()
-            first = {"sample": ca.sample, "stage": ca.stage, "tensor": bad.name if bad is not None else None}
-        stages.append(entry.to_json())
-    for key, cb in calls_b.items():
-        if key not in seen:
-            entry = StageComparison(cb.sample, cb.stage, cb.occurrence, status=Status.ONLY_IN_B, call_b=cb.id)
-            stages.append(entry.to_json())
-    return {
-        "run_a": run_a.path,
-        "run_b": run_b.path,
-        "aligned": all(s["status"] == Status.ALIGNED for s in stages),
-        "first_divergence": first,
-        "stages": stages,
-        "hints": [],
-        "environment": {},
-    }
+    return DiffResult.from_json(doc)

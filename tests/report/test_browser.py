@@ -9,6 +9,8 @@ import tempfile
 
 import pytest
 
+from .pipeline import as_result
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 # Offline and hermetic: no sandbox (root in CI), no GPU, nothing that phones home.
@@ -115,7 +117,7 @@ def test_link_to_a_folded_row_opens_its_fold(browser, planted_runs, planted_doc,
     """Navigating to a table row folded under <details> opens the fold and shows the row."""
     from bmtrace.report.html import save_html
 
-    path = save_html(planted_doc, *planted_runs, str(tmp_path / "folded.html"), visible_rows=1,
+    path = save_html(as_result(planted_doc), *planted_runs, str(tmp_path / "folded.html"), visible_rows=1,
                      images_per_stage=0)
     browser.get("file://" + path)
     folded = browser.execute_script(

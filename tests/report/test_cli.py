@@ -45,15 +45,19 @@ def test_aligned_runs_exit_0(same_runs, tmp_path):
 
 
 def test_saved_diff_json_is_rendered_without_diffing(planted_runs, planted_doc, tmp_path):
-    """--diff-json renders that document: a changed first divergence shows up in the page."""
-    doc = dict(planted_doc, first_divergence=dict(planted_doc["first_divergence"], stage="normalize"))
+    """--diff-json renders that document, not a new diff: with resize marked aligned in the saved
+    document, the page names the next stage that is not aligned."""
+    doc = json.loads(json.dumps(planted_doc))
+    for entry in doc["stages"]:
+        if entry["stage"] == "resize":
+            entry["status"] = "aligned"
     saved = tmp_path / "diff.json"
     saved.write_text(json.dumps(doc), encoding="utf-8")
     out = tmp_path / "from_json.html"
     proc = _bmtrace(planted_runs[0].path, planted_runs[1].path, "--diff-json", str(saved), "-o", str(out))
     assert proc.returncode == 1, proc.stderr
-    assert "stage normalize" in proc.stdout
-    assert "<b>normalize</b>" in out.read_text(encoding="utf-8")
+    assert "stage to_rgb" in proc.stdout
+    assert "<b>to_rgb</b>" in out.read_text(encoding="utf-8")
 
 
 def test_missing_run_is_an_error_with_exit_2(planted_runs, tmp_path):

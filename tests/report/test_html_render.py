@@ -11,7 +11,7 @@ import pytest
 
 from bmtrace.report.html import render_html, save_html
 
-from .pipeline import STAGES, make_doc
+from .pipeline import STAGES, as_result, make_doc
 
 _PIC = re.compile(r'<img class="pic[^"]*" src="data:image/png;base64,([^"]+)"')
 
@@ -90,14 +90,14 @@ def test_small_tensors_are_tabled_value_by_value(planted_html):
 
 def test_pictures_are_downsampled_to_the_cap(planted_runs, planted_doc):
     """With max_image_side=24 no drawn picture is larger than 24 pixels on a side."""
-    html = render_html(planted_doc, *planted_runs, max_image_side=24, images_per_stage=1)
+    html = render_html(as_result(planted_doc), *planted_runs, max_image_side=24, images_per_stage=1)
     sizes = [img.size for img in _pictures(html)]
     assert sizes and max(max(s) for s in sizes) <= 24
 
 
 def test_images_per_stage_caps_drawn_entries(planted_runs, planted_doc):
     """images_per_stage=1 draws one entry per stage, plus the first divergence where it is not the worst."""
-    html = render_html(planted_doc, *planted_runs, images_per_stage=1)
+    html = render_html(as_result(planted_doc), *planted_runs, images_per_stage=1)
     for position in range(len(STAGES)):
         section = re.search(r'<section id="stage-%d".*?</section>' % position, html, re.S).group(0)
         drawn = len(re.findall(r'<div class="entry" id="vis-', section))
@@ -106,7 +106,7 @@ def test_images_per_stage_caps_drawn_entries(planted_runs, planted_doc):
 
 def test_without_runs_only_tables_are_written(planted_doc):
     """Rendering the document alone gives metrics tables and no pictures."""
-    html = render_html(planted_doc)
+    html = render_html(as_result(planted_doc))
     assert "<b>resize</b>" in _first_divergence_text(html)
     assert not _PIC.findall(html) and "Metrics, worst first" in html
 
@@ -117,7 +117,7 @@ def test_hints_are_shown_with_their_message(planted_runs, planted_doc):
     doc["hints"] = [{"sample": doc["first_divergence"]["sample"], "stage": "resize", "tensor": "out",
                      "cause": "resize_interpolation", "message": "B matches cv2 INTER_NEAREST <exactly>",
                      "confidence": 0.93}]
-    html = render_html(doc, *planted_runs, images_per_stage=0)
+    html = render_html(as_result(doc), *planted_runs, images_per_stage=0)
     assert html.count("B matches cv2 INTER_NEAREST &lt;exactly&gt;") >= 2
     assert "93%" in html and '<section id="hints"' in html
 
@@ -130,7 +130,7 @@ def test_isolation_results_show_local_vs_inherited(planted_doc):
             entry["local"], entry["introduces"] = {"max_abs_diff": 221.0, "cosine": 0.99}, True
         elif entry["stage"] == "to_rgb":
             entry["local"], entry["introduces"] = {"max_abs_diff": 0.0, "cosine": 1.0}, False
-    html = render_html(doc)
+    html = render_html(as_result(doc))
     assert "Local vs inherited error" in html
     assert "introduces error here" in html and "inherited from upstream" in html
     assert "error introduced at <b>resize</b>" in html
@@ -141,7 +141,7 @@ def test_user_strings_are_escaped(planted_doc):
     doc = copy.deepcopy(planted_doc)
     doc["stages"][0]["sample"] = "<img src=x onerror=alert(1)>"
     doc["stages"][0]["stage"] = "<b>evil</b>"
-    html = render_html(doc)
+    html = render_html(as_result(doc))
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "<b>evil</b>" not in html
 
@@ -151,7 +151,7 @@ def test_environment_differences_are_tabled():
     doc = {"aligned": True, "stages": [], "environment": {
         "versions": {"cv2": {"a": "4.5.4", "b": "4.8.0"}, "numpy": {"a": "1.26", "b": "1.26"}},
         "env": {"BMRT_LOG_LEVEL": {"a": None, "b": "3"}}}}
-    html = render_html(doc)
+    html = render_html(as_result(doc))
     env = re.search(r'<section id="environment".*?</section>', html, re.S).group(0)
     assert '<tr class="hl"><td class=mono>versions.cv2</td><td class=mono>4.5.4</td><td class=mono>4.8.0</td>' in env
     assert "<td class=mono>versions.numpy</td>" in env and "(not set)" in env
@@ -160,7 +160,7 @@ def test_environment_differences_are_tabled():
 def test_nan_inf_empty_and_missing_render_clear_cells(bad_runs):
     """NaN/inf pixels are counted under the heatmap; empty and one-sided stages say so."""
     doc = make_doc(*bad_runs)
-    html = render_html(doc, *bad_runs)
+    html = render_html(as_result(doc), *bad_runs)
     nan_section = re.search(r'<section id="stage-0".*?</section>', html, re.S).group(0)
     assert "17 non-finite (cyan)" in nan_section  # 4x4 NaN block + one inf pixel, planted in B
     assert "empty tensor" in html
@@ -170,14 +170,19 @@ def test_nan_inf_empty_and_missing_render_clear_cells(bad_runs):
 def test_stats_only_runs_render_statistics(stats_runs):
     """Runs recorded without payloads render a statistics cell instead of pictures."""
     doc = make_doc(*stats_runs)
-    html = render_html(doc, *stats_runs)
+    html = render_html(as_result(doc), *stats_runs)
     assert "statistics only (recorded in stats mode)" in html
     assert not _PIC.findall(html) and "<th>mean</th>" in html
 
 
+@pytest.mark.parametrize("doc", [{}, {"stages": None, "hints": None, "environment": None}, []])
+def test_documents_without_stages_are_refused(doc):
+    """A document with no list of stages is not a diff document: a clear ValueError, no page."""
+    with pytest.raises(ValueError, match="not a bmtrace diff document"):
+        as_result(doc)
+
+
 @pytest.mark.parametrize("doc", [
-    {},
-    {"stages": None, "hints": None, "environment": None},
     {"aligned": False, "first_divergence": {"stage": "gone", "sample": None, "tensor": None}, "stages": [
         {"stage": "s", "status": "weird", "tensors": [
             {"name": "t", "status": "odd", "max_abs_diff": "NaN", "cosine": "Infinity", "shape_a": None}]},
@@ -187,7 +192,7 @@ def test_stats_only_runs_render_statistics(stats_runs):
 ])
 def test_malformed_documents_still_render(doc):
     """Missing keys, unknown statuses, NaN strings and odd types give a page, not an exception."""
-    html = render_html(doc)
+    html = render_html(as_result(doc))
     assert html.startswith("<!DOCTYPE html>") and 'id="first-divergence"' in html
 
 
@@ -195,13 +200,13 @@ def test_nan_metric_strings_are_flagged(planted_doc):
     """A max abs diff spelled "NaN" in the document shows as a red NaN, not a number."""
     doc = copy.deepcopy(planted_doc)
     doc["stages"][0]["tensors"][-1]["max_abs_diff"] = "NaN"
-    assert '<span class="nonfinite">NaN</span>' in render_html(doc)
+    assert '<span class="nonfinite">NaN</span>' in render_html(as_result(doc))
 
 
 def test_save_html_writes_atomically(planted_doc, tmp_path):
     """save_html leaves exactly the report file, no temporary, and it holds the page."""
     out = tmp_path / "sub" / "r.html"
-    save_html(planted_doc, None, None, out)
+    save_html(as_result(planted_doc), None, None, out)
     assert os.listdir(str(tmp_path / "sub")) == ["r.html"]
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
@@ -242,7 +247,7 @@ def test_markup_is_balanced(planted_html):
 
 def test_real_isolation_marks_resize_as_the_source(planted_runs, isolated_doc):
     """With isolation replay, resize introduces the error and to_rgb only inherits it."""
-    html = render_html(isolated_doc, *planted_runs, images_per_stage=0)
+    html = render_html(as_result(isolated_doc), *planted_runs, images_per_stage=0)
     strip = re.search(r'<nav id="pipeline".*?</nav>', html, re.S).group(0)
     chips = {n: (c, rest) for c, n, rest in
              re.findall(r'class="chip s-(\w+)[^"]*"[^>]*><div class="n">([^<]+)</div>(.*?)</a>', strip)}
@@ -255,7 +260,7 @@ def test_real_isolation_marks_resize_as_the_source(planted_runs, isolated_doc):
 def test_hwc_vs_chw_heatmap_compares_after_layout(bad_runs):
     """The same picture stored HWC in A and CHW in B draws a zero heatmap, noting the layouts."""
     doc = make_doc(*bad_runs)
-    html = render_html(doc, *bad_runs)
+    html = render_html(as_result(doc), *bad_runs)
     section = next(s for s in re.findall(r'<section id="stage-\d+".*?</section>', html, re.S)
                    if '<span class="mono">layout</span>' in s)
     assert "after layout HWC vs CHW" in section
@@ -273,11 +278,11 @@ def _many_samples_doc(n):
 
 def test_row_cap_keeps_the_worst_and_links_the_rest_to_their_stage():
     """With max_rows=10 of 50 samples the 10 worst are listed, the others counted, links still land."""
-    html = render_html(_many_samples_doc(50), max_rows=10)
+    html = render_html(as_result(_many_samples_doc(50)), max_rows=10)
     section = re.search(r'<section id="stage-0".*?</section>', html, re.S).group(0)
     listed = re.findall(r"<td rowspan=\"1\"><code>(s\d+)</code>", section)
     assert sorted(listed) == ["s0000"] + ["s%04d" % i for i in range(40, 50)]  # + the first divergence
-    assert "Not listed (the JSON document has them all): 39 diverged." in section
+    assert "Not listed (the JSON document has them all): 39 DIVERGED." in section
     targets = set(re.findall(r'href="#([^"]+)"', html))
     assert targets and targets <= set(re.findall(r'id="([^"]+)"', html))  # no link leads nowhere
 
@@ -302,7 +307,7 @@ def test_environment_difference_from_real_runs_is_shown(tmp_path):
     import bmtrace
 
     run_a, run_b = bmtrace.open_run(a), bmtrace.open_run(b)
-    html = render_html(make_doc(run_a, run_b), run_a, run_b, images_per_stage=0)
+    html = render_html(as_result(make_doc(run_a, run_b)), run_a, run_b, images_per_stage=0)
     env = re.search(r'<section id="environment".*?</section>', html, re.S).group(0)
     assert re.search(r'<tr class="hl"><td class=mono>env\.BMRT_REPORT_TEST</td><td class=mono>'
                      r'<span class="na">\(not set\)</span></td><td class=mono>on</td>', env)

@@ -12,7 +12,7 @@ import ntpath
 import posixpath
 from collections import OrderedDict
 
-from .errors import AlignmentError, UsageError
+from ..errors import AlignmentError, UsageError
 
 
 class CallPair:
@@ -161,8 +161,9 @@ def align(run_a, run_b, stage_map=None):
         if name in inverse:
             return inverse[name]
         if name in stage_map:
-            # A's stage of this name is mapped to another B stage: B's namesake must not pair.
-            return "B:" + name
+            # A's stage of this name is mapped to another B stage: B's namesake must not pair,
+            # so it gets a row of its own, labelled as B's.
+            return "%s (run B)" % name
         return name
 
     groups_a = _group_by_sample(run_a)
@@ -185,7 +186,7 @@ def align(run_a, run_b, stage_map=None):
     stages_b_as_a = [b_as_a(s) for s in stages_b]
     out.stage_order = list(OrderedDict.fromkeys(list(stages_a) + stages_b_as_a))
     _check_something_paired(out, run_a, run_b, stages_a, stages_b, groups_a, groups_b)
-    _note_unpaired_stages(out, stages_a, stages_b_as_a)
+    _note_unpaired_stages(out, stages_a, stages_b, b_as_a)
     return out
 
 
@@ -213,13 +214,18 @@ def _listing(items, limit=12):
     return shown or "(none)"
 
 
-def _note_unpaired_stages(out, stages_a, stages_b_as_a):
-    only_a = [s for s in stages_a if s not in set(stages_b_as_a)]
-    only_b = [s for s in stages_b_as_a if s not in set(stages_a)]
-    if only_a and only_b:
+def _note_unpaired_stages(out, stages_a, stages_b, b_as_a):
+    """Warn about stages of one run that pair with nothing, each named as its own run names it."""
+    paired_a = set(b_as_a(s) for s in stages_b)
+    only_a = [s for s in stages_a if s not in paired_a]
+    only_b = [s for s in stages_b if b_as_a(s) not in set(stages_a)]
+    if only_a and only_b and only_a[0] != only_b[0]:
         out.warnings.append("stages only in run A: %s; only in run B: %s. If some are the same "
                             "stage, pair them with --map A_STAGE=B_STAGE (e.g. --map %s=%s)"
                             % (", ".join(only_a), ", ".join(only_b), only_a[0], only_b[0]))
+    elif only_a and only_b:
+        out.warnings.append("stages only in run A: %s; only in run B: %s"
+                            % (", ".join(only_a), ", ".join(only_b)))
     elif only_a:
         out.warnings.append("stages only in run A: %s" % ", ".join(only_a))
     elif only_b:

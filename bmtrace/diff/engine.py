@@ -1,0 +1,140 @@
+"""``bmtrace.diff(run_a, run_b)``: compare two runs stage by stage and name the first divergence.
+
+Calls pair by (sample, stage, occurrence) (``bmtrace.diff.align``), tensors by name, and each tensor
+pair goes up the metric ladder (``bmtrace.compare``). Arrays are loaded one pair at a time and dropped
+before the next, so memory stays bounded by the largest pair whatever the number of samples.
+"""
+from __future__ import annotations
+
+import os
+import time
+import warnings
+
+from ..compare import Status, ToleranceRules
+from ..compare.environment import environment_diff
+from ..compare.tolerance import load_config, load_map_file
+from ..errors import BmtraceError
+from .align import MISSING, align
+from .explain_adapter import Explainer
+from .pairs import ContentCache, compare_pair
+from .result import DiffResult, DiffWarning
+
+
+def _open(run):
+    from ..store.reader import open_run
+
+    if isinstance(run, (str, bytes, os.PathLike)):
+        return open_run(os.fsdecode(run) if isinstance(run, bytes) else run)
+    return run
+
+
+def build_rules(atol=None, rtol=None, cosine=None, int_atol=None, tol=None, config=None):
+    """ToleranceRules from keyword options on top of an optional config file.
+
+    Returns:
+        ``(rules, stage_map_from_config)``.
+    """
+    base, stage_map = (load_config(os.fspath(config)) if config else (ToleranceRules(), {}))
+    overrides = {}
+    if tol:
+        items = tol.items() if isinstance(tol, dict) else tol
+        for key, value in items:
+            overrides[key] = value
+    top = ToleranceRules(atol=atol, rtol=rtol, cosine=cosine, int_atol=int_atol, overrides=overrides)
+    return base.merged(top), stage_map
+
+
+def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=None,
+         config=None, stage_map=None, map_file=None, explain=True, isolate=False, progress=None,
+         explain_budget_s=0.5):
+    """Compare run B against reference run A and name the first stage where they diverge.
+
+    Args:
+        run_a, run_b: run directories or opened runs (``bmtrace.open_run``).
+        atol, rtol: float tolerance (default 1e-3, 0): aligned when |a-b| <= atol + rtol*|a|.
+        cosine: SIMILAR threshold for float tensors (default 0.99).
+        int_atol: integer tolerance (default 0: integers must be equal).
+        tol: per stage / tensor overrides ``{"resize": 1, "infer.logits": {"atol": .., "rtol": ..}}``
+            (or a list of (key, value) pairs).
+        config: a JSON (or .toml) file with the same settings and a stage ``map``.
+        stage_map: ``{A stage: B stage}`` for stages named differently.
+        map_file: file with more stage map entries (JSON/TOML object or ``A=B`` lines).
+        explain: ask ``bmtrace.explain`` why diverged pairs differ.
+        isolate: replay diverged stages to separate local from inherited error; fills
+            ``local``/``introduces`` on the stage entries and ``result.isolation``.
+        progress: ``callable(done, total)`` called as call pairs are compared.
+        explain_budget_s: time budget per tensor pair for the explain diagnoses.
+
+    Returns:
+        DiffResult: ``bool(result)`` is True when every stage is aligned; ``result.verdict`` and
+        ``result.exit_code`` say how bad it is.
+
+    Raises:
+        RunNotFoundError, FormatVersionError: a path is not a readable run.
+        AlignmentError: nothing pairs; the message lists both sides' stages and samples.
+        UsageError: bad tolerances, config or map.
+
+    Example:
+        >>> result = bmtrace.diff("runs/original", "runs/port", tol={"resize": 1})
+        >>> if not result:
+        ...     print(result.first_divergence)
+    """
+    started = time.perf_counter()
+    rules, config_map = build_rules(atol, rtol, cosine, int_atol, tol, config)
+    full_map = dict(config_map)
+    if map_file:
+        full_map.update(load_map_file(os.fspath(map_file)))
+    full_map.update(stage_map or {})
+    run_a, run_b = _open(run_a), _open(run_b)
+    alignment = align(run_a, run_b, full_map)
+    notes = list(alignment.warnings)
+    explainer = Explainer(explain_budget_s, notes) if explain else None
+    entries = []
+    cache = ContentCache()
+    total = len(alignment.pairs)
+    for done, pair in enumerate(alignment.pairs, 1):
+        entry = compare_pair(pair, rules, notes, cache)
+        entries.append(entry)
+        if explainer is not None and entry.status in (Status.DIVERGED, Status.SIMILAR):
+            explainer.explain_entry(entry, pair)
+        if progress is not None:
+            progress(done, total)
+    result = DiffResult(
+        run_a.path, run_b.path, entries, alignment.stage_order,
+        environment_diff(_meta(run_a), _meta(run_b)), _dedupe(notes), rules, _sample_counts(alignment),
+        side_a=getattr(run_a, "side", None), side_b=getattr(run_b, "side", None))
+    result.run_objects = (run_a, run_b)
+    if explainer is not None:
+        result.hints = explainer.hints
+    if isolate:
+        from ..replayer.isolate import isolate_stages
+
+        isolate_stages(result, run_a, run_b)
+    result.elapsed_s = time.perf_counter() - started
+    for note in result.warnings:
+        warnings.warn(note, DiffWarning, stacklevel=2)
+    return result
+
+
+def _meta(run):
+    try:
+        return run.meta
+    except (OSError, ValueError, BmtraceError):
+        return {}
+
+
+def _dedupe(notes):
+    seen = set()
+    out = []
+    for note in notes:
+        if note not in seen:
+            seen.add(note)
+            out.append(note)
+    return out
+
+
+def _sample_counts(alignment):
+    paired = sum(1 for a, b in alignment.sample_pairs if a is not MISSING and b is not MISSING)
+    only_a = [a for a, b in alignment.sample_pairs if b is MISSING]
+    only_b = [b for a, b in alignment.sample_pairs if a is MISSING]
+    return {"paired": paired, "only_in_a": only_a, "only_in_b": only_b}
