@@ -81,22 +81,17 @@ def _write(path, text, what):
 
 
 def run(args):
-    import warnings
-
-    from ..diff import DiffWarning, diff
+    from ..diff import diff
     from ..report.json_doc import dumps
     from ..report.text import ProgressBar
 
     options = diff_options(args)
     progress = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
-    with warnings.catch_warnings():
-        # The result lists its warnings; printing them twice would bury the table.
-        warnings.simplefilter("ignore", DiffWarning)
-        try:
-            result = diff(args.run_a, args.run_b, progress=progress, **options)
-        finally:
-            if progress is not None:
-                progress.close()
+    try:
+        result = diff(args.run_a, args.run_b, progress=progress, **options)
+    finally:
+        if progress is not None:
+            progress.close()
     if args.json or args.json_out:
         text = dumps(result.to_json()) + "\n"
         if args.json_out:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
 
 from ..compare import Status, ToleranceRules
 from ..compare.environment import environment_diff
@@ -17,7 +16,7 @@ from ..errors import BmtraceError
 from .align import MISSING, align
 from .explain_adapter import Explainer
 from .pairs import ContentCache, compare_pair
-from .result import DiffResult, DiffWarning
+from .result import DiffResult
 
 
 def _open(run):
@@ -111,8 +110,6 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
 
         isolate_stages(result, run_a, run_b)
     result.elapsed_s = time.perf_counter() - started
-    for note in result.warnings:
-        warnings.warn(note, DiffWarning, stacklevel=2)
     return result
 
 

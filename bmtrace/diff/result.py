@@ -19,10 +19,6 @@ FORMAT = "bmtrace-diff"
 FORMAT_VERSION = 2
 
 
-class DiffWarning(UserWarning):
-    """A fallback or an unpaired record noticed while diffing (also listed in the result)."""
-
-
 def _entry_badness(entry):
     """Sort key of call pairs: worst status first, then the worst figure of the deciding tensor."""
     tensor = entry.deciding_tensor()

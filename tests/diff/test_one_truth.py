@@ -1,13 +1,12 @@
 """Text, JSON, HTML and the one-line verdict tell the same truth (regressions of issue 11)."""
 import os
 import re
-import warnings
 
 import numpy as np
 import pytest
 
 import bmtrace
-from bmtrace.diff import DiffResult, DiffWarning
+from bmtrace.diff import DiffResult
 from bmtrace.report.text import describe_first, render, render_table
 
 from .diff_helpers import record
@@ -16,9 +15,7 @@ GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
 
 
 def _diff(a, b, **options):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DiffWarning)
-        return bmtrace.diff(a, b, **options)
+    return bmtrace.diff(a, b, **options)
 
 
 def _program(stage, make):
