@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import bmtrace  # noqa: E402
-from bmtrace.diff_engine import diff  # noqa: E402
+from bmtrace import diff  # noqa: E402
 
 
 def _image(rng):

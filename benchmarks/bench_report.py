@@ -2,7 +2,7 @@
 
 Records the report tests' real image pipeline (decode -> resize -> to_rgb -> normalize -> infer ->
 postprocess, cv2 + numpy; run B resizes with nearest-neighbour) twice, then times:
-  1. the diff (``diff_engine.diff``, what `bmtrace report` runs first),
+  1. the diff (``bmtrace.diff``, what `bmtrace report` runs first),
   2. rendering the HTML with the default caps (pictures for the worst 3 entries of each stage),
   3. rendering tables only (no pictures) to show what the pictures cost,
 and prints the file size. Matplotlib's import is timed separately: it is paid once per process.
@@ -43,14 +43,13 @@ def main(argv=None):
                                            image_size=args.image_size, size=args.net_size)
         run_a, run_b = bmtrace.open_run(path_a), bmtrace.open_run(path_b)
 
-        from bmtrace.diff_engine import diff
         from bmtrace.report.html import render_html
 
-        result, t_diff = timed(diff, run_a, run_b)
+        result, t_diff = timed(bmtrace.diff, run_a, run_b)
         doc = result.to_json()
         _, t_import = timed(__import__, "matplotlib.figure")
-        html, t_render = timed(render_html, doc, run_a, run_b)
-        tables, t_tables = timed(render_html, doc, run_a, run_b, images_per_stage=0)
+        html, t_render = timed(render_html, result, run_a, run_b)
+        tables, t_tables = timed(render_html, result, run_a, run_b, images_per_stage=0)
         out = os.path.join(work, "report.html")
         with open(out, "w", encoding="utf-8") as fh:
             fh.write(html)
