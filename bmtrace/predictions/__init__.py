@@ -1,0 +1,42 @@
+"""Predictions in recorded outputs: recognise detections and classifications, compare them in task terms.
+
+- ``recognize(outputs, meta)`` / ``recognize_call(call)``: Detections, Classification or None.
+- ``compare_predictions(a, b)``: a DetectionComparison or ClassificationComparison for one sample, with
+  ``to_json()``, ``summary()``, ``verdict()``; ``merge_comparisons(list)`` sums them over samples.
+- ``coco_map(pairs)``: whole-run agreement, COCO mAP@[.5:.95] of B scored against A as ground truth.
+- ``encode_predictions(value)``: compact columns for prediction lists (used by the recording codecs).
+
+numpy only.
+"""
+from .classification import ClassificationComparison, compare_classification
+from .detections import DetectionComparison, compare_detections
+from .encode import decode_predictions, encode_predictions
+from .recognize import PredictionFormatError, recognize, recognize_call, recognize_value
+from .values import Classification, Detections
+
+
+def compare_predictions(a, b, iou=None):
+    """Compare one sample's recognised predictions; ``iou`` is the detection match threshold (default 0.5).
+
+    Raises PredictionFormatError when the two sides hold different kinds of predictions.
+    """
+    if a.kind != b.kind:
+        raise PredictionFormatError("A's output holds %s (%s) but B's holds %s (%s); declare meta kind on both "
+                                    "stages if one was misread" % (a.kind, a.how, b.kind, b.how))
+    if a.kind == "detections":
+        return compare_detections(a, b) if iou is None else compare_detections(a, b, iou=iou)
+    return compare_classification(a, b)
+
+
+def merge_comparisons(comparisons):
+    """One comparison summing per-sample comparisons of the same kind; None for an empty list."""
+    comparisons = list(comparisons)
+    if not comparisons:
+        return None
+    return type(comparisons[0]).merge(comparisons)
+
+
+__all__ = ["Classification", "ClassificationComparison", "DetectionComparison", "Detections",
+           "PredictionFormatError", "compare_classification", "compare_detections", "compare_predictions",
+           "decode_predictions", "encode_predictions", "merge_comparisons", "recognize", "recognize_call",
+           "recognize_value"]
