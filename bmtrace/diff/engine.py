@@ -17,6 +17,7 @@ from .align import MISSING, align
 from .explain_adapter import Explainer
 from .pairs import ContentCache, compare_pair
 from .result import DiffResult
+from .task import TaskStep, task_effect
 
 
 def _open(run):
@@ -90,9 +91,11 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
     explainer = Explainer(explain_budget_s, notes) if explain else None
     entries = []
     cache = ContentCache()
+    task = TaskStep(rules, notes)
     total = len(alignment.pairs)
     for done, pair in enumerate(alignment.pairs, 1):
         entry = compare_pair(pair, rules, notes, cache)
+        task.judge(entry, pair)
         entries.append(entry)
         if explainer is not None and entry.status in (Status.DIVERGED, Status.SIMILAR):
             explainer.explain_entry(entry, pair)
@@ -103,12 +106,14 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
         environment_diff(_meta(run_a), _meta(run_b)), _dedupe(notes), rules, _sample_counts(alignment),
         side_a=getattr(run_a, "side", None), side_b=getattr(run_b, "side", None))
     result.run_objects = (run_a, run_b)
+    result.predictions = task.summaries()
     if explainer is not None:
         result.hints = explainer.hints
     if isolate:
         from ..replayer.isolate import isolate_stages
 
         isolate_stages(result, run_a, run_b)
+    result.task = task_effect(result)  # after isolation: it names the first divergence
     result.elapsed_s = time.perf_counter() - started
     return result
 

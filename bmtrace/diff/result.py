@@ -167,6 +167,8 @@ class DiffResult:
         self.elapsed_s = elapsed_s
         self.run_objects = (None, None)
         self.isolation = None
+        self.predictions = {}     # stage -> predictions compared over its samples (bmtrace.diff.task)
+        self.task = None          # the run's task effect, from its last prediction stage
 
     # -- verdict ----------------------------------------------------------------------------------
     @property
@@ -256,6 +258,11 @@ class DiffResult:
     def to_json(self):
         """The JSON document (a dict; key names are a contract, see ``bmtrace.report.json_doc``)."""
         first = self.first_divergence
+        summary = []
+        for stage in self.by_stage():
+            row = stage.to_json(first)
+            row["predictions"] = self.predictions.get(stage.stage)
+            summary.append(row)
         doc = {
             "run_a": self.run_a,
             "run_b": self.run_b,
@@ -272,7 +279,8 @@ class DiffResult:
             "side_a": self.side_a,
             "side_b": self.side_b,
             "stage_order": list(self.stage_order),
-            "summary": [s.to_json(first) for s in self.by_stage()],
+            "summary": summary,
+            "predictions": self.task,
             "samples": dict(self.samples),
             "tolerances": self.rules.to_json(),
             "warnings": list(self.warnings),
@@ -303,6 +311,9 @@ class DiffResult:
                   side_a=doc.get("side_a"), side_b=doc.get("side_b"), elapsed_s=doc.get("elapsed_s"))
         out.hints = [dict(h) for h in doc.get("hints") or () if isinstance(h, dict)]
         out.isolation = doc.get("isolation")
+        out.predictions = {row["stage"]: row["predictions"] for row in doc.get("summary") or ()
+                           if isinstance(row, dict) and isinstance(row.get("predictions"), dict)}
+        out.task = doc.get("predictions") if isinstance(doc.get("predictions"), dict) else None
         return out
 
 

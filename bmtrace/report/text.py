@@ -55,8 +55,10 @@ def table_rows(result):
         diff_text = fmt_diff(max_abs)
         if lower and max_abs:
             diff_text = ">=" + diff_text  # stats-mode records only bound the difference from below
+        predictions = (result.predictions or {}).get(summary.stage)
+        why = "; ".join(part for part in (reason, predictions and "predictions: " + predictions["summary"]) if part)
         rows.append((marker, summary.stage, str(summary.samples_compared), summary.status_text(), diff_text,
-                     fmt_cos(cosine), reason or "", _SEVERITY_COLOR.get(vocabulary.severity(summary.status))))
+                     fmt_cos(cosine), why, _SEVERITY_COLOR.get(vocabulary.severity(summary.status))))
     return rows
 
 
@@ -167,6 +169,8 @@ def render(result, color=False, width=None):
     first = describe_first(result)
     if first:
         out.append(paint(first, "red", color))
+    if result.task:
+        out.append("task effect: %s" % result.task["message"])
     isolation = getattr(result, "isolation", None)
     if isinstance(isolation, dict) and isolation.get("message"):
         out.append("isolation (replay): %s" % isolation["message"])
