@@ -250,3 +250,14 @@ def diagnose(a, b, meta_a=None, meta_b=None, deadline=None, inputs_a=None, input
     rank = {"channel_order": 0, "layout": 1, "value_scale": 2, "normalization": 3}
     hints.sort(key=lambda h: rank[h.cause])
     return hints, bool(hints)
+
+
+def cached(ev):
+    """chain.diagnose on an Evidence, run once and shared by the structure and value entries."""
+    if "chain" not in ev.cache:
+        if ev.xa is None or ev.xb is None:
+            ev.cache["chain"] = ([], False)
+        else:
+            ev.cache["chain"] = diagnose(ev.xa, ev.xb, ev.meta_a, ev.meta_b, ev.deadline,
+                                         ev.inputs_a, ev.inputs_b)
+    return ev.cache["chain"]

@@ -15,7 +15,7 @@ HALF_REL = 1e-2
 HALF_COSINE = 0.9999
 
 
-def diagnose(a, b, float_a, float_b):
+def diagnose_samples(a, b, float_a, float_b):
     """A precision hint for aligned float64 samples a, b, or None when the difference is not small.
 
     Args:
@@ -47,3 +47,12 @@ def diagnose(a, b, float_a, float_b):
                    "compare against an F32 bmodel" % (max_abs, rel, cosine))
         return Hint("precision", message, 0.5, max_abs, details)
     return None
+
+
+def diagnose(ev):
+    from ._samples import aligned_samples
+    samples = aligned_samples(ev)
+    if samples is None:
+        return []
+    hint = diagnose_samples(samples[0], samples[1], ev.xa.dtype.kind == "f", ev.xb.dtype.kind == "f")
+    return [hint] if hint is not None else []

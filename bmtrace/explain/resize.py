@@ -226,7 +226,7 @@ def _describe(label, img, out):
     return label
 
 
-def diagnose(a, b, inputs_a, inputs_b, meta_a=None, meta_b=None, deadline=None):
+def diagnose_images(a, b, inputs_a, inputs_b, meta_a=None, meta_b=None, deadline=None):
     """resize_method hints: which implementation each side's resize matches, when they differ."""
     out_a, letters_a = _as_hwc(a, meta_a)
     out_b, letters_b = _as_hwc(b, meta_b)
@@ -299,3 +299,10 @@ def diagnose(a, b, inputs_a, inputs_b, meta_a=None, meta_b=None, deadline=None):
                                    after_with_channels_reversed=True)
     confidence = 0.9 if match_a.matched and match_b.matched else 0.6
     return [Hint("resize_method", message, confidence, residual, details)]
+
+
+def diagnose(ev):
+    """resize_method hints: which implementation each side's resize matches, when they differ."""
+    if ev.xa is None or ev.xb is None or ev.inputs_a is None or ev.inputs_b is None:
+        return []
+    return diagnose_images(ev.xa, ev.xb, ev.inputs_a, ev.inputs_b, ev.meta_a, ev.meta_b, ev.deadline)
