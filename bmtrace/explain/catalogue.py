@@ -47,10 +47,10 @@ class Diagnosis:
 # Tensor pairs: explain(ev).
 PAIR = (
     Diagnosis("nonfinite", nonfinite),
-    Diagnosis("thresholds", thresholds, final=True),
-    Diagnosis("nms", nms, unless=frozenset({"thresholds"}), final=True, when_inputs_differ="drop"),
     Diagnosis("json_rounding", json_rounding, final=True),
     Diagnosis("box_clip", boxes, unless=frozenset({"json_rounding"}), final=True),
+    Diagnosis("thresholds", thresholds, final=True),
+    Diagnosis("nms", nms, unless=frozenset({"thresholds"}), final=True, when_inputs_differ="drop"),
     Diagnosis("letterbox_shape", letterbox_shape),
     Diagnosis("structure", chain_structure, unless=frozenset({"letterbox_shape"}),
               when_inputs_differ="check"),

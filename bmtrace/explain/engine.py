@@ -31,6 +31,6 @@ def explain_tensor_pair(a, b, *, stage, tensor, inputs_a=None, inputs_b=None, me
                               **context)
     if ev.xa is None or ev.xb is None:
         from . import json_rounding
-        if not json_rounding.records(a) or not json_rounding.records(b):
+        if json_rounding.records(a) is None or json_rounding.records(b) is None:
             return []  # nothing numeric to diagnose
     return explain(ev)
