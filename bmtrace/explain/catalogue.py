@@ -32,6 +32,7 @@ class Diagnosis:
             "keep" (the hint is about the stage's own operation, judged on its own input),
             "check" (mark inherited when the inputs differ by the same representation),
             "drop" (the hint cannot tell the stage's work from what it received).
+        always: run even when the budget is spent (it only reads what an earlier entry computed).
     """
 
     name: str
@@ -39,6 +40,7 @@ class Diagnosis:
     unless: frozenset = frozenset()
     final: bool = False
     when_inputs_differ: str = "keep"
+    always: bool = False
 
     def run(self, ev):
         return self.module.diagnose(ev) or []
@@ -46,7 +48,6 @@ class Diagnosis:
 
 # Tensor pairs: explain(ev).
 PAIR = (
-    Diagnosis("nonfinite", nonfinite),
     Diagnosis("json_rounding", json_rounding, final=True),
     Diagnosis("box_clip", boxes, unless=frozenset({"json_rounding"}), final=True),
     Diagnosis("thresholds", thresholds, final=True),
@@ -59,7 +60,8 @@ PAIR = (
     Diagnosis("double_normalization", double_normalization),
     Diagnosis("input_scale", input_scale, unless=frozenset({"double_normalization"})),
     Diagnosis("value", chain_values, unless=frozenset({"double_normalization", "input_scale"}),
-              when_inputs_differ="check"),
+              when_inputs_differ="check", always=True),
+    Diagnosis("nonfinite", nonfinite),
     Diagnosis("resize_method", resize),
     Diagnosis("padding", padding, unless=_STRUCTURAL | {"letterbox_shape"}),
     Diagnosis("decoder", decoder, unless=_EXPLAINED),

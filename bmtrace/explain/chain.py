@@ -239,10 +239,13 @@ def diagnose(a, b, meta_a=None, meta_b=None, deadline=None, inputs_a=None, input
             hint = normalization.normalization_hint(
                 best.fit, xa_sel, xb, before, after, conf,
                 flipped="channel_order" in best.structure.causes(), channels=search.nch)
+            keep = True
             if inputs_a is not None and inputs_b is not None and "raw_side" not in hint.details:
-                normalization.add_own_constants(hint, own_normalization(inputs_a, a, meta_a, deadline),
-                                                 own_normalization(inputs_b, b, meta_b, deadline))
-            hints.append(hint)
+                keep = normalization.add_own_constants(
+                    hint, own_normalization(inputs_a, a, meta_a, deadline),
+                    own_normalization(inputs_b, b, meta_b, deadline))
+            if keep:  # both sides normalising alike means the difference came in with the inputs
+                hints.append(hint)
     if "then_rounded" in after and hints and hints[-1].cause in ("value_scale", "normalization"):
         hints[-1].message += "; B is then cast to %s, and the cast %s" % (
             b.dtype.name, after["then_rounded"]["words"])

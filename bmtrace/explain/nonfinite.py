@@ -11,8 +11,8 @@ EXP_OVERFLOW = {np.dtype(np.float32): 88.72, np.dtype(np.float64): 709.78, np.dt
 
 
 def _counts(x):
-    if x.dtype.kind != "f":
-        return 0, 0
+    if x.dtype.kind != "f" or np.isfinite(np.min(x)) and np.isfinite(np.max(x)):
+        return 0, 0  # min/max propagate NaN and reach +-inf: one cheap pass when all is finite
     return int(np.count_nonzero(np.isnan(x))), int(np.count_nonzero(np.isinf(x)))
 
 
