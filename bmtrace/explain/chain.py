@@ -239,10 +239,13 @@ def diagnose(a, b, meta_a=None, meta_b=None, deadline=None, inputs_a=None, input
             hint = normalization.normalization_hint(
                 best.fit, xa_sel, xb, before, after, conf,
                 flipped="channel_order" in best.structure.causes(), channels=search.nch)
+            keep = True
             if inputs_a is not None and inputs_b is not None and "raw_side" not in hint.details:
-                normalization.add_own_constants(hint, own_normalization(inputs_a, a, meta_a, deadline),
-                                                 own_normalization(inputs_b, b, meta_b, deadline))
-            hints.append(hint)
+                keep = normalization.add_own_constants(
+                    hint, own_normalization(inputs_a, a, meta_a, deadline),
+                    own_normalization(inputs_b, b, meta_b, deadline))
+            if keep:  # both sides normalising alike means the difference came in with the inputs
+                hints.append(hint)
     if "then_rounded" in after and hints and hints[-1].cause in ("value_scale", "normalization"):
         hints[-1].message += "; B is then cast to %s, and the cast %s" % (
             b.dtype.name, after["then_rounded"]["words"])
@@ -250,3 +253,14 @@ def diagnose(a, b, meta_a=None, meta_b=None, deadline=None, inputs_a=None, input
     rank = {"channel_order": 0, "layout": 1, "value_scale": 2, "normalization": 3}
     hints.sort(key=lambda h: rank[h.cause])
     return hints, bool(hints)
+
+
+def cached(ev):
+    """chain.diagnose on an Evidence, run once and shared by the structure and value entries."""
+    if "chain" not in ev.cache:
+        if ev.xa is None or ev.xb is None:
+            ev.cache["chain"] = ([], False)
+        else:
+            ev.cache["chain"] = diagnose(ev.xa, ev.xb, ev.meta_a, ev.meta_b, ev.deadline,
+                                         ev.inputs_a, ev.inputs_b)
+    return ev.cache["chain"]

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# The `cause` vocabulary is fixed by issue 7; the diff JSON and the report use these exact words.
+# The `cause` vocabulary is a contract (issues 7 and 15): the diff JSON and the report use these
+# exact words. Add new causes at the end; never rename one.
 CAUSES = (
     "channel_order",
     "layout",
@@ -18,6 +19,14 @@ CAUSES = (
     "dtype_rounding",
     "nms",
     "precision",
+    "letterbox_shape",
+    "box_clip",
+    "thresholds",
+    "double_normalization",
+    "nonfinite",
+    "input_scale",
+    "decoder",
+    "json_rounding",
 )
 
 

@@ -131,12 +131,23 @@ def normalization_hint(fit, xa, xb, before, after, confidence, flipped=False, ch
     return Hint("normalization", message, confidence, after["after_max_abs"], details)
 
 
+def _same(x, y, rel=1e-3):
+    return len(x) == len(y) and all(abs(u - v) <= rel * max(abs(u), abs(v), 1e-6) for u, v in zip(x, y))
+
+
 def add_own_constants(hint, own_a, own_b):
-    """Extend a normalization hint with the mean/std each side applied to its own raw input."""
+    """Extend a normalization hint with the mean/std each side applied to its own raw input.
+
+    Returns False when both sides apply the same constants in the same channel order: the stage
+    then does the same thing on both sides and the hint must go (the difference is inherited).
+    """
     if own_a is None or own_b is None:
-        return
+        return True
     hint.details["a_normalization"] = own_a
     hint.details["b_normalization"] = own_b
+    same_constants = _same(own_a["mean"], own_b["mean"]) and _same(own_a["std"], own_b["std"])
+    if same_constants and own_a["channels_reversed"] == own_b["channels_reversed"]:
+        return False
     words = []
     for side, own in (("A", own_a), ("B", own_b)):
         text = "%s normalises with mean=%s std=%s" % (side, _fmt(own["mean"]), _fmt(own["std"]))
@@ -146,5 +157,13 @@ def add_own_constants(hint, own_a, own_b):
     mean_a, std_a = own_a["mean"], own_a["std"]
     hint.details["convert_to"] = _convert_to(mean_a, std_a)
     hint.details["convert_to_note"] = CONVERT_TO_NOTE
-    hint.message = ("%s, %s: use the original's constants in the port (Bmcv.convert_to alpha,beta = %s)"
-                    % (words[0], words[1], hint.details["convert_to"]))
+    if same_constants:
+        # Same constants, other channel order: the advice is about the order, never the constants.
+        hint.details["same_constants"] = True
+        hint.message = ("both sides normalise with mean=%s std=%s, but %s reverses the channel order "
+                        "first: feed normalize the channel order the original uses" % (
+                            _fmt(mean_a), _fmt(std_a), "A" if own_a["channels_reversed"] else "B"))
+        return True
+    hint.message = ("%s, %s: use the original's constants in the port (Bmcv.convert_to alpha,beta "
+                    "in details)" % (words[0], words[1]))
+    return True

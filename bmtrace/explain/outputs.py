@@ -96,7 +96,7 @@ def _pairs_diff(na, nb, pairs):
     return worst
 
 
-def diagnose(outputs_a, outputs_b):
+def diagnose_outputs(outputs_a, outputs_b):
     """An output_order hint when B's outputs are A's permuted and/or renamed, else []."""
     na, nb = _numeric(outputs_a), _numeric(outputs_b)
     if not na or not nb:
@@ -157,3 +157,10 @@ def diagnose(outputs_a, outputs_b):
         confidence *= 0.8  # some outputs differ in content too; the pairing is less certain
         parts.append("(%d of A's %d outputs paired by content)" % (len(mapping), len(na)))
     return [Hint("output_order", "; ".join(parts), confidence, after, details)]
+
+
+def diagnose(ev):
+    """An output_order hint when B's stage outputs are A's permuted and/or renamed, else []."""
+    if not ev.outputs_a or not ev.outputs_b:
+        return []
+    return diagnose_outputs(ev.outputs_a, ev.outputs_b)

@@ -162,7 +162,7 @@ def _shift_hint(ia, ib):
                 % (dy, dx), 0.8 * (1 - after_rms_all / before_rms_all), after_max, details)
 
 
-def diagnose(a, b, meta_a=None, meta_b=None, deadline=None):
+def diagnose_images(a, b, meta_a=None, meta_b=None, deadline=None):
     """padding hints for a same-shape image pair: pad value, letterbox offset/size, or pixel shift."""
     ia, ib = _as_hwc(a, meta_a), _as_hwc(b, meta_b)
     if ia is None or ib is None or ia.shape != ib.shape or min(ia.shape[:2]) < 4:
@@ -179,3 +179,10 @@ def diagnose(a, b, meta_a=None, meta_b=None, deadline=None):
         return []
     hint = _shift_hint(ia, ib)
     return [hint] if hint is not None else []
+
+
+def diagnose(ev):
+    """padding hints for a same-shape image pair: pad value, letterbox offset/size, or pixel shift."""
+    if ev.xa is None or ev.xb is None:
+        return []
+    return diagnose_images(ev.xa, ev.xb, ev.meta_a, ev.meta_b, ev.deadline)

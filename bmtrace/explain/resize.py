@@ -226,8 +226,24 @@ def _describe(label, img, out):
     return label
 
 
-def diagnose(a, b, inputs_a, inputs_b, meta_a=None, meta_b=None, deadline=None):
-    """resize_method hints: which implementation each side's resize matches, when they differ."""
+def _retry_reversed(candidates, match, img, out, deadline):
+    """The side's match on its channel-reversed input, when the plain input matched nothing.
+
+    A port may resize the BGR image cv2 decoded and convert to RGB afterwards; resizing is per
+    channel, so that equals resizing the reversed (RGB) image.
+    """
+    if match.matched or img.shape[2] != 3 or (deadline is not None and time.perf_counter() > deadline):
+        return match, False
+    (again,), _ = _score_sides(candidates, [(np.ascontiguousarray(img[:, :, ::-1]), out)], deadline)
+    return (again, True) if again.matched else (match, False)
+
+
+def diagnose_images(a, b, inputs_a, inputs_b, meta_a=None, meta_b=None, deadline=None, mapping=None):
+    """resize_method hints: which implementation each side's resize matches, when they differ.
+
+    mapping: a representation Mapping carried from upstream (e.g. B is BGR), used to name the
+    image a side resized when it matches only on its channel-reversed input.
+    """
     out_a, letters_a = _as_hwc(a, meta_a)
     out_b, letters_b = _as_hwc(b, meta_b)
     if out_a is None or out_b is None:
@@ -241,6 +257,9 @@ def diagnose(a, b, inputs_a, inputs_b, meta_a=None, meta_b=None, deadline=None):
     img_b = found_a[1] if np.array_equal(found_a[1], found_b[1]) else found_b[1]
     (match_a, match_b), stopped = _score_sides(_prioritised(candidates),
                                                [(found_a[1], out_a), (img_b, out_b)], deadline)
+    ordered = _prioritised(candidates)
+    match_a, reversed_a = _retry_reversed(ordered, match_a, found_a[1], out_a, deadline)
+    match_b, reversed_b = _retry_reversed(ordered, match_b, img_b, out_b, deadline)
     if not (match_a.matched or match_b.matched):
         return []
     if match_a.best_label == match_b.best_label:
@@ -256,6 +275,10 @@ def diagnose(a, b, inputs_a, inputs_b, meta_a=None, meta_b=None, deadline=None):
             return "%s matches none of the candidates (closest: %s, mean abs diff %.2f)" % (
                 side, _describe(match.best_label, img, out), match.best_mean)
         text = "%s matches %s" % (side, _describe(match.best_label, img, out))
+        if (reversed_a if side == "A" else reversed_b):
+            colour = getattr(mapping, "color_b" if side == "B" else "color_a", None) if mapping else None
+            text += (" on the %s image" % colour if colour else
+                     " on its input with the channels reversed (it converts the colour afterwards)")
         if match.ties:
             text += " (or %s)" % ", ".join(_describe(t, img, out) for t in match.ties)
         return text
@@ -274,6 +297,7 @@ def diagnose(a, b, inputs_a, inputs_b, meta_a=None, meta_b=None, deadline=None):
         "b_scores": {k: [round(v[0], 4), round(v[1], 4)] for k, v in match_b.scores.items()},
         "scores_are": "mean abs diff, fraction exactly equal",
         "stopped_early": stopped,
+        "a_channels_reversed": reversed_a, "b_channels_reversed": reversed_b,
         "before_max_abs": before_max, "before_rms": before_rms,
     }
     residual = None
@@ -299,3 +323,37 @@ def diagnose(a, b, inputs_a, inputs_b, meta_a=None, meta_b=None, deadline=None):
                                    after_with_channels_reversed=True)
     confidence = 0.9 if match_a.matched and match_b.matched else 0.6
     return [Hint("resize_method", message, confidence, residual, details)]
+
+
+RESIZE_PARAMS = ("interpolation", "antialias", "resample", "interp", "mode")
+
+
+def _recorded(ev, side):
+    return {k: v for k, v in ev.params(side).items() if k in RESIZE_PARAMS}
+
+
+def diagnose(ev):
+    """resize_method hints: which implementation each side's resize matches, when they differ.
+
+    The calls' recorded parameters (auto-traced stages record interpolation/antialias) are added
+    to the hint, and name the difference on their own when the imaging backends cannot.
+    """
+    if ev.xa is None or ev.xb is None:
+        return []
+    rec_a, rec_b = _recorded(ev, "a"), _recorded(ev, "b")
+    hints = []
+    if ev.inputs_a is not None and ev.inputs_b is not None:
+        hints = diagnose_images(ev.xa, ev.xb, ev.inputs_a, ev.inputs_b, ev.meta_a, ev.meta_b,
+                                ev.deadline, ev.inherited.mapping)
+    differing = {k: (rec_a.get(k), rec_b.get(k)) for k in set(rec_a) | set(rec_b)
+                 if rec_a.get(k) != rec_b.get(k)}
+    if hints:
+        if rec_a or rec_b:
+            hints[0].details.update(params_a=rec_a, params_b=rec_b)
+        return hints
+    if differing and ev.xa.shape == ev.xb.shape:
+        words = ", ".join("%s %s vs %s" % (k, a, b) for k, (a, b) in sorted(differing.items()))
+        return [Hint("resize_method", "the recorded resize parameters differ (A vs B: %s): resize the "
+                     "port like the original" % words, 0.5, None,
+                     {"params_a": rec_a, "params_b": rec_b, "from": "recorded parameters"})]
+    return []

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._arrays import MIN_ELEMENTS, integer_valued, residuals
+from ._samples import aligned_samples
 from .hint import Hint
 from .values import NICE_SCALES
 
@@ -115,7 +116,7 @@ def _saturation_hint(a, b, dtype, before):
     return None
 
 
-def diagnose(a, b, dtype_a, dtype_b):
+def diagnose_samples(a, b, dtype_a, dtype_b):
     """A dtype_rounding hint for same-shape float64 samples a, b of the two sides, or None.
 
     Args:
@@ -192,3 +193,12 @@ def match_cast(fit, pred, xa, target, dtype):
             if best[0] is not None and best[0]["fraction_equal"] == 1.0:
                 return best
     return best
+
+
+def diagnose(ev):
+    """A dtype_rounding hint for a same-shape pair (truncation, saturation, 16-bit float cast)."""
+    samples = aligned_samples(ev)
+    if samples is None:
+        return []
+    hint = diagnose_samples(samples[0], samples[1], ev.xa.dtype, ev.xb.dtype)
+    return [hint] if hint is not None else []

@@ -118,3 +118,39 @@ def test_scale_then_truncating_cast_names_both(photo_rgb):
     assert hints[0].details["k"] == 255.0
     assert hints[0].details["then_rounded"]["mode"] == "trunc"
     assert hints[0].residual == 0.0
+
+
+def test_bfloat16_conv_is_reduced_precision(photo_rgb):
+    """The same conv net in float32 (A) and bfloat16 (B, cast back): B lies on the bfloat16 grid."""
+    net = _conv_net()
+    x = torch.from_numpy(photo_rgb[:96, :96].transpose(2, 0, 1).astype(np.float32) / 255)[None]
+    with torch.no_grad():
+        a = net(x).numpy()
+        b = net.bfloat16()(x.bfloat16()).float().numpy()
+    hints = explain_tensor_pair(a, b, stage="infer", tensor="out")
+    assert causes(hints) == ["precision"]
+    assert hints[0].details["kind"] == "bfloat16" and hints[0].details["benign"] is False
+
+
+def test_int8_dequantised_output_is_reduced_precision(photo_rgb):
+    """A float32 output vs the same output through torch int8 quantisation (dequantised)."""
+    net = _conv_net()
+    x = torch.from_numpy(photo_rgb[:96, :96].transpose(2, 0, 1).astype(np.float32) / 255)[None]
+    with torch.no_grad():
+        a = net(x)
+    scale = float(a.abs().max()) / 127
+    b = torch.quantize_per_tensor(a, scale, 0, torch.qint8).dequantize().numpy()
+    hints = explain_tensor_pair(a.numpy(), b, stage="infer", tensor="out")
+    assert causes(hints) == ["precision"]
+    assert hints[0].details["kind"] == "int8"
+
+
+def test_fp32_difference_beyond_noise_is_not_precision(photo_rgb):
+    """Two FP32 computations that differ beyond FP32 noise (a 2% weight change) get no precision hint."""
+    net = _conv_net()
+    x = torch.from_numpy(photo_rgb[:96, :96].transpose(2, 0, 1).astype(np.float32) / 255)[None]
+    with torch.no_grad():
+        a = net(x).numpy()
+        net[0].weight.mul_(1.002)
+        b = net(x).numpy()
+    assert "precision" not in causes(explain_tensor_pair(a, b, stage="infer", tensor="out"))

@@ -105,7 +105,8 @@ def test_stage_inputs_name_each_sides_own_constants(photo_rgb):
     a = _imagenet(photo_rgb)
     b = tf.normalize(tf.to_tensor(photo_rgb), (0.5,) * 3, (0.5,) * 3).numpy()
     raw = {"img": photo_rgb}
-    hints = explain_tensor_pair(a, b, stage="normalize", tensor="out", inputs_a=raw, inputs_b=raw)
+    hints = explain_tensor_pair(a, b, stage="normalize", tensor="out", inputs_a=raw, inputs_b=raw,
+                                budget_s=5.0)
     assert causes(hints) == ["normalization"]
     details = hints[0].details
     assert details["a_normalization"]["mean"] == pytest.approx(IMAGENET_MEAN, abs=1e-3)

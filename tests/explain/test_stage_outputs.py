@@ -101,7 +101,7 @@ def test_unrelated_outputs_are_silent(exported):
     assert explain_stage_outputs(dict(zip(names, torch_outs)), noise, stage="infer") == []
 
 
-# --- nms ---------------------------------------------------------------------------------------
+# --- thresholds / nms ---------------------------------------------------------------------------------------
 
 cv2 = pytest.importorskip("cv2")
 ops = pytest.importorskip("torchvision.ops")
@@ -133,21 +133,21 @@ def _cv2_nms(boxes, scores, iou, conf):
     return boxes[keep], scores[keep]
 
 
-def test_torchvision_nms_vs_cv2_nmsboxes_is_nms():
-    """torchvision.ops.nms (IoU 0.45) vs cv2.dnn.NMSBoxes (IoU 0.6): sets differ near the threshold."""
+def test_torchvision_nms_vs_cv2_nmsboxes_is_iou_thresholds():
+    """torchvision.ops.nms (IoU 0.45) vs cv2.dnn.NMSBoxes (IoU 0.6): an IoU threshold difference."""
     boxes, scores = _candidate_boxes()
     ba, sa = _torch_nms(boxes, scores, 0.45, 0.25)
     bb, sb = _cv2_nms(boxes, scores, 0.6, 0.25)
     assert len(ba) != len(bb)  # precondition: the implementations disagree on this input
     hints = explain_stage_outputs({"boxes": ba, "scores": sa}, {"boxes": bb, "scores": sb}, stage="nms")
-    assert causes(hints) == ["nms"]
+    assert causes(hints) == ["thresholds"]
     assert hints[0].details["only_in_b"] == len(bb) - hints[0].details["matched"]
     # B (IoU 0.6) keeps boxes A (IoU 0.45) suppressed: their overlaps lie between the thresholds.
     assert all(0.45 <= v <= 0.6 for v in hints[0].details["b_kept_iou"])
     assert hints[0].residual == 0.0
 
 
-def test_score_threshold_difference_is_nms():
+def test_score_threshold_difference_is_thresholds():
     """Nx6 detections kept with score threshold 0.2 (A) vs 0.3 (B): the extra boxes are low-score."""
     boxes, scores = _candidate_boxes()
     ba, sa = _torch_nms(boxes, scores, 0.5, 0.2)
@@ -156,7 +156,7 @@ def test_score_threshold_difference_is_nms():
     det_b = np.concatenate([bb, sb[:, None], np.zeros((len(bb), 1), np.float32)], axis=1)
     assert len(det_a) > len(det_b)
     hints = explain_stage_outputs({"out": det_a}, {"out": det_b}, stage="postprocess")
-    assert causes(hints) == ["nms"]
+    assert causes(hints) == ["thresholds"]
     assert hints[0].details["a_kept_scores"] and min(hints[0].details["a_kept_scores"]) >= 0.2
     assert "a_kept_iou" not in hints[0].details
 

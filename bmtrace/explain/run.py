@@ -1,0 +1,113 @@
+"""The runner: apply a catalogue to one Evidence, honouring precedence, budget and inheritance."""
+from __future__ import annotations
+
+import logging
+
+from . import catalogue
+from ._arrays import as_numeric
+
+log = logging.getLogger("bmtrace.explain")
+
+# A hint is one line; anything longer moves to details["full_message"].
+MAX_MESSAGE = 280
+INHERITED_PREFIX = "inherited from upstream: "
+
+
+def explain(ev):
+    """Hints explaining why the tensor pair ev.a / ev.b differs, best first (list of Hint)."""
+    if ev.a is None or ev.b is None:
+        return []
+    mapping = ev.inherited.mapping
+    if mapping is not None and ev.xa is not None and ev.xb is not None and _explained_by(mapping, ev):
+        return []  # only the representation carried from upstream: nothing introduced here
+    return _run(catalogue.PAIR, ev)
+
+
+def explain_stage(ev):
+    """Hints about a stage's outputs as a whole (ev.outputs_a / ev.outputs_b), best first."""
+    if not ev.outputs_a or not ev.outputs_b:
+        return []
+    return _run(catalogue.STAGE, ev)
+
+
+def _explained_by(mapping, ev):
+    try:
+        return bool(mapping.explains(ev.xa, ev.xb))
+    except Exception:  # a mapping that does not fit these shapes explains nothing
+        return False
+
+
+def _run(entries, ev):
+    hints, found, skipped = [], set(), []
+    for n, entry in enumerate(entries):
+        if found & entry.unless:
+            continue
+        if n and not entry.always and ev.out_of_time():
+            skipped.append(entry.name)
+            continue
+        try:
+            new = list(entry.run(ev))
+        except Exception:  # advice must never break the diff that asked for it
+            log.warning("explain %s/%s: the %s diagnosis failed", ev.stage, ev.tensor, entry.name,
+                        exc_info=True)
+            continue
+        new = _inheritance(entry, new, ev)
+        for hint in new:
+            _one_line(hint)
+        hints.extend(new)
+        found.update(h.cause for h in new)
+        if new and entry.final:
+            break
+    if skipped:
+        log.info("explain %s/%s: budget spent, skipped %s", ev.stage, ev.tensor, ", ".join(skipped))
+    return hints
+
+
+def _inheritance(entry, hints, ev):
+    """Drop or mark hints of a stage that may only pass on a difference of its inputs."""
+    if not hints or ev.inherited.inputs_differ is not True or entry.when_inputs_differ == "keep":
+        return hints
+    if entry.when_inputs_differ == "drop":
+        return []
+    mapping = input_mapping(ev)
+    kept = []
+    for hint in hints:
+        if mapping is not None and hint.cause in mapping.causes():
+            hint.details["inherited"] = True
+            if not hint.message.startswith(INHERITED_PREFIX):
+                hint.message = INHERITED_PREFIX + hint.message
+            hint.confidence = min(hint.confidence, 0.5)
+        kept.append(hint)
+    return kept
+
+
+def input_mapping(ev):
+    """The representation mapping between the stage's inputs (same names), or None."""
+    if "input_mapping" in ev.cache:
+        return ev.cache["input_mapping"]
+    from ..compare.representation import find_mapping
+    found = None
+    for name in list(ev.inputs_a or {}):
+        if name not in (ev.inputs_b or {}):
+            continue
+        try:
+            ia, ib = as_numeric(ev.inputs_a[name]), as_numeric(ev.inputs_b[name])
+        except Exception:
+            continue
+        if ia is None or ib is None or ia.size < 16:
+            continue
+        found = find_mapping(ia, ib)
+        if found is not None:
+            break
+    ev.cache["input_mapping"] = found
+    return found
+
+
+def _one_line(hint):
+    text = " ".join(str(hint.message).split())
+    if len(text) > MAX_MESSAGE:
+        hint.details["full_message"] = text
+        cut = text.rfind("; ", 0, MAX_MESSAGE - 4)
+        text = (text[:cut] if cut > MAX_MESSAGE // 2 else text[:MAX_MESSAGE - 4].rstrip()) + " ..."
+    hint.message = text
+
