@@ -89,6 +89,7 @@ class TensorComparison:
         self.nonfinite_b = None
         self.tolerance = None
         self.same_as = None        # "stage.tensor" whose verdict on the same contents was reused
+        self.representation = None  # mapping JSON when A was put in B's representation before comparing
         self.notes = []
 
     @property
@@ -121,8 +122,12 @@ class TensorComparison:
                     if counts and counts.get(kind):
                         parts.append("%s %d in %s" % (label, counts[kind], side))
             return ", ".join(parts) or "%d NaN/Inf on one side only" % self.nonfinite_mismatch
+        if self.status == Status.REPRESENTED:
+            return "equal under representation (%s)" % self.representation.get("describe")
         if self.status == Status.UNVERIFIED:
             return "hash differs, magnitude unknown" if self.max_abs_diff is None else "hash differs, stats agree"
+        if self.representation and not self.passed:
+            return "compared as B's representation (%s)" % self.representation.get("describe")
         if self.basis == "value" and not self.passed:
             return "values differ" if self.dtype_a == self.dtype_b else "kinds %s vs %s" % (self.dtype_a, self.dtype_b)
         if self.dtype_a != self.dtype_b and self.dtype_a and self.dtype_b and not self.passed:
@@ -168,6 +173,7 @@ class TensorComparison:
             "reason": self.reason(),
             "tolerance": self.tolerance.to_json() if self.tolerance is not None else None,
             "same_as": self.same_as,
+            "representation": self.representation,
             "notes": list(self.notes),
         }
 
@@ -190,6 +196,8 @@ class TensorComparison:
         tol = doc.get("tolerance")
         out.tolerance = Tolerance(**tol) if isinstance(tol, dict) else None
         out.same_as = doc.get("same_as")
+        rep = doc.get("representation")
+        out.representation = rep if isinstance(rep, dict) and isinstance(rep.get("describe"), str) else None
         out.notes = list(doc.get("notes") or ())
         return out
 

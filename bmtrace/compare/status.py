@@ -14,6 +14,7 @@ class Status:
     # tensor pairs: the metric ladder, then structural outcomes
     EQUAL = "equal"              # bit-identical (same dtype, shape and values)
     CLOSE = "close"              # within tolerance
+    REPRESENTED = "equal_under_representation"  # B is exactly A in another representation (BGR, CHW, /255)
     SIMILAR = "similar"          # float pair out of tolerance but cosine >= threshold: a warning
     UNVERIFIED = "unverified"    # stats-mode records whose contents differ but whose statistics agree
     DIVERGED = "diverged"
@@ -25,7 +26,7 @@ class Status:
     # stage entries, stage rows and runs
     ALIGNED = "aligned"
 
-    PASSING = frozenset([EQUAL, CLOSE, ALIGNED])
+    PASSING = frozenset([EQUAL, CLOSE, REPRESENTED, ALIGNED])
     LADDER = (EQUAL, CLOSE, SIMILAR, DIVERGED)
 
 
@@ -40,6 +41,7 @@ _TABLE = {
     Status.SIMILAR: (3, "similar", "warn"),
     Status.UNVERIFIED: (4, "unverified", "warn"),
     Status.CLOSE: (5, "close", "ok"),
+    Status.REPRESENTED: (5, "equal under representation", "ok"),
     Status.ALIGNED: (5, "aligned", "ok"),
     Status.EQUAL: (6, "equal", "ok"),
 }
@@ -49,7 +51,7 @@ _UNKNOWN = (3, "unknown", "warn")
 STAGE_STATUSES = (Status.ALIGNED, Status.UNVERIFIED, Status.SIMILAR, Status.DIVERGED, Status.ONLY_IN_A,
                   Status.ONLY_IN_B, Status.ERROR)
 # An output present on one side only is a structural divergence of the call, not a missing call.
-_TENSOR_TO_STAGE = {Status.EQUAL: Status.ALIGNED, Status.CLOSE: Status.ALIGNED,
+_TENSOR_TO_STAGE = {Status.EQUAL: Status.ALIGNED, Status.CLOSE: Status.ALIGNED, Status.REPRESENTED: Status.ALIGNED,
                     Status.SHAPE_MISMATCH: Status.DIVERGED, Status.ONLY_IN_A: Status.DIVERGED,
                     Status.ONLY_IN_B: Status.DIVERGED}
 

@@ -3,12 +3,19 @@
 Equal content hashes settle a pair without loading it, and a stage input holding the same contents
 as an earlier output of its sample takes that output's verdict (and tolerance) instead of being
 compared again.
+
+Representations: when B's tensor is exactly A's in another representation (BGR instead of RGB, CHW
+instead of HWC, x255, a wider dtype; ``bmtrace.compare.representation``), the pair is
+``equal_under_representation``, a finding rather than a divergence, and the mapping is carried down
+the sample: later tensors are compared after putting A in B's representation, so a stage is judged on
+what it adds, not on a colour order it inherited. The mapping ends where an output equals A's as is
+(one side converted).
 """
 from __future__ import annotations
 
 import copy
 
-from ..compare import StageComparison, Status, TensorComparison, compare_records
+from ..compare import StageComparison, Status, TensorComparison, compare_arrays, compare_records
 from .align import pair_tensors
 
 
@@ -23,12 +30,14 @@ class ContentCache:
     def __init__(self):
         self.sample = object()
         self.seen = {}
+        self.mapping = None  # the representation mapping carried down the current sample
 
     def for_sample(self, sample):
         """Start over when the sample changes (keeps the cache small and the pairing local)."""
         if sample != self.sample:
             self.sample = sample
             self.seen = {}
+            self.mapping = None
         return self
 
     @staticmethod
@@ -90,8 +99,54 @@ def _compare_tensor(ta, tb, role, stage, rules, cache):
         return _reused(known, ta, tb, role)
     result = compare_records(ta, tb, stage=stage, rules=rules)
     result.role = role
+    if result.status in (Status.DIVERGED, Status.SIMILAR, Status.SHAPE_MISMATCH) and result.basis == "payload":
+        result = _under_representation(result, ta, tb, role, stage, rules, cache)
+    elif role == "output" and result.passed and result.status != Status.REPRESENTED:
+        cache.mapping = None  # B's output equals A's as is: the port converted, the mapping ends here
     cache.put(ta, tb, result, "%s.%s" % (stage, ta.name))
     return result
+
+
+def _under_representation(result, ta, tb, role, stage, rules, cache):
+    """The pair judged in B's representation: exactly equal under a mapping, or compared after it."""
+    try:
+        from ..compare.representation import find_mapping
+    except ImportError:
+        return result
+    try:
+        a, b = ta.load(), tb.load()
+    except Exception:  # compare_records already loaded them once; a race with deletion is not ours to report
+        return result
+    # A constant tensor "equals" every transpose of itself: that proves nothing about the layout.
+    informative = a.size > 1 and (a.shape == b.shape or not _constant(a))
+    mapping = find_mapping(a, b, ta.meta, tb.meta, prefer=cache.mapping) if informative else None
+    if mapping is not None:
+        mapped = TensorComparison(result.name, Status.REPRESENTED, role=role, name_b=result.name_b,
+                                  shape_a=result.shape_a, shape_b=result.shape_b, dtype_a=result.dtype_a,
+                                  dtype_b=result.dtype_b, basis="payload")
+        mapped.tolerance = result.tolerance
+        mapped.max_abs_diff, mapped.equal_ratio, mapped.cosine = 0.0, 1.0, 1.0
+        mapped.representation = mapping.to_json()
+        if role == "output" or cache.mapping is None:
+            cache.mapping = mapping
+        return mapped
+    carried = cache.mapping
+    if carried is None:
+        return result
+    try:
+        a_as_b = carried.apply(a)
+    except (ValueError, TypeError):
+        return result
+    if a_as_b.size != b.size:
+        return result
+    again = compare_arrays(a_as_b, b, name=result.name, role=role, stage=stage, rules=rules,
+                           meta_a=tb.meta, meta_b=tb.meta)
+    again.name_b = result.name_b
+    again.shape_a, again.dtype_a = result.shape_a, result.dtype_a
+    again.representation = carried.to_json()
+    if again.passed:
+        again.status = Status.REPRESENTED
+    return again
 
 
 def _reused(known, ta, tb, role):
@@ -104,3 +159,8 @@ def _reused(known, ta, tb, role):
     result.notes = list(source.notes)
     result.same_as = where
     return result
+
+
+def _constant(x):
+    flat = x.reshape(-1)
+    return bool(flat.size) and x.dtype.kind in "biuf" and bool((flat == flat[0]).all())

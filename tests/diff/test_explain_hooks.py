@@ -10,26 +10,39 @@ from .diff_helpers import record, sample_image
 explain = pytest.importorskip("bmtrace.explain")
 
 
-def _decoder(swap):
+def _decoder(swap, touch=False):
     def run(key):
         img = sample_image(key)
+        if swap:
+            img = img[..., ::-1].copy()
+        if touch:
+            img[0, 0, 0] ^= 1  # one pixel off as well: no longer a pure change of representation
         with bmtrace.trace_stage("decode") as st:
-            st.output(img[..., ::-1].copy() if swap else img)
+            st.output(img)
     return run
 
 
 @pytest.fixture
 def swapped(tmp_path):
-    """Run A decodes RGB, run B BGR: the classic channel-order port bug."""
+    """Run A decodes RGB, run B BGR with one pixel off: the channel-order port bug plus a real difference."""
     return (record(tmp_path / "a", ["x.jpg", "y.jpg"], _decoder(False)),
-            record(tmp_path / "b", ["x.jpg", "y.jpg"], _decoder(True)))
+            record(tmp_path / "b", ["x.jpg", "y.jpg"], _decoder(True, touch=True)))
 
 
 def test_channel_swap_gets_a_channel_order_hint(swapped):
-    """A BGR/RGB swap at decode is explained with cause channel_order."""
+    """A BGR/RGB swap at decode that is not exact is explained with cause channel_order."""
     result = diff(*swapped)
     causes = {(h["stage"], h["tensor"], h["cause"]) for h in result.hints}
     assert ("decode", "out", "channel_order") in causes
+
+
+def test_exact_channel_swap_is_a_representation_not_a_divergence(tmp_path):
+    """B exactly A in BGR: the stage is aligned, its row says 'equal under representation', no hint."""
+    result = diff(record(tmp_path / "a", ["x.jpg"], _decoder(False)), record(tmp_path / "b", ["x.jpg"], _decoder(True)))
+    assert result and result.hints == []
+    (tensor,) = result.stages[0].tensors
+    assert tensor.status == "equal_under_representation" and tensor.representation["channels_reversed"]
+    assert "equal under representation" in render(result)
 
 
 def test_hints_carry_the_contract_keys(swapped):
