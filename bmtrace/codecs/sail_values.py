@@ -195,6 +195,9 @@ class SailCodec(Codec):
     name = "sail"
 
     def encode(self, value, name, meta):
+        kind = type(value).__name__
+        if kind != "Tensor" and kind != "BMImage" and not kind.startswith("BMImageArray"):
+            return None  # cheap refusal of the common values, before the duck-typing checks
         if not is_sail_object(value):
             return None
         array, merged = sail_to_array(value)

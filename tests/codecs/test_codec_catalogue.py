@@ -133,3 +133,11 @@ def test_a_new_codec_is_used_once_added_to_the_catalogue(monkeypatch):
     monkeypatch.setattr(codecs, "CODECS", CODECS[:-1] + (CelsiusCodec(), CODECS[-1]))
     (leaf,) = codecs.flatten(Celsius(21), "t")
     assert leaf.kind == "scalar" and leaf.value == 21.0 and leaf.meta == {"unit": "C"}
+
+
+def test_codecs_before_numpy_decline_a_plain_ndarray():
+    """The plain-ndarray fast path in encode_leaf is sound: every earlier codec declines an ndarray."""
+    position = next(i for i, c in enumerate(CODECS) if c.name == "numpy")
+    for codec in CODECS[:position]:
+        for arr in (np.zeros(3), np.array(5), np.zeros(0, object)):
+            assert codec.encode(arr, "v", {}) is None, codec
