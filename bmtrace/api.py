@@ -13,7 +13,7 @@ import threading
 from . import _state
 from .errors import RunExistsError, UsageError, FormatVersionError
 from .recorder import MODES, Recorder, now, run_document
-from .stage import NULL_CALL, StageCall, declaration
+from .stage import NULL_CALL, StageCall
 from .store import layout
 
 _ENV_VARS = ("BMTRACE_DIR", "BMTRACE_SIDE", "BMTRACE_MODE", "BMTRACE_JOIN")
@@ -131,6 +131,8 @@ class trace_stage:
         self.name, self.meta, self.mode = name, meta, mode
         self.declared = None  # a `with` block builds one per entry: checks only what was given
         if kind is not None or box_format is not None:
+            from .stage import declaration
+
             self.declared = declaration(kind, box_format, "trace_stage(%r)" % name)
 
     # decorator form
