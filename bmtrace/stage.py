@@ -187,12 +187,13 @@ NULL_CALL = NullStageCall()
 
 def declaration(kind, box_format, where):
     """The output meta declaring ``kind``/``box_format``; UsageError naming the allowed values."""
-    if kind is not None and kind not in PREDICTION_KINDS:
-        raise UsageError("%s: kind=%r is not a prediction kind; use one of %s, or None"
-                         % (where, kind, ", ".join(repr(k) for k in PREDICTION_KINDS)))
-    if box_format is not None and box_format not in BOX_FORMATS:
-        raise UsageError("%s: box_format=%r is not a box format; use one of %s, or None"
-                         % (where, box_format, ", ".join(repr(f) for f in BOX_FORMATS)))
+    if kind is not None and (not isinstance(kind, str) or kind not in PREDICTION_KINDS):
+        raise UsageError("%s: kind=%s is not a prediction kind; use one of %s, or None (kind and box_format "
+                         "are reserved: name an output value otherwise)"
+                         % (where, _short(kind), ", ".join(repr(k) for k in PREDICTION_KINDS)))
+    if box_format is not None and (not isinstance(box_format, str) or box_format not in BOX_FORMATS):
+        raise UsageError("%s: box_format=%s is not a box format; use one of %s, or None"
+                         % (where, _short(box_format), ", ".join(repr(f) for f in BOX_FORMATS)))
     if box_format is not None and kind not in (None, "detections"):
         raise UsageError("%s: box_format=%r describes detection boxes, but kind=%r; use kind=\"detections\" "
                          "or drop box_format" % (where, box_format, kind))
@@ -202,6 +203,11 @@ def declaration(kind, box_format, where):
     if box_format is not None:
         declared["box_format"] = box_format
     return declared
+
+
+def _short(value):
+    text = repr(value) if isinstance(value, str) else "<%s>" % type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _override(stage_declared, call_declared):

@@ -89,3 +89,10 @@ def test_bad_kind_on_output_raises_with_or_without_a_run(tmp_path, active):
     else:
         with pytest.raises(UsageError, match="'detections', 'classification', 'segmentation'"):
             body()
+
+
+def test_an_array_passed_as_kind_gets_a_usage_error_not_a_numpy_error():
+    """An output value named kind (an array) is refused with the reserved-name hint, not an ambiguous-truth error."""
+    with bmtrace.trace_stage("s") as st:
+        with pytest.raises(UsageError, match="reserved"):
+            st.output(kind=np.zeros(3))
