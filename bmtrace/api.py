@@ -106,20 +106,22 @@ class trace_stage:
         meta: facts about the tensors, e.g. {"color": "BGR", "layout": "HWC"}; a dict value applies
             to the tensor of that name only, e.g. {"out": {"layout": "NCHW"}}.
         mode: "full" or "stats" for this stage only.
+        kind: what the stage's outputs predict: "detections", "classification", "segmentation" or
+            None; recorded as the outputs' meta["kind"] so the diff compares them as predictions.
+        box_format: for detections, how boxes are written: "xyxy", "xywh" or "cxcywh" (meta["box_format"]).
 
     Example:
         @bmtrace.trace_stage("resize", meta={"color": "RGB"})
         def resize(img, size): ...
 
-        with bmtrace.trace_stage("normalize") as st:
-            st.input(img=img)
-            out = (img - mean) / std
-            st.output(out)
+        with bmtrace.trace_stage("nms", kind="detections", box_format="xyxy") as st:
+            boxes = st.input(boxes=boxes)           # returns the value it records
+            dets = st.output(nms(boxes))            # returns the value to continue with
     """
 
-    __slots__ = ("name", "meta", "mode")
+    __slots__ = ("name", "meta", "mode", "declared")
 
-    def __init__(self, name, meta=None, mode=None):
+    def __init__(self, name, meta=None, mode=None, kind=None, box_format=None):
         if not isinstance(name, str) or not name:
             raise UsageError("trace_stage needs a non-empty stage name string, got %r" % (name,))
         if meta is not None and not isinstance(meta, dict):
@@ -127,6 +129,11 @@ class trace_stage:
         if mode is not None:
             _check_mode(mode, "trace_stage(%r, mode=...)" % name)
         self.name, self.meta, self.mode = name, meta, mode
+        self.declared = None  # a `with` block builds one per entry: checks only what was given
+        if kind is not None or box_format is not None:
+            from .stage import declaration
+
+            self.declared = declaration(kind, box_format, "trace_stage(%r)" % name)
 
     # decorator form
     def __call__(self, fn):
@@ -157,7 +164,7 @@ class trace_stage:
     # context-manager form: per-call state lives in a fresh StageCall on a contextvar stack
     def __enter__(self):
         rec = _active_recorder()
-        call = _open_call(rec, self.name, self.meta, self.mode, _caller_identity()) if rec else None
+        call = _open_call(rec, self.name, self.meta, self.mode, _caller_identity(), self.declared) if rec else None
         stack = _state.stage_stack.get()
         _state.stage_stack.set(stack + ((call or NULL_CALL),))
         return call or NULL_CALL
@@ -174,30 +181,33 @@ def _record_call(config, identity, signature, skip_first, fn, args, kwargs):
     rec = _active_recorder()
     if rec is None:
         return fn(*args, **kwargs)
-    call = _open_call(rec, config.name, config.meta, config.mode, identity)
+    call = _open_call(rec, config.name, config.meta, config.mode, identity, config.declared)
     if call is None:
         return fn(*args, **kwargs)
     stack = _state.stage_stack.get()
     token = _state.stage_stack.set(stack + (call,))
     try:
-        call.input(**_bind_arguments(fn, signature, skip_first, args, kwargs))
+        named = call.take_inputs(_bind_arguments(fn, signature, skip_first, args, kwargs))
+        if call.substitutes:
+            args, kwargs = _rebind(signature, args, kwargs, named)
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
             call.finish(error=exc)
             raise
-        call.output(result)
+        result = call.output(result)  # the identity unless a substitution plan replaces it
         call.finish()
         return result
     finally:
         _state.stage_stack.reset(token)
 
 
-def _open_call(rec, stage, meta, mode, identity):
+def _open_call(rec, stage, meta, mode, identity, declared=None):
+    """A StageCall, or None when the run is broken; ``declared`` is the outputs' kind/box_format meta."""
     if rec.broken:
         return None
     try:
-        return StageCall(rec, stage, meta, mode, identity)
+        return StageCall(rec, stage, meta, mode, identity, declared)
     except Exception as exc:
         rec.report_failure(exc, "opening a call of stage %r" % stage)
         return None
@@ -218,6 +228,21 @@ def _bind_arguments(fn, signature, skip_first, args, kwargs):
     if skip_first and named:
         named.pop(next(iter(named)))
     return named
+
+
+def _rebind(signature, args, kwargs, named):
+    """``(args, kwargs)`` with the bound parameters replaced by ``named`` (the substituted inputs)."""
+    if not signature:  # the arguments could not be bound by name: nothing can be substituted
+        return args, kwargs
+    try:
+        bound = signature[0].bind(*args, **kwargs)
+    except TypeError:
+        return args, kwargs
+    bound.apply_defaults()
+    for name, value in named.items():
+        if name in bound.arguments:
+            bound.arguments[name] = value
+    return bound.args, bound.kwargs
 
 
 def _is_method(fn):

@@ -1,27 +1,33 @@
-"""Turn any stage value into named leaves: arrays with metadata, or small plain values.
+"""Stage values <-> named leaves: arrays with metadata, or small plain values, and back.
 
-Frameworks are recognised through ``sys.modules`` and type names, never imported to check a type,
-so recording keeps to numpy + wrapt on device images.
+``flatten`` walks containers and asks the codec catalogue (catalogue.py) to encode each leaf;
+``decode``/``decode_values`` ask the same catalogue to rebuild recorded leaves. Frameworks are
+recognised through ``sys.modules`` and type names, never imported to check a type, so recording
+keeps to numpy + wrapt on device images.
 """
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
+from . import containers
+from .base import Codec, UndecodableValue, stable_repr, type_name
+from .catalogue import CODECS
 from .leaf import Leaf
+from .numpy_arrays import NumpyCodec
 
-__all__ = ["Leaf", "flatten"]
+_NUMPY = next(codec for codec in CODECS if isinstance(codec, NumpyCodec))
+
+__all__ = ["CODECS", "Codec", "Leaf", "UndecodableValue", "decode", "decode_values", "encode_leaf", "flatten"]
 
 MAX_DEPTH = 8
 MAX_LEAVES = 1000
-REPR_LIMIT = 200
 
 
+# -- encoding ------------------------------------------------------------------------------------------
 def flatten(value, name, meta=None):
     """Return the list of leaves of ``value``, each named by its path below ``name``.
 
-    Each leaf also keeps ``path``: the containers and keys leading to it, so replay can rebuild
+    Each leaf also keeps ``path``: the containers and keys leading to it, so decoding can rebuild
     the original structure (dict, list, tuple) from the leaves.
     """
     leaves = []
@@ -29,113 +35,99 @@ def flatten(value, name, meta=None):
     return leaves
 
 
+def encode_leaf(value, name, meta):
+    """The leaf of a non-container ``value`` from the first codec that takes it."""
+    if type(value) is np.ndarray and _NUMPY in CODECS:
+        # The most common leaf skips the codecs before NumpyCodec, which all decline a plain ndarray
+        # (tests/codecs check it); this halves the cost of recording a small array.
+        return _NUMPY.encode(value, name, meta)
+    for codec in CODECS:
+        leaf = codec.encode(value, name, meta)
+        if leaf is not None:
+            return leaf
+    raise AssertionError("the last codec takes every value")  # pragma: no cover
+
+
 def _walk(value, name, meta, leaves, path):
     if len(leaves) >= MAX_LEAVES:
         if not leaves[-1].note or "truncated" not in leaves[-1].note:
             leaves.append(Leaf.of_plain(name, "object", "...", meta, note="more than %d leaves: truncated" % MAX_LEAVES))
         return
-    try:
-        leaf = _encode_leaf(value, name, meta)
-    except Exception as exc:  # a value we cannot record is noted, never fatal
-        leaf = Leaf.of_plain(name, "object", _short_repr(value), meta,
-                             note="could not record %s: %s: %s" % (type(value).__name__, type(exc).__name__, exc))
-    if leaf is None and len(path) >= MAX_DEPTH:
-        leaf = Leaf.of_plain(name, "object", _short_repr(value), meta, note="nested deeper than %d" % MAX_DEPTH)
-    if leaf is None and len(value) == 0:
-        leaf = Leaf.of_plain(name, "object", repr(value), meta, note="empty " + type(value).__name__)
-        leaf.container = _container_kind(value)
+    kind = containers.kind_of(value)
+    items = None
+    if kind is None:
+        leaf = _encode_noted(value, name, meta)
+    elif len(path) >= MAX_DEPTH:
+        leaf = Leaf.of_plain(name, "object", stable_repr(value), meta, note="nested deeper than %d" % MAX_DEPTH)
+    else:
+        leaf, items = _read_container(value, kind, name, meta, MAX_LEAVES - len(leaves) + 1)
     if leaf is not None:
         leaf.path = list(path)
         leaves.append(leaf)
         return
-    container = _container_kind(value)
-    if container == "dict":
-        for key, item in value.items():
-            _walk(item, "%s[%r]" % (name, key), meta, leaves, path + ((container, _json_key(key)),))
-    elif container == "namedtuple":
-        for field, item in zip(value._fields, value):
-            _walk(item, "%s.%s" % (name, field), meta, leaves, path + ((container, field),))
-    else:
-        for index, item in enumerate(value):
-            _walk(item, "%s[%d]" % (name, index), meta, leaves, path + ((container, index),))
+    for key, suffix, item in items:
+        _walk(item, name + suffix, meta, leaves, path + ((kind, key),))
 
 
-def _container_kind(value):
-    if isinstance(value, dict):
-        return "dict"
-    if isinstance(value, tuple):
-        return "namedtuple" if hasattr(value, "_fields") else "tuple"
-    return "list"
-
-
-def _json_key(key):
-    return key if isinstance(key, (str, int, float, bool)) or key is None else repr(key)
-
-
-def _encode_leaf(value, name, meta):
-    """Encode a non-container value; None means ``value`` is a container to walk."""
-    if value is None:
-        return Leaf.of_plain(name, "none", None, meta)
-    if isinstance(value, np.ndarray):
-        return _array_leaf(name, value, meta)
-    if isinstance(value, (bool, int, float, complex, np.generic)):
-        return Leaf.of_scalar(name, value, meta)
-    if isinstance(value, str):
-        return Leaf.of_plain(name, "str", value if len(value) <= 10000 else value[:10000], meta,
-                          note=None if len(value) <= 10000 else "string of %d chars truncated" % len(value))
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return Leaf.of_array(name, np.frombuffer(bytes(value), dtype=np.uint8), meta, kind="bytes")
-    if isinstance(value, (dict, list, tuple)):
-        return None
-    converted = _framework_value(value)
-    if converted is not None:
-        array, extra_meta, note = converted
-        merged = dict(extra_meta)
-        merged.update(meta)
-        return Leaf.of_array(name, array, merged, note=note)
-    return Leaf.of_plain(name, "object", _short_repr(value), meta, note="unrecorded type %s" % _type_name(value))
-
-
-def _array_leaf(name, arr, meta):
-    if arr.dtype.hasobject:
-        return Leaf.of_plain(name, "object", _short_repr(arr), meta, note="object-dtype array not recorded")
-    return Leaf.of_array(name, arr, meta)
-
-
-def _framework_value(value):
-    """(array, meta, note) for torch tensors, PIL images, sail objects; None for anything else."""
-    module = type(value).__module__ or ""
-    root = module.split(".", 1)[0]
-    if root == "torch" and "torch" in sys.modules:
-        from .torch_values import torch_to_array
-        return torch_to_array(value)
-    if root == "PIL" and "PIL.Image" in sys.modules and isinstance(value, sys.modules["PIL.Image"].Image):
-        from .pil_values import pil_to_array
-        return pil_to_array(value)
-    if _looks_like_sail(value, module):
-        from ..sophon.values import sail_to_array  # numpy-only; sail itself is never imported
-        result = sail_to_array(value)
-        if result is not None:
-            array, meta = result
-            return array, meta, None
-    if hasattr(value, "__array__") and not isinstance(value, type):
-        return np.asarray(value), {"source_type": _type_name(value)}, None
-    return None
-
-
-def _looks_like_sail(value, module):
-    # sail is a compiled module named "sophon.sail"; fakes in tests live elsewhere but keep the names.
-    return "sail" in module or type(value).__name__ in ("Tensor", "BMImage") or type(value).__name__.startswith("BMImageArray")
-
-
-def _type_name(value):
-    cls = type(value)
-    return "%s.%s" % (cls.__module__, cls.__qualname__)
-
-
-def _short_repr(value):
+def _encode_noted(value, name, meta):
     try:
-        text = repr(value)
-    except Exception as exc:
-        text = "<%s; repr failed: %s>" % (_type_name(value), exc)
-    return text if len(text) <= REPR_LIMIT else text[:REPR_LIMIT] + "..."
+        return encode_leaf(value, name, meta)
+    except Exception as exc:  # a value we cannot record is noted, never fatal
+        return Leaf.of_plain(name, "object", stable_repr(value), meta,
+                             note="could not record %s: %s: %s" % (type_name(value), type(exc).__name__, exc))
+
+
+def _read_container(value, kind, name, meta, limit):
+    """``(leaf, None)`` for an empty or unreadable container, else ``(None, its entries)``."""
+    try:
+        items = containers.entries(value, kind, limit)
+    except Exception as exc:  # a container whose items/iteration raise is noted, never fatal
+        return Leaf.of_plain(name, "object", stable_repr(value), meta,
+                             note="could not read the items of %s: %s: %s"
+                                  % (type_name(value), type(exc).__name__, exc)), None
+    if items:
+        return None, items
+    leaf = Leaf.of_plain(name, "object", stable_repr(value), meta, note="empty " + type(value).__name__)
+    leaf.container = kind
+    return leaf, None
+
+
+# -- decoding ------------------------------------------------------------------------------------------
+def decode(leaf, template=None):
+    """The object recorded leaf ``leaf`` (a reader ``Tensor``) was recorded from.
+
+    ``template`` is the receiving side's own record of the same value: its meta chooses the
+    representation of arrays (torch tensor, PIL image, plain numpy), so one side's values can be fed
+    to the other side's code. Raises UndecodableValue for values recorded only as text.
+    """
+    if leaf.container:
+        return containers.empty(leaf)
+    meta = template.meta if template is not None and template.meta is not None else leaf.meta
+    for codec in CODECS:
+        if codec.decodes(leaf, meta):
+            return codec.decode(leaf, meta)
+    raise UndecodableValue("%r was recorded as %r, which no codec rebuilds" % (leaf.name, leaf.kind))
+
+
+def decode_values(leaves, templates=None):
+    """``{root name: value}`` from the recorded leaves of one call's inputs or outputs.
+
+    ``templates`` maps names to the receiving side's records (see ``decode``).
+    """
+    templates = templates or {}
+    groups = {}
+    for leaf in leaves:
+        root = leaf.name if not leaf.path else _root_name(leaf.name)
+        groups.setdefault(root, []).append(leaf)
+    values = {}
+    for root, group in groups.items():
+        if len(group) == 1 and not group[0].path:
+            values[root] = decode(group[0], templates.get(root))
+        else:
+            values[root] = containers.rebuild(group, lambda leaf: decode(leaf, templates.get(leaf.name)))
+    return values
+
+
+def _root_name(name):
+    cut = [i for i in (name.find("["), name.find(".")) if i > 0]
+    return name[:min(cut)] if cut else name

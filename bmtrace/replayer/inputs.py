@@ -1,111 +1,40 @@
-"""Rebuild a stage's arguments from recorded leaves, in the representation the target expects."""
+"""Rebuild a stage's arguments from recorded leaves (decoded by the codec catalogue, bmtrace/codecs/),
+in the representation the target expects, and bind them to its signature."""
 from __future__ import annotations
 
 import inspect
 import warnings
 from collections import OrderedDict
 
-import numpy as np
-
+from ..codecs import UndecodableValue, decode, decode_values
 from ..errors import ReplayError
 
-_CONTAINER_TYPES = {"list": list, "tuple": tuple, "namedtuple": tuple, "dict": dict}
 
-
-class Unreplayable(ReplayError):
+class Unreplayable(UndecodableValue):
     """A recorded value that cannot be turned back into an object (an opaque object's repr)."""
 
 
 def rebuild_values(tensors, templates=None):
     """``{root name: value}`` from recorded leaves; ``templates`` (name -> Tensor) give representations."""
-    templates = templates or {}
-    groups = OrderedDict()
-    for tensor in tensors:
-        root = tensor.name if not tensor.path else _root_name(tensor.name)
-        groups.setdefault(root, []).append(tensor)
-    values = OrderedDict()
-    for root, leaves in groups.items():
-        if len(leaves) == 1 and not leaves[0].path:
-            values[root] = leaf_value(leaves[0], templates.get(root))
-        else:
-            values[root] = _rebuild_container(leaves, templates)
-    return values
-
-
-def _root_name(name):
-    cut = [i for i in (name.find("["), name.find(".")) if i > 0]
-    return name[:min(cut)] if cut else name
-
-
-def _rebuild_container(leaves, templates):
-    """Nest the leaves back along their paths; leaves arrive in the containers' iteration order."""
-    root = _Node(leaves[0].path[0][0])
-    for leaf in leaves:
-        node = root
-        for (_, key), (next_container, _) in zip(leaf.path, leaf.path[1:]):
-            node = node.children.setdefault(key, _Node(next_container))
-        node.children[leaf.path[-1][1]] = leaf_value(leaf, templates.get(leaf.name))
-    return root.build()
-
-
-class _Node:
-    """One container on the way to the leaves: its kind and its children by key, in order."""
-
-    __slots__ = ("container", "children")
-
-    def __init__(self, container):
-        self.container = container
-        self.children = OrderedDict()
-
-    def build(self):
-        items = [(k, v.build() if isinstance(v, _Node) else v) for k, v in self.children.items()]
-        if self.container == "dict":
-            return dict(items)
-        values = [v for _, v in items]
-        return values if self.container == "list" else tuple(values)  # namedtuples come back as tuples
+    try:
+        return OrderedDict(decode_values(tensors, templates))
+    except UndecodableValue as exc:
+        raise _unreplayable(exc, tensors) from None
 
 
 def leaf_value(tensor, template=None):
     """One recorded leaf as a Python object; ``template`` is the target side's own record of it."""
-    kind = tensor.kind
-    if kind == "none":
-        return None
-    if kind == "str":
-        return tensor.value
-    if tensor.container:
-        return _CONTAINER_TYPES.get(tensor.container, list)()
-    if kind == "scalar":
-        if tensor.py_type in ("int", "float", "bool", "complex"):
-            value = tensor.value
-            return complex(*value) if tensor.py_type == "complex" else value
-        return np.dtype(tensor.dtype).type(tensor.value)
-    if kind == "bytes":
-        return tensor.load().tobytes()
-    if kind == "object":
-        raise Unreplayable("input %r of stage %r was recorded as an object (%s), which cannot be rebuilt; pass "
-                           "it yourself: bmtrace.replay(..., inputs={%r: value})"
-                           % (tensor.name, tensor.call.stage, tensor.value, tensor.name))
-    array = tensor.load()
-    return _as_representation(array, template.meta if template is not None else tensor.meta)
+    try:
+        return decode(tensor, template)
+    except UndecodableValue as exc:
+        raise _unreplayable(exc, [tensor]) from None
 
 
-def _as_representation(array, meta):
-    """numpy -> PIL image or torch tensor when that is what the function was given when recorded."""
-    if meta.get("source_type") == "PIL.Image":
-        from PIL import Image
-
-        return Image.fromarray(np.ascontiguousarray(array), mode=meta.get("mode") if _mode_fits(array, meta) else None)
-    if meta.get("framework") == "torch":
-        import torch
-
-        return torch.from_numpy(np.array(array, copy=True))
-    return array
-
-
-def _mode_fits(array, meta):
-    mode = meta.get("mode")
-    channels = {"RGB": 3, "RGBA": 4, "L": None}
-    return mode in channels and (array.ndim == 2 if mode == "L" else array.ndim == 3 and array.shape[2] == channels[mode])
+def _unreplayable(exc, tensors):
+    call = getattr(tensors[0], "call", None) if tensors else None
+    stage = getattr(call, "stage", None)
+    return Unreplayable("stage %r: input %s; pass it yourself: bmtrace.replay(..., inputs={name: value})"
+                        % (stage, exc))
 
 
 def bind_to_signature(fn, values, stage):
