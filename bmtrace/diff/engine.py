@@ -88,7 +88,8 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
     run_a, run_b = _open(run_a), _open(run_b)
     alignment = align(run_a, run_b, full_map)
     notes = list(alignment.warnings)
-    explainer = Explainer(explain_budget_s, notes) if explain else None
+    env_a, env_b = _meta(run_a), _meta(run_b)
+    explainer = Explainer(explain_budget_s, notes, (env_a, env_b)) if explain else None
     entries = []
     cache = ContentCache()
     task = TaskStep(rules, notes)
@@ -103,7 +104,7 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
             progress(done, total)
     result = DiffResult(
         run_a.path, run_b.path, entries, alignment.stage_order,
-        environment_diff(_meta(run_a), _meta(run_b)), _dedupe(notes), rules, _sample_counts(alignment),
+        environment_diff(env_a, env_b), _dedupe(notes), rules, _sample_counts(alignment),
         side_a=getattr(run_a, "side", None), side_b=getattr(run_b, "side", None))
     result.run_objects = (run_a, run_b)
     result.predictions = task.summaries()

@@ -54,8 +54,9 @@ class LazyArrays(dict):
 class Explainer:
     """Calls ``bmtrace.explain`` on diverged pairs; its failures become warnings, never crashes."""
 
-    def __init__(self, budget_s, notes):
+    def __init__(self, budget_s, notes, env=({}, {})):
         self.budget_s = budget_s
+        self.env = env  # each run's environment ({"versions": ...}), for diagnoses that compare libraries
         self.notes = notes
         self.hints = []
         self.done_tensors = set()
@@ -88,6 +89,7 @@ class Explainer:
         if not targets and entry.stage in self.done_stages:
             return
         inputs_a, inputs_b = LazyArrays(call_a.inputs), LazyArrays(call_b.inputs)
+        outputs_a, outputs_b = LazyArrays(call_a.outputs), LazyArrays(call_b.outputs)
         for t in targets:
             self.done_tensors.add((entry.stage, t.role, t.name))
             ta = _find(call_a.inputs if t.role == "input" else call_a.outputs, t.name)
@@ -95,16 +97,30 @@ class Explainer:
                        t.name_b if t.name_b is not None else t.name)
             if ta is None or tb is None or not (ta.has_payload and tb.has_payload):
                 continue
-            self._run("explain_tensor_pair", entry, t.name, lambda: self.module.explain_tensor_pair(
-                ta.load(), tb.load(), stage=entry.stage, tensor=t.name,
-                inputs_a=inputs_a, inputs_b=inputs_b,
+            evidence = self.module.Evidence.with_budget(
+                self.budget_s, stage=entry.stage, tensor=t.name, role=t.role, a=ta.load(), b=tb.load(),
+                inputs_a=inputs_a, inputs_b=inputs_b, outputs_a=outputs_a, outputs_b=outputs_b,
                 meta_a=dict(call_a.meta, **ta.meta), meta_b=dict(call_b.meta, **tb.meta),
-                budget_s=self.budget_s))
+                call_a=call_a.function, call_b=call_b.function, env_a=self.env[0], env_b=self.env[1],
+                inherited=self._inherited(entry, t))
+            self._run("explain", entry, t.name, lambda ev=evidence: self.module.explain(ev))
         if entry.stage not in self.done_stages:
             self.done_stages.add(entry.stage)
-            outputs_a, outputs_b = LazyArrays(call_a.outputs), LazyArrays(call_b.outputs)
-            self._run("explain_stage_outputs", entry, None,
-                      lambda: self.module.explain_stage_outputs(outputs_a, outputs_b, stage=entry.stage))
+            evidence = self.module.Evidence.with_budget(
+                self.budget_s, stage=entry.stage, inputs_a=inputs_a, inputs_b=inputs_b, outputs_a=outputs_a,
+                outputs_b=outputs_b, call_a=call_a.function, call_b=call_b.function, env_a=self.env[0],
+                env_b=self.env[1], inherited=self._inherited(entry, None))
+            self._run("explain_stage", entry, None, lambda ev=evidence: self.module.explain_stage(ev))
+
+    def _inherited(self, entry, tensor):
+        """What the diff knows upstream of this pair: do the stage's inputs already differ, and in
+        which representation does B hold what A holds."""
+        inputs = [t for t in entry.tensors if t.role == "input" and t.status not in (Status.ONLY_IN_A,
+                                                                                    Status.ONLY_IN_B)]
+        differ = any(not t.passed for t in inputs) if inputs else None
+        if tensor is not None and tensor.role == "input":
+            differ = None  # an input is judged as the output of what came before
+        return self.module.Inherited(inputs_differ=differ, mapping=getattr(entry, "carried_mapping", None))
 
     def _run(self, what, entry, tensor, call):
         try:

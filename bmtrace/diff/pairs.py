@@ -77,6 +77,8 @@ def compare_pair(pair, rules, notes=None, cache=None):
     where = "stage %s: " % pair.stage
     for role, side_a, side_b in (("input", call_a.inputs, call_b.inputs),
                                  ("output", call_a.outputs, call_b.outputs)):
+        if role == "output":
+            entry.carried_mapping = cache.mapping  # what the stage received: explain judges it against this
         for ta, tb in pair_tensors(side_a, side_b, notes, where + role + "s: "):
             entry.tensors.append(_compare_tensor(ta, tb, role, pair.stage, rules, cache))
     if getattr(call_a, "mode", "full") != getattr(call_b, "mode", "full"):
