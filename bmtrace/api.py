@@ -6,15 +6,14 @@ import contextlib
 import functools
 import inspect
 import os
-import shutil
 import sys
 import threading
 
 from . import _state
-from .errors import RunExistsError, UsageError, FormatVersionError
-from .recorder import MODES, Recorder, now, run_document
+from .errors import StoreError, UsageError
+from .recorder import MODES, Recorder
 from .stage import NULL_CALL, StageCall
-from .store import layout
+from .store import run_dir
 
 _ENV_VARS = ("BMTRACE_DIR", "BMTRACE_SIDE", "BMTRACE_MODE", "BMTRACE_JOIN")
 _saved_env = {}
@@ -37,7 +36,8 @@ def start(path, *, side=None, mode="full", overwrite=False, append=False, payloa
         stage_modes: per-stage mode overrides, e.g. {"decode": "stats"}.
 
     Returns:
-        The absolute run path.
+        The absolute run path. When the directory cannot be written (read-only, full disk), this is
+        reported once on stderr, nothing is recorded and the program continues (strict: StoreError).
 
     Example:
         bmtrace.start("runs/port", side="port"); main(); bmtrace.stop()
@@ -48,8 +48,18 @@ def start(path, *, side=None, mode="full", overwrite=False, append=False, payloa
     _check_mode(mode, "mode")
     for stage, stage_mode in (stage_modes or {}).items():
         _check_mode(stage_mode, "stage_modes[%r]" % stage)
-    return _activate(os.path.abspath(os.fspath(path)), side, mode, overwrite, append, payload_cap_bytes,
-                     strict, stage_modes, joining=False)
+    path = os.path.abspath(os.fspath(path))
+    try:
+        return _activate(path, side, mode, overwrite, append, payload_cap_bytes, strict, stage_modes,
+                         joining=False)
+    except OSError as exc:
+        if strict:
+            raise StoreError("bmtrace cannot create run %s (%s: %s); fix the path or its permissions, or free "
+                             "space" % (path, type(exc).__name__, exc)) from exc
+        print("bmtrace: not recording: cannot create run %s (%s: %s); your program continues. Fix the path or "
+              "its permissions, or free space; pass strict=True to make this an error"
+              % (path, type(exc).__name__, exc), file=sys.stderr)
+        return path
 
 
 def stop(_at_exit=False):
@@ -65,8 +75,7 @@ def stop(_at_exit=False):
         return None
     rec.close_writer()
     if rec.owner:
-        # At interpreter exit pyarrow can no longer be imported; the index is then built on first read.
-        _finalize_run(rec, build_index=not _at_exit or "pyarrow.parquet" in sys.modules)
+        _finalize_run(rec)
     _restore_env()
     return rec.path
 
@@ -303,13 +312,16 @@ def _start_from_env():
 
 def _activate(path, side, mode, overwrite, append, payload_cap_bytes, strict, stage_modes, joining):
     if joining:
-        doc = _read_existing_run(path)
+        doc = run_dir.join(path)
     else:
-        doc = _prepare_directory(path, overwrite, append)
+        doc = run_dir.prepare(path, overwrite, append)
     if doc is not None:  # appending to or joining an existing run keeps its settings unless given
         side = side if side is not None else doc.get("side")
     else:
-        _write_run_document(path, side, mode, stage_modes, payload_cap_bytes)
+        run_dir.write_new(path, side, mode, stage_modes, payload_cap_bytes)
+    # The index is built at exit, when importing concurrent.futures.thread (pyarrow's pandas check
+    # pulls it in) is no longer allowed: import it now, it is stdlib and light.
+    import concurrent.futures.thread  # noqa: F401
     rec = Recorder(path, side, mode, stage_modes, payload_cap_bytes, strict, owner=not joining)
     _state.recorder = rec
     _state.refresh()
@@ -318,74 +330,30 @@ def _activate(path, side, mode, overwrite, append, payload_cap_bytes, strict, st
     return path
 
 
-def _prepare_directory(path, overwrite, append):
-    """Check the run directory; returns the existing run document when appending."""
-    run_file = os.path.join(path, layout.RUN_FILE)
-    if os.path.isdir(path) and os.listdir(path):
-        is_run = os.path.isfile(run_file)
-        if append:
-            if not is_run:
-                raise RunExistsError("cannot append to %s: it is not a bmtrace run (no %s)" % (path, layout.RUN_FILE))
-            return _read_existing_run(path)
-        if not overwrite:
-            raise RunExistsError("run directory %s is not empty; pass overwrite=True (CLI: --overwrite) to "
-                                 "replace it, append=True to add to it, or choose another path" % path)
-        if not is_run:
-            raise RunExistsError("refusing to overwrite %s: it is not empty and not a bmtrace run; "
-                                 "choose an empty or new directory" % path)
-        shutil.rmtree(path)
-    elif os.path.exists(path) and not os.path.isdir(path):
-        raise RunExistsError("run path %s exists and is a file; choose a directory path" % path)
-    os.makedirs(path, exist_ok=True)
-    return None
-
-
 def create_run(path, *, side=None, mode="full", overwrite=False, stage_modes=None, payload_cap_bytes=None):
     """Create an empty run directory for another process to record into (`bmtrace record`)."""
     _check_mode(mode, "mode")
-    path = os.path.abspath(os.fspath(path))
-    _prepare_directory(path, overwrite, append=False)
-    _write_run_document(path, side, mode, stage_modes, payload_cap_bytes)
-    return path
+    return run_dir.create(path, side=side, mode=mode, overwrite=overwrite, stage_modes=stage_modes,
+                          payload_cap_bytes=payload_cap_bytes)
 
 
 def finalize_run(path):
     """Stamp the end time and build the Parquet index of a run recorded by other processes."""
-    rec = Recorder(path, None, "full", None, None, strict=False, owner=True)
+    rec = Recorder(os.path.abspath(os.fspath(path)), None, "full", None, None, strict=False, owner=True)
     _finalize_run(rec)
 
 
-def _write_run_document(path, side, mode, stage_modes, payload_cap_bytes):
-    doc = run_document(path, side, mode, now(), stage_modes=stage_modes, payload_cap_bytes=payload_cap_bytes)
-    layout.write_json_atomic(os.path.join(path, layout.RUN_FILE), doc)
-
-
-def _read_existing_run(path):
-    doc = layout.read_json(os.path.join(path, layout.RUN_FILE))
-    if doc.get("format_version", 0) > layout.FORMAT_VERSION:
-        raise FormatVersionError("run %s has format version %s; this bmtrace writes version %d: upgrade "
-                                 "bmtrace to add to it" % (path, doc.get("format_version"), layout.FORMAT_VERSION))
-    return doc
-
-
-def _finalize_run(rec, build_index=True):
+def _finalize_run(rec):
     try:
-        run_file = os.path.join(rec.path, layout.RUN_FILE)
-        doc = layout.read_json(run_file)
-        doc["ended"] = now()
-        layout.write_json_atomic(run_file, doc)
+        run_dir.stamp_end(rec.path)
     except Exception as exc:
         rec.report_failure(exc, "stamping the end of the run")
         return
-    if not build_index:
-        return
     try:
-        from .store.index import build_index_if_possible
-
-        build_index_if_possible(rec.path)
-    except Exception as exc:  # the journals stay the source of truth; the index is rebuilt on read
-        rec.warn_once("index", "could not build %s/index.parquet (%s: %s); it will be built on first read"
-                      % (rec.path, type(exc).__name__, exc))
+        run_dir.build_index_if_available(rec.path)
+    except Exception as exc:  # the journals stay the source of truth; the index can be rebuilt
+        rec.warn_once("index", "could not build %s/index.parquet (%s: %s); build it later with "
+                      "`python -m bmtrace.store.index %s`" % (rec.path, type(exc).__name__, exc, rec.path))
 
 
 def _export_env(rec):

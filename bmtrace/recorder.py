@@ -8,10 +8,8 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 
 from .errors import StoreError
-from .store import layout
 from .store.writer import ProcessWriter
 
 MODES = ("full", "stats")
@@ -88,21 +86,3 @@ class Recorder:
         if key not in self._reported:
             self._reported.add(key)
             print("bmtrace: " + message, file=sys.stderr)
-
-
-def run_document(path, side, mode, started, ended=None, stage_modes=None, payload_cap_bytes=None):
-    return {
-        "format_version": layout.FORMAT_VERSION,
-        "tool": "bmtrace",
-        "side": side,
-        "mode": mode,
-        "stage_modes": stage_modes or {},
-        "payload_cap_bytes": payload_cap_bytes,
-        "started": started,
-        "ended": ended,
-        "path": os.path.abspath(path),
-    }
-
-
-def now():
-    return time.time()

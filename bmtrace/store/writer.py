@@ -1,7 +1,7 @@
 """Per-process writer: payload files first, then one journal line per completed call."""
 from __future__ import annotations
 
-import json
+import errno
 import os
 import threading
 import time
@@ -9,7 +9,7 @@ import uuid
 
 import numpy as np
 
-from . import layout
+from . import hashing, layout, schema
 from .environment import process_snapshot
 
 # Below this size a thread hand-off costs more than it saves.
@@ -29,6 +29,8 @@ class ProcessWriter:
         self._seq = 0
         self._lock = threading.Lock()
         self._journal_fd = None
+        self._journal_path = None
+        self._journal_id = None  # (device, inode): a journal deleted or replaced mid-run is noticed
         self._payload_dir = None
         self._executor = None
         self._opened = None
@@ -39,6 +41,8 @@ class ProcessWriter:
             os.makedirs(os.path.join(self.run_dir, sub), exist_ok=True)
         path = os.path.join(self.run_dir, layout.JOURNAL_DIR, self.token + ".jsonl")
         self._journal_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        info = os.fstat(self._journal_fd)
+        self._journal_path, self._journal_id = path, (info.st_dev, info.st_ino)
         self._opened = time.time()
         self.write_process_meta(closed=False)
 
@@ -101,10 +105,25 @@ class ProcessWriter:
         return entries
 
     def commit(self, record):
-        """Append one completed call; a single write() so a kill never leaves half a record behind."""
-        line = (json.dumps(record, default=_json_default, allow_nan=True) + "\n").encode()
+        """Append one completed call; a single write() so a kill never leaves half a record behind.
+
+        Raises OSError when the journal file was deleted or replaced (writes would be lost).
+        """
+        record["hash_alg"] = hashing.algorithm()  # every hash of this process's records
+        line = schema.call_line(record, default=_json_default)
         with self._lock:
+            self._check_journal()
             os.write(self._journal_fd, line)
+
+    def _check_journal(self):
+        try:
+            info = os.stat(self._journal_path)
+            same = (info.st_dev, info.st_ino) == self._journal_id
+        except FileNotFoundError:
+            same = False
+        if not same:
+            raise FileNotFoundError(errno.ENOENT, "the journal file was deleted or replaced during the run, so "
+                                    "new records would be lost", self._journal_path)
 
     # -- helpers ---------------------------------------------------------------------------------
     def _payload_allowed(self, arr):
