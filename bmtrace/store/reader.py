@@ -66,7 +66,7 @@ class Run:
         doc = run_dir.read(self.path)
         self.side = doc.get("side")
         self.hash_alg = doc.get("hash_alg") or schema.LEGACY_HASH_ALG
-        self.torn_lines = 0
+        self._torn = 0
         self._problems = []
         self._doc = doc
         self._calls = None
@@ -83,10 +83,16 @@ class Run:
         return list(self._problems)
 
     @property
+    def torn_lines(self):
+        """Records cut short by a kill during their write (a journal's last line without newline)."""
+        self._load()
+        return self._torn
+
+    @property
     def skipped_lines(self):
         """Journal lines skipped for any reason: torn last lines plus invalid lines."""
         self._load()
-        return self.torn_lines + sum(1 for p in self._problems if p.line is not None)
+        return self._torn + sum(1 for p in self._problems if p.line is not None)
 
     # -- metadata -------------------------------------------------------------------------------------
     @property
@@ -142,7 +148,7 @@ class Run:
             with open(journal, "rb") as f:
                 for number, line in enumerate(f, 1):
                     if not line.endswith(b"\n"):
-                        self.torn_lines += 1  # only a last line: a record cut short by a kill in its write
+                        self._torn += 1  # only a last line: a record cut short by a kill in its write
                         continue
                     try:
                         records.append(schema.parse_line(line))

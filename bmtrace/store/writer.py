@@ -113,7 +113,12 @@ class ProcessWriter:
         line = schema.call_line(record, default=_json_default)
         with self._lock:
             self._check_journal()
-            os.write(self._journal_fd, line)
+            written = os.write(self._journal_fd, line)
+            while written < len(line):  # a short write (nearly full disk): finish the line or fail
+                more = os.write(self._journal_fd, line[written:])
+                if not more:
+                    raise OSError(errno.ENOSPC, "no space left for a journal line", self._journal_path)
+                written += more
 
     def _check_journal(self):
         try:
