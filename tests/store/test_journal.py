@@ -101,3 +101,13 @@ def test_journal_lines_are_ascii_json(small_run):
     """The writer's lines decode as ASCII JSON objects (text survives as escapes)."""
     for line in _lines(small_run):
         assert isinstance(json.loads(line.decode("ascii")), dict)
+
+
+def test_show_lists_bad_lines_apart_from_torn_records(small_run):
+    """`bmtrace show` lists a bad middle line with its line number and does not call it torn."""
+    from bmtrace.commands.show import render, summarize
+
+    _with_bad_middle_line(small_run, b"{}")
+    summary = summarize(bmtrace.open_run(small_run))
+    assert summary["torn_records_skipped"] == 0 and len(summary["problems"]) == 1
+    assert "line 2" in render(summary) and "torn" not in render(summary)
