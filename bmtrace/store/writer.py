@@ -6,6 +6,7 @@ import os
 import threading
 import time
 import uuid
+from collections import OrderedDict
 
 import numpy as np
 
@@ -14,6 +15,9 @@ from .environment import process_snapshot
 
 # Below this size a thread hand-off costs more than it saves.
 _PARALLEL_BYTES = 1 << 20
+# Content hashes of payloads written by this process, most recent first out: duplicates are nearly
+# always recent (a stage's input is the previous stage's output), and memory stays flat in long runs.
+_REMEMBERED_PAYLOADS = 4096
 
 
 class ProcessWriter:
@@ -34,6 +38,7 @@ class ProcessWriter:
         self._payload_dir = None
         self._executor = None
         self._opened = None
+        self._written = OrderedDict()  # content hash -> payload path relative to the run
 
     # -- lifecycle -------------------------------------------------------------------------------
     def open(self):
@@ -71,38 +76,79 @@ class ProcessWriter:
             return self._seq
 
     def store_leaves(self, leaves, role, seq, start_index, keep_payload):
-        """Describe each leaf (stats, hash) and write its payload when asked; return JSON entries."""
+        """Describe each leaf (stats, hash) and store its payload when asked; return JSON entries.
+
+        Payloads are content-addressed within this process: an array whose content hash was already
+        written (say, a stage input that is the previous stage's output) references that file.
+        """
         entries = []
         if keep_payload:
             self.ensure_payload_dir()
         for offset, leaf in enumerate(leaves):
             arr = leaf.array
-            wants_payload = keep_payload and arr is not None and leaf.kind in ("array", "bytes")
-            if wants_payload and not self._payload_allowed(arr):
-                wants_payload = False
-            rel = None
-            pending = []
-            if wants_payload:
-                rel = "%s/%s/%d-%d.npy" % (layout.PAYLOAD_DIR, self.token, seq, start_index + offset)
+            wants_payload = keep_payload and arr is not None and schema.keeps_payload(leaf.kind)
+            rel = "%s/%s/%d-%d.npy" % (layout.PAYLOAD_DIR, self.token, seq, start_index + offset)
             if arr is not None and arr.nbytes >= _PARALLEL_BYTES:
-                # Writing and describing (hash + statistics) each read the whole array and release
-                # the GIL: the write goes to a helper thread, the description is split in two halves.
-                if rel is not None:
-                    pending.append(self._pool().submit(_save, os.path.join(self.run_dir, rel), arr))
-                entry = leaf.describe(pool=self._pool(), parts=2)
+                entry, payload = self._store_large(leaf, arr, rel if wants_payload else None)
             else:
-                if rel is not None:
-                    _save(os.path.join(self.run_dir, rel), arr)
                 entry = leaf.describe()
-            for future in pending:
-                future.result()
-            entry["payload"] = rel
-            if keep_payload and rel is None and self.cap_reached and leaf.kind in ("array", "bytes"):
+                payload = self._store(arr, entry.get("hash"), rel) if wants_payload else None
+            entry["payload"] = payload
+            if wants_payload and payload is None and self.cap_reached:
                 entry["note"] = _join_note(entry.get("note"), "payload skipped: run payload cap of %d bytes reached"
                                            % self.payload_cap_bytes)
             entry["role"] = role
             entries.append(entry)
         return entries
+
+    def _store_large(self, leaf, arr, rel):
+        """Writing and describing (hash + statistics) each read the whole array and release the GIL:
+        the write goes to a helper thread and the description is split in two halves. With the fast
+        hash, the content hash is taken first so a duplicate is never written."""
+        pending = None
+        payload = None
+        key = hashing.content_hash(arr) if rel is not None and hashing.algorithm() != hashing.SHA1 else None
+        if key is not None:
+            payload = self._known(key)
+            if payload is None and self._payload_allowed(arr):
+                pending = self._pool().submit(_save, os.path.join(self.run_dir, rel), arr)
+        entry = leaf.describe(pool=self._pool(), parts=2)
+        if pending is not None:
+            pending.result()
+            payload = rel
+            self._remember(key, rel)
+        elif rel is not None and key is None:  # SHA-1: too slow to hash twice; write after describing
+            payload = self._store(arr, entry.get("hash"), rel)
+        return entry, payload
+
+    def _store(self, arr, key, rel):
+        """Reference the payload already written with content hash ``key``, or write ``rel``."""
+        known = self._known(key)
+        if known is not None:
+            return known
+        if not self._payload_allowed(arr):
+            return None
+        _save(os.path.join(self.run_dir, rel), arr)
+        self._remember(key, rel)
+        return rel
+
+    def _known(self, key):
+        if key is None:
+            return None
+        with self._lock:
+            rel = self._written.get(key)
+            if rel is not None:
+                self._written.move_to_end(key)
+            return rel
+
+    def _remember(self, key, rel):
+        """Only called once the file is complete, so a reference never points at a partial payload."""
+        if key is None:
+            return
+        with self._lock:
+            self._written[key] = rel
+            if len(self._written) > _REMEMBERED_PAYLOADS:
+                self._written.popitem(last=False)
 
     def commit(self, record):
         """Append one completed call; a single write() so a kill never leaves half a record behind.
