@@ -104,19 +104,18 @@ class Run:
                 try:
                     proc = layout.read_json(proc_file)
                 except (OSError, ValueError):
-                    continue
+                    continue  # a process killed while writing it; its records are still in the journal
                 if isinstance(proc, dict):
-                    procs.append(proc)
+                    procs.append(_checked_process(proc))
             # the first process to record describes the run
-            procs.sort(key=lambda p: p.get("opened") if isinstance(p.get("opened"), (int, float)) else 0.0)
+            procs.sort(key=lambda p: p["opened"] or 0.0)
             meta = dict(self._doc)
             owner = procs[0] if procs else {}
             for key in ("host", "platform", "python", "executable", "argv", "cwd", "opencv_build", "env"):
                 meta[key] = owner.get(key)
             versions = {}
             for proc in procs:
-                found = proc.get("versions")
-                for name, version in (found.items() if isinstance(found, dict) else ()):
+                for name, version in (proc["versions"] or {}).items():
                     versions.setdefault(name, version)
             meta["versions"] = versions
             meta["processes"] = procs
@@ -211,6 +210,29 @@ class Run:
         if not resolved.startswith(self._real_path + os.sep):
             raise refuse("leads outside the run directory through a symlink (to %s)" % resolved)
         return resolved
+
+
+# Process facts the reports print, with their types; a wrong-typed value is dropped (None).
+_PROCESS_FIELDS = {
+    "host": str, "platform": str, "python": str, "python_implementation": str, "executable": str,
+    "cwd": str, "writer": str, "pid": int, "opened": (int, float), "argv": list, "versions": dict,
+    "env": dict, "opencv_build": dict,
+}
+
+
+def _checked_process(proc):
+    """A procs/*.json document with every field the reports use of the type they expect."""
+    checked = dict(proc)
+    for key, typ in _PROCESS_FIELDS.items():
+        value = proc.get(key)
+        if value is None or isinstance(value, bool) or not isinstance(value, typ):
+            checked[key] = None
+    if checked["argv"] is not None:
+        checked["argv"] = [str(arg) for arg in checked["argv"]]
+    for key in ("versions", "env"):
+        if checked[key] is not None:
+            checked[key] = {str(k): str(v) for k, v in checked[key].items()}
+    return checked
 
 
 class Call:

@@ -10,7 +10,7 @@ import os
 import shutil
 import time
 
-from ..errors import CorruptRunError, FormatVersionError, RunExistsError, RunNotFoundError
+from ..errors import CorruptRunError, FormatVersionError, RunExistsError, RunNotFoundError, StoreError
 from . import hashing, layout
 from .schema import MODES
 
@@ -147,10 +147,19 @@ def write_new(path, side, mode, stage_modes=None, payload_cap_bytes=None):
 
 
 def create(path, side=None, mode="full", overwrite=False, stage_modes=None, payload_cap_bytes=None):
-    """Create an empty run directory for processes to record into; returns its absolute path."""
+    """Create an empty run directory for processes to record into; returns its absolute path.
+
+    Raises:
+        RunExistsError: the directory is not empty (and not to be overwritten) or is a file.
+        StoreError: the directory or its run.json cannot be written (read-only, full disk).
+    """
     path = os.path.abspath(os.fspath(path))
-    prepare(path, overwrite, append=False)
-    write_new(path, side, mode, stage_modes, payload_cap_bytes)
+    try:
+        prepare(path, overwrite, append=False)
+        write_new(path, side, mode, stage_modes, payload_cap_bytes)
+    except OSError as exc:
+        raise StoreError("cannot create run directory %s (%s: %s); choose a writable path with free space"
+                         % (path, type(exc).__name__, exc.strerror or exc)) from exc
     return path
 
 

@@ -61,3 +61,26 @@ def test_appending_to_a_newer_run_is_refused(small_run):
     with pytest.raises(FormatVersionError, match="upgrade"):
         bmtrace.start(small_run, append=True)
     assert bmtrace.stop() is None
+
+
+def test_create_run_on_unwritable_path_is_a_store_error(tmp_path):
+    """create_run (`bmtrace record --out`) on an unwritable path raises StoreError naming it."""
+    from bmtrace.api import create_run
+    from bmtrace.errors import StoreError
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match="cannot create run directory .*file/run"):
+        create_run(tmp_path / "file" / "run")
+
+
+def test_damaged_process_files_do_not_break_meta(small_run):
+    """procs/*.json with wrong types or garbage leave meta readable, the bad values dropped."""
+    (proc,) = (small_run / "procs").glob("*.json")
+    doc = json.loads(proc.read_text())
+    doc.update(argv="not-a-list", versions=[1], host=5, opened="soon")
+    proc.write_text(json.dumps(doc))
+    (small_run / "procs" / "junk.json").write_text("[1, 2]")
+    (small_run / "procs" / "torn.json").write_text('{"host": "x"')
+    meta = bmtrace.open_run(small_run).meta
+    assert meta["argv"] is None and meta["host"] is None and meta["versions"] == {}
+    assert meta["python"] and len(meta["processes"]) == 1
