@@ -41,41 +41,21 @@ class RecordError(ValueError):
 
 
 # -- field types ----------------------------------------------------------------------------------
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
+# A field's check is a set of exact JSON types (bool is not an int here) plus, for a few fields, a
+# further test of the value; both are cheap, since every line of every journal goes through them.
+_STR = ({str}, None, "a string")
+_INT = ({int}, None, "an integer")
+_COUNT = ({int}, lambda v: v >= 0, "a non-negative integer")
+_NUMBER = ({int, float}, None, "a number")
+_DICT = ({dict}, None, "an object")
+_LIST = ({list}, None, "a list")
+_SHAPE = ({list}, lambda v: all(type(d) is int and d >= 0 for d in v), "a list of non-negative integers")
+_ANY = (None, None, "anything")
+_MODE = ({str}, lambda v: v in MODES, "one of %s" % ", ".join(MODES))
+_ROLE = ({str}, lambda v: v in ROLES, "one of %s" % ", ".join(ROLES))
+_PATH = ({list}, lambda v: all(type(step) is list for step in v), "a list of lists")
 
-
-def _is_number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _check(value, field, accepts, expected, optional=True):
-    if value is None and optional:
-        return None
-    if not accepts(value):
-        raise RecordError("field %r must be %s%s, got %s" % (field, expected, " or null" if optional else "",
-                                                             _describe(value)))
-    return value
-
-
-def _describe(value):
-    text = json.dumps(value, default=repr)
-    if len(text) > 40:
-        text = text[:37] + "..."
-    return "%s %s" % (type(value).__name__ if value is not None else "null", text)
-
-
-_STR = (lambda v: isinstance(v, str), "a string")
-_INT = (_is_int, "an integer")
-_COUNT = (lambda v: _is_int(v) and v >= 0, "a non-negative integer")
-_NUMBER = (_is_number, "a number")
-_DICT = (lambda v: isinstance(v, dict), "an object")
-_LIST = (lambda v: isinstance(v, list), "a list")
-_SHAPE = (lambda v: isinstance(v, list) and all(_is_int(d) and d >= 0 for d in v),
-          "a list of non-negative integers")
-_ANY = (lambda v: True, "anything")
-
-# name: (type check, default when absent, required)
+# name: (check, default when absent, required)
 CALL_FIELDS = {
     "id": (_STR, None, True),
     "stage": (_STR, None, True),
@@ -88,7 +68,7 @@ CALL_FIELDS = {
     "sample": (_STR, None, False),
     "parent": (_STR, None, False),
     "function": (_DICT, None, False),
-    "mode": ((lambda v: v in MODES, "one of %s" % ", ".join(MODES)), "full", False),
+    "mode": (_MODE, "full", False),
     "error": (_DICT, None, False),
     "meta": (_DICT, None, False),
     "hash_alg": (_STR, None, False),
@@ -98,7 +78,7 @@ CALL_FIELDS = {
 
 TENSOR_FIELDS = {
     "name": (_STR, None, True),
-    "role": ((lambda v: v in ROLES, "one of %s" % ", ".join(ROLES)), None, False),
+    "role": (_ROLE, None, False),
     "kind": (_STR, "array", False),
     "dtype": (_STR, None, False),
     "shape": (_SHAPE, None, False),
@@ -114,25 +94,44 @@ TENSOR_FIELDS = {
     "note": (_STR, None, False),
     "payload": (_STR, None, False),
     "value": (_ANY, None, False),
-    "path": ((lambda v: isinstance(v, list) and all(isinstance(s, list) for s in v), "a list of lists"),
-             None, False),
+    "path": (_PATH, None, False),
     "container": (_STR, None, False),
     "py_type": (_STR, None, False),
 }
 
 
-def _parse_fields(obj, fields, what):
-    if not isinstance(obj, dict):
+def _compiled(fields):
+    return tuple((name, types, test, expected, default, required)
+                 for name, ((types, test, expected), default, required) in fields.items())
+
+
+_CALL_CHECKS = _compiled(CALL_FIELDS)
+_TENSOR_CHECKS = _compiled(TENSOR_FIELDS)
+
+
+def _describe(value):
+    text = json.dumps(value, default=repr)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return "%s %s" % (type(value).__name__ if value is not None else "null", text)
+
+
+def _parse_fields(obj, checks, what):
+    if type(obj) is not dict:
         raise RecordError("%s must be a JSON object, got %s" % (what, _describe(obj)))
     record = {}
-    for name, ((accepts, expected), default, required) in fields.items():
-        value = obj.get(name)
+    get = obj.get
+    for name, types, test, expected, default, required in checks:
+        value = get(name)
         if value is None:
             if required:
                 raise RecordError("%s has no %r field" % (what, name))
-            record[name] = default
-            continue
-        record[name] = _check(value, name if what == "the record" else "%s.%s" % (what, name), accepts, expected)
+            value = default
+        elif types is not None and (type(value) not in types or (test is not None and not test(value))):
+            field = name if what == "the record" else "%s.%s" % (what, name)
+            raise RecordError("field %r must be %s%s, got %s" % (field, expected, "" if required else " or null",
+                                                                 _describe(value)))
+        record[name] = value
     return record
 
 
@@ -142,23 +141,27 @@ def parse_call(obj):
     Raises:
         RecordError: a field is missing or of the wrong type.
     """
-    record = _parse_fields(obj, CALL_FIELDS, "the record")
-    if record["error"] is not None:
-        error = record["error"]
+    record = _parse_fields(obj, _CALL_CHECKS, "the record")
+    error = record["error"]
+    if error is not None:
         for key in ("type", "message"):
-            _check(error.get(key), "error.%s" % key, *_STR)
-    record["meta"] = record["meta"] or {}
+            if error.get(key) is not None and type(error[key]) is not str:
+                raise RecordError("field 'error.%s' must be a string or null, got %s" % (key, _describe(error[key])))
+    if record["meta"] is None:
+        record["meta"] = {}
     for role in ("inputs", "outputs"):
-        entries = record[role] or []
-        record[role] = [parse_tensor(entry, "%s[%d]" % (role, i)) for i, entry in enumerate(entries)]
+        entries = record[role]
+        record[role] = [parse_tensor(entry, "%s[%d]" % (role, i)) for i, entry in enumerate(entries)] if entries else []
     return record
 
 
 def parse_tensor(obj, where="tensor"):
     """A validated tensor entry (every field present); ``where`` names it in errors."""
-    entry = _parse_fields(obj, TENSOR_FIELDS, where)
-    entry["meta"] = entry["meta"] or {}
-    entry["path"] = [tuple(step) for step in entry["path"] or ()]
+    entry = _parse_fields(obj, _TENSOR_CHECKS, where)
+    if entry["meta"] is None:
+        entry["meta"] = {}
+    path = entry["path"]
+    entry["path"] = [tuple(step) for step in path] if path else []
     return entry
 
 
@@ -197,29 +200,24 @@ INDEX_COLUMNS = (
 )
 
 
-def index_row(side, call, tensor):
-    """One index row (column -> value) for a reader ``Tensor`` of ``call``."""
-    fn = call.function or {}
-    error = call.error or {}
-    row = {
-        "run_side": side, "call_id": call.id, "sample": call.sample, "stage": call.stage,
-        "occurrence": call.occurrence, "parent": call.parent, "fn_module": _text_or_none(fn.get("module")),
-        "fn_qualname": _text_or_none(fn.get("qualname")), "fn_file": _text_or_none(fn.get("file")),
-        "mode": call.mode, "error_type": error.get("type"), "error_message": error.get("message"),
-        "pid": call.pid, "thread": call.thread, "t_start": call.t_start, "t_end": call.t_end,
-        "role": tensor.role, "name": tensor.name, "kind": tensor.kind, "dtype": tensor.dtype,
-        "shape": list(tensor.shape) if tensor.shape is not None else None,
-        "min": _float(tensor.min), "max": _float(tensor.max), "mean": _float(tensor.mean),
-        "std": _float(tensor.std), "nan_count": tensor.nan_count, "inf_count": tensor.inf_count,
-        "hash": tensor.hash, "hash_alg": tensor.hash_alg if tensor.hash else None,
-        "meta": json.dumps(tensor.meta, sort_keys=True, default=str),
-        "note": tensor.note, "payload": tensor.payload,
-        "value": None if keeps_payload(tensor.kind) else json.dumps(tensor.value, default=str),
-    }
-    for column, typ in INDEX_COLUMNS:
-        if typ == "string" and row[column] is not None:
-            row[column] = safe_text(row[column])
-    return row
+def index_rows(run):
+    """The index rows of a reader ``Run`` as tuples in ``INDEX_COLUMNS`` order, one per tensor."""
+    side = run.side
+    for call in run.calls():
+        fn = call.function or {}
+        error = call.error or {}
+        head = (side, call.id, call.sample, call.stage, call.occurrence, call.parent,
+                _text_or_none(fn.get("module")), _text_or_none(fn.get("qualname")), _text_or_none(fn.get("file")),
+                call.mode, _text_or_none(error.get("type")), _text_or_none(error.get("message")), call.pid,
+                call.thread, call.t_start, call.t_end)
+        for tensor in call.inputs + call.outputs:
+            yield head + (
+                tensor.role, tensor.name, tensor.kind, tensor.dtype,
+                list(tensor.shape) if tensor.shape is not None else None,
+                _float(tensor.min), _float(tensor.max), _float(tensor.mean), _float(tensor.std),
+                tensor.nan_count, tensor.inf_count, tensor.hash, tensor.hash_alg if tensor.hash else None,
+                json.dumps(tensor.meta, sort_keys=True, default=str), tensor.note, tensor.payload,
+                None if keeps_payload(tensor.kind) else json.dumps(tensor.value, default=str))
 
 
 def safe_text(text):
@@ -236,7 +234,7 @@ def _text_or_none(value):
 
 
 def _float(value):
-    return float(value) if _is_number(value) else None
+    return float(value) if type(value) in (int, float) else None
 
 
 def index_table(run):
@@ -246,12 +244,16 @@ def index_table(run):
     pa = require("pyarrow", extra="analysis", feature="the Parquet index")
     types = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(),
              "int64_list": pa.list_(pa.int64())}
-    rows = {column: [] for column, _ in INDEX_COLUMNS}
-    for call in run.calls():
-        for tensor in call.inputs + call.outputs:
-            row = index_row(run.side, call, tensor)
-            for column, values in rows.items():
-                values.append(row[column])
+    rows = list(index_rows(run))
+    columns = list(zip(*rows)) if rows else [()] * len(INDEX_COLUMNS)
+    arrays = []
+    for (column, typ), values in zip(INDEX_COLUMNS, columns):
+        try:
+            arrays.append(pa.array(values, type=types[typ]))
+        except Exception:
+            if typ != "string":
+                raise
+            # lone surrogates (undecodable file names) are not UTF-8: store them as \udcXX escapes
+            arrays.append(pa.array([v if v is None else safe_text(v) for v in values], type=types[typ]))
     schema = pa.schema([pa.field(column, types[typ]) for column, typ in INDEX_COLUMNS])
-    return pa.table({column: pa.array(rows[column], type=types[typ]) for column, typ in INDEX_COLUMNS},
-                    schema=schema)
+    return pa.Table.from_arrays(arrays, schema=schema)
