@@ -1,24 +1,17 @@
 """Public recording API: start/stop/run, sample(), and trace_stage as decorator or context manager."""
 from __future__ import annotations
 
-import atexit
 import contextlib
 import functools
 import inspect
 import os
 import sys
-import threading
 
-from . import _state
+from . import _state, recorder
 from .errors import StoreError, UsageError
-from .recorder import MODES, Recorder
+from .recorder import Recorder
 from .stage import NULL_CALL, StageCall
 from .store import run_dir
-
-_ENV_VARS = ("BMTRACE_DIR", "BMTRACE_SIDE", "BMTRACE_MODE", "BMTRACE_JOIN")
-_saved_env = {}
-_hooks_installed = False
-_env_start_lock = threading.Lock()
 
 
 # -- runs --------------------------------------------------------------------------------------------
@@ -50,8 +43,8 @@ def start(path, *, side=None, mode="full", overwrite=False, append=False, payloa
         _check_mode(stage_mode, "stage_modes[%r]" % stage)
     path = os.path.abspath(os.fspath(path))
     try:
-        return _activate(path, side, mode, overwrite, append, payload_cap_bytes, strict, stage_modes,
-                         joining=False)
+        return recorder.activate(path, side, mode, overwrite, append, payload_cap_bytes, strict, stage_modes,
+                                 joining=False)
     except OSError as exc:
         if strict:
             raise StoreError("bmtrace cannot create run %s (%s: %s); fix the path or its permissions, or free "
@@ -67,17 +60,7 @@ def stop(_at_exit=False):
 
     Returns the run path, or None when no run was active.
     """
-    rec = _state.recorder
-    _state.env_pending = False
-    _state.recorder = None
-    _state.refresh()
-    if rec is None:
-        return None
-    rec.close_writer()
-    if rec.owner:
-        _finalize_run(rec)
-    _restore_env()
-    return rec.path
+    return recorder.deactivate()
 
 
 @contextlib.contextmanager
@@ -271,63 +254,8 @@ def _caller_identity():
             "file": os.path.abspath(code.co_filename), "line": frame.f_lineno, "parameters": None}
 
 
-# -- activation, environment variables, exit and fork -------------------------------------------------
-def _active_recorder():
-    rec = _state.recorder
-    if rec is None and _state.env_pending:
-        # Threads making their first traced call together must all wait for the one start, or the
-        # calls racing it would be dropped.
-        with _env_start_lock:
-            rec = _state.recorder
-            if rec is None and _state.env_pending:
-                try:
-                    rec = _start_from_env()
-                finally:
-                    _state.env_pending = False
-                    _state.refresh()
-    return rec
-
-
-def _start_from_env():
-    """BMTRACE_DIR asks for a run at the first traced call; BMTRACE_JOIN marks a worker of a run."""
-    path = os.environ.get("BMTRACE_DIR")
-    if not path:
-        return None
-    path = os.path.abspath(path)
-    joining = os.environ.get("BMTRACE_JOIN") == path
-    mode = os.environ.get("BMTRACE_MODE") or "full"
-    strict = os.environ.get("BMTRACE_STRICT", "") not in ("", "0")
-    try:
-        _check_mode(mode, "BMTRACE_MODE")
-        _activate(path, os.environ.get("BMTRACE_SIDE") or None, mode,
-                  os.environ.get("BMTRACE_OVERWRITE", "") not in ("", "0"), False, None, strict, None,
-                  joining=joining)
-    except Exception as exc:
-        if strict:
-            raise
-        print("bmtrace: not recording: %s" % exc, file=sys.stderr)
-        return None
-    return _state.recorder
-
-
-def _activate(path, side, mode, overwrite, append, payload_cap_bytes, strict, stage_modes, joining):
-    if joining:
-        doc = run_dir.join(path)
-    else:
-        doc = run_dir.prepare(path, overwrite, append)
-    if doc is not None:  # appending to or joining an existing run keeps its settings unless given
-        side = side if side is not None else doc.get("side")
-    else:
-        run_dir.write_new(path, side, mode, stage_modes, payload_cap_bytes)
-    # The index is built at exit, when importing concurrent.futures.thread (pyarrow's pandas check
-    # pulls it in) is no longer allowed: import it now, it is stdlib and light.
-    import concurrent.futures.thread  # noqa: F401
-    rec = Recorder(path, side, mode, stage_modes, payload_cap_bytes, strict, owner=not joining)
-    _state.recorder = rec
-    _state.refresh()
-    _install_hooks()
-    _export_env(rec)
-    return path
+# -- activation (recorder.py) and run creation for other processes (store/run_dir.py) -----------------
+_active_recorder = recorder.active_recorder  # the recorder of the active run, or None; starts BMTRACE_DIR
 
 
 def create_run(path, *, side=None, mode="full", overwrite=False, stage_modes=None, payload_cap_bytes=None):
@@ -339,68 +267,8 @@ def create_run(path, *, side=None, mode="full", overwrite=False, stage_modes=Non
 
 def finalize_run(path):
     """Stamp the end time and build the Parquet index of a run recorded by other processes."""
-    rec = Recorder(os.path.abspath(os.fspath(path)), None, "full", None, None, strict=False, owner=True)
-    _finalize_run(rec)
+    recorder.finalize(Recorder(os.path.abspath(os.fspath(path)), None, "full", None, None, strict=False,
+                               owner=True))
 
 
-def _finalize_run(rec):
-    try:
-        run_dir.stamp_end(rec.path)
-    except Exception as exc:
-        rec.report_failure(exc, "stamping the end of the run")
-        return
-    try:
-        run_dir.build_index_if_available(rec.path)
-    except Exception as exc:  # the journals stay the source of truth; the index can be rebuilt
-        rec.warn_once("index", "could not build %s/index.parquet (%s: %s); build it later with "
-                      "`python -m bmtrace.store.index %s`" % (rec.path, type(exc).__name__, exc, rec.path))
-
-
-def _export_env(rec):
-    """Workers started with spawn inherit these and join the run instead of starting their own."""
-    _saved_env.clear()
-    for key in _ENV_VARS:
-        _saved_env[key] = os.environ.get(key)
-    os.environ["BMTRACE_DIR"] = rec.path
-    os.environ["BMTRACE_JOIN"] = rec.path
-    os.environ["BMTRACE_MODE"] = rec.mode
-    if rec.side is not None:
-        os.environ["BMTRACE_SIDE"] = str(rec.side)
-
-
-def _restore_env():
-    for key, value in _saved_env.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    _saved_env.clear()
-
-
-def _install_hooks():
-    global _hooks_installed
-    if _hooks_installed:
-        return
-    _hooks_installed = True
-    atexit.register(_stop_at_exit)
-    if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _stop_at_exit():
-    try:
-        stop(_at_exit=True)
-    except Exception as exc:
-        print("bmtrace: could not close the run at exit: %s" % exc, file=sys.stderr)
-
-
-def _after_fork_in_child():
-    rec = _state.recorder
-    if rec is not None:
-        rec.forget_writer_after_fork()
-        rec.owner = False  # the parent finalises the run
-
-
-def _check_mode(mode, where):
-    if mode not in MODES:
-        raise UsageError("%s must be one of %s, got %r" % (where, ", ".join(MODES), mode))
+_check_mode = recorder.check_mode
