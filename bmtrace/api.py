@@ -1,25 +1,17 @@
 """Public recording API: start/stop/run, sample(), and trace_stage as decorator or context manager."""
 from __future__ import annotations
 
-import atexit
 import contextlib
 import functools
 import inspect
 import os
-import shutil
 import sys
-import threading
 
-from . import _state
-from .errors import RunExistsError, UsageError, FormatVersionError
-from .recorder import MODES, Recorder, now, run_document
+from . import _state, recorder
+from .errors import StoreError, UsageError
+from .recorder import Recorder
 from .stage import NULL_CALL, StageCall
-from .store import layout
-
-_ENV_VARS = ("BMTRACE_DIR", "BMTRACE_SIDE", "BMTRACE_MODE", "BMTRACE_JOIN")
-_saved_env = {}
-_hooks_installed = False
-_env_start_lock = threading.Lock()
+from .store import run_dir
 
 
 # -- runs --------------------------------------------------------------------------------------------
@@ -37,7 +29,8 @@ def start(path, *, side=None, mode="full", overwrite=False, append=False, payloa
         stage_modes: per-stage mode overrides, e.g. {"decode": "stats"}.
 
     Returns:
-        The absolute run path.
+        The absolute run path. When the directory cannot be written (read-only, full disk), this is
+        reported once on stderr, nothing is recorded and the program continues (strict: StoreError).
 
     Example:
         bmtrace.start("runs/port", side="port"); main(); bmtrace.stop()
@@ -48,8 +41,18 @@ def start(path, *, side=None, mode="full", overwrite=False, append=False, payloa
     _check_mode(mode, "mode")
     for stage, stage_mode in (stage_modes or {}).items():
         _check_mode(stage_mode, "stage_modes[%r]" % stage)
-    return _activate(os.path.abspath(os.fspath(path)), side, mode, overwrite, append, payload_cap_bytes,
-                     strict, stage_modes, joining=False)
+    path = os.path.abspath(os.fspath(path))
+    try:
+        return recorder.activate(path, side, mode, overwrite, append, payload_cap_bytes, strict, stage_modes,
+                                 joining=False)
+    except OSError as exc:
+        if strict:
+            raise StoreError("bmtrace cannot create run %s (%s: %s); fix the path or its permissions, or free "
+                             "space" % (path, type(exc).__name__, exc)) from exc
+        print("bmtrace: not recording: cannot create run %s (%s: %s); your program continues. Fix the path or "
+              "its permissions, or free space; pass strict=True to make this an error"
+              % (path, type(exc).__name__, exc), file=sys.stderr)
+        return path
 
 
 def stop(_at_exit=False):
@@ -57,18 +60,7 @@ def stop(_at_exit=False):
 
     Returns the run path, or None when no run was active.
     """
-    rec = _state.recorder
-    _state.env_pending = False
-    _state.recorder = None
-    _state.refresh()
-    if rec is None:
-        return None
-    rec.close_writer()
-    if rec.owner:
-        # At interpreter exit pyarrow can no longer be imported; the index is then built on first read.
-        _finalize_run(rec, build_index=not _at_exit or "pyarrow.parquet" in sys.modules)
-    _restore_env()
-    return rec.path
+    return recorder.deactivate()
 
 
 @contextlib.contextmanager
@@ -287,177 +279,21 @@ def _caller_identity():
             "file": os.path.abspath(code.co_filename), "line": frame.f_lineno, "parameters": None}
 
 
-# -- activation, environment variables, exit and fork -------------------------------------------------
-def _active_recorder():
-    rec = _state.recorder
-    if rec is None and _state.env_pending:
-        # Threads making their first traced call together must all wait for the one start, or the
-        # calls racing it would be dropped.
-        with _env_start_lock:
-            rec = _state.recorder
-            if rec is None and _state.env_pending:
-                try:
-                    rec = _start_from_env()
-                finally:
-                    _state.env_pending = False
-                    _state.refresh()
-    return rec
-
-
-def _start_from_env():
-    """BMTRACE_DIR asks for a run at the first traced call; BMTRACE_JOIN marks a worker of a run."""
-    path = os.environ.get("BMTRACE_DIR")
-    if not path:
-        return None
-    path = os.path.abspath(path)
-    joining = os.environ.get("BMTRACE_JOIN") == path
-    mode = os.environ.get("BMTRACE_MODE") or "full"
-    strict = os.environ.get("BMTRACE_STRICT", "") not in ("", "0")
-    try:
-        _check_mode(mode, "BMTRACE_MODE")
-        _activate(path, os.environ.get("BMTRACE_SIDE") or None, mode,
-                  os.environ.get("BMTRACE_OVERWRITE", "") not in ("", "0"), False, None, strict, None,
-                  joining=joining)
-    except Exception as exc:
-        if strict:
-            raise
-        print("bmtrace: not recording: %s" % exc, file=sys.stderr)
-        return None
-    return _state.recorder
-
-
-def _activate(path, side, mode, overwrite, append, payload_cap_bytes, strict, stage_modes, joining):
-    if joining:
-        doc = _read_existing_run(path)
-    else:
-        doc = _prepare_directory(path, overwrite, append)
-    if doc is not None:  # appending to or joining an existing run keeps its settings unless given
-        side = side if side is not None else doc.get("side")
-    else:
-        _write_run_document(path, side, mode, stage_modes, payload_cap_bytes)
-    rec = Recorder(path, side, mode, stage_modes, payload_cap_bytes, strict, owner=not joining)
-    _state.recorder = rec
-    _state.refresh()
-    _install_hooks()
-    _export_env(rec)
-    return path
-
-
-def _prepare_directory(path, overwrite, append):
-    """Check the run directory; returns the existing run document when appending."""
-    run_file = os.path.join(path, layout.RUN_FILE)
-    if os.path.isdir(path) and os.listdir(path):
-        is_run = os.path.isfile(run_file)
-        if append:
-            if not is_run:
-                raise RunExistsError("cannot append to %s: it is not a bmtrace run (no %s)" % (path, layout.RUN_FILE))
-            return _read_existing_run(path)
-        if not overwrite:
-            raise RunExistsError("run directory %s is not empty; pass overwrite=True (CLI: --overwrite) to "
-                                 "replace it, append=True to add to it, or choose another path" % path)
-        if not is_run:
-            raise RunExistsError("refusing to overwrite %s: it is not empty and not a bmtrace run; "
-                                 "choose an empty or new directory" % path)
-        shutil.rmtree(path)
-    elif os.path.exists(path) and not os.path.isdir(path):
-        raise RunExistsError("run path %s exists and is a file; choose a directory path" % path)
-    os.makedirs(path, exist_ok=True)
-    return None
+# -- activation (recorder.py) and run creation for other processes (store/run_dir.py) -----------------
+_active_recorder = recorder.active_recorder  # the recorder of the active run, or None; starts BMTRACE_DIR
 
 
 def create_run(path, *, side=None, mode="full", overwrite=False, stage_modes=None, payload_cap_bytes=None):
     """Create an empty run directory for another process to record into (`bmtrace record`)."""
     _check_mode(mode, "mode")
-    path = os.path.abspath(os.fspath(path))
-    _prepare_directory(path, overwrite, append=False)
-    _write_run_document(path, side, mode, stage_modes, payload_cap_bytes)
-    return path
+    return run_dir.create(path, side=side, mode=mode, overwrite=overwrite, stage_modes=stage_modes,
+                          payload_cap_bytes=payload_cap_bytes)
 
 
 def finalize_run(path):
     """Stamp the end time and build the Parquet index of a run recorded by other processes."""
-    rec = Recorder(path, None, "full", None, None, strict=False, owner=True)
-    _finalize_run(rec)
+    recorder.finalize(Recorder(os.path.abspath(os.fspath(path)), None, "full", None, None, strict=False,
+                               owner=True))
 
 
-def _write_run_document(path, side, mode, stage_modes, payload_cap_bytes):
-    doc = run_document(path, side, mode, now(), stage_modes=stage_modes, payload_cap_bytes=payload_cap_bytes)
-    layout.write_json_atomic(os.path.join(path, layout.RUN_FILE), doc)
-
-
-def _read_existing_run(path):
-    doc = layout.read_json(os.path.join(path, layout.RUN_FILE))
-    if doc.get("format_version", 0) > layout.FORMAT_VERSION:
-        raise FormatVersionError("run %s has format version %s; this bmtrace writes version %d: upgrade "
-                                 "bmtrace to add to it" % (path, doc.get("format_version"), layout.FORMAT_VERSION))
-    return doc
-
-
-def _finalize_run(rec, build_index=True):
-    try:
-        run_file = os.path.join(rec.path, layout.RUN_FILE)
-        doc = layout.read_json(run_file)
-        doc["ended"] = now()
-        layout.write_json_atomic(run_file, doc)
-    except Exception as exc:
-        rec.report_failure(exc, "stamping the end of the run")
-        return
-    if not build_index:
-        return
-    try:
-        from .store.index import build_index_if_possible
-
-        build_index_if_possible(rec.path)
-    except Exception as exc:  # the journals stay the source of truth; the index is rebuilt on read
-        rec.warn_once("index", "could not build %s/index.parquet (%s: %s); it will be built on first read"
-                      % (rec.path, type(exc).__name__, exc))
-
-
-def _export_env(rec):
-    """Workers started with spawn inherit these and join the run instead of starting their own."""
-    _saved_env.clear()
-    for key in _ENV_VARS:
-        _saved_env[key] = os.environ.get(key)
-    os.environ["BMTRACE_DIR"] = rec.path
-    os.environ["BMTRACE_JOIN"] = rec.path
-    os.environ["BMTRACE_MODE"] = rec.mode
-    if rec.side is not None:
-        os.environ["BMTRACE_SIDE"] = str(rec.side)
-
-
-def _restore_env():
-    for key, value in _saved_env.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    _saved_env.clear()
-
-
-def _install_hooks():
-    global _hooks_installed
-    if _hooks_installed:
-        return
-    _hooks_installed = True
-    atexit.register(_stop_at_exit)
-    if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _stop_at_exit():
-    try:
-        stop(_at_exit=True)
-    except Exception as exc:
-        print("bmtrace: could not close the run at exit: %s" % exc, file=sys.stderr)
-
-
-def _after_fork_in_child():
-    rec = _state.recorder
-    if rec is not None:
-        rec.forget_writer_after_fork()
-        rec.owner = False  # the parent finalises the run
-
-
-def _check_mode(mode, where):
-    if mode not in MODES:
-        raise UsageError("%s must be one of %s, got %r" % (where, ", ".join(MODES), mode))
+_check_mode = recorder.check_mode

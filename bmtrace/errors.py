@@ -55,3 +55,15 @@ class MissingDependencyError(BmtraceError, ImportError):
 
 class PayloadMissingError(BmtraceError):
     """A tensor was recorded without its payload (stats mode, or the payload cap was reached)."""
+
+
+class CorruptRunError(RunNotFoundError):
+    """A run's run.json or journal is damaged or not bmtrace's; the message names the file (and line)."""
+
+
+class PayloadPathError(BmtraceError):
+    """A journal names a payload outside its run directory; refused, since a trace is untrusted data."""
+
+
+class PayloadCorruptError(BmtraceError):
+    """A payload file is unreadable, truncated or does not match its recorded content hash."""

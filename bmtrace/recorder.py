@@ -1,20 +1,22 @@
-"""The active run of this process: configuration, the per-process writer, and failure policy.
+"""The active run of this process: configuration, the per-process writer, failure policy, and
+activation (start, stop, BMTRACE_DIR at the first traced call, exit and fork hooks).
 
 Recording must never break the user's program: every failure inside bmtrace is reported once on
 stderr and recording carries on (or stops, for I/O errors); ``strict=True`` raises instead.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import threading
-import time
 
-from .errors import StoreError
-from .store import layout
+from . import _state
+from .errors import StoreError, UsageError
+from .store import run_dir
+from .store.schema import MODES
 from .store.writer import ProcessWriter
 
-MODES = ("full", "stats")
 
 
 class Recorder:
@@ -90,19 +92,148 @@ class Recorder:
             print("bmtrace: " + message, file=sys.stderr)
 
 
-def run_document(path, side, mode, started, ended=None, stage_modes=None, payload_cap_bytes=None):
-    return {
-        "format_version": layout.FORMAT_VERSION,
-        "tool": "bmtrace",
-        "side": side,
-        "mode": mode,
-        "stage_modes": stage_modes or {},
-        "payload_cap_bytes": payload_cap_bytes,
-        "started": started,
-        "ended": ended,
-        "path": os.path.abspath(path),
-    }
+# -- the active run of this process: start, stop, BMTRACE_DIR, exit and fork ---------------------------
+_ENV_VARS = ("BMTRACE_DIR", "BMTRACE_SIDE", "BMTRACE_MODE", "BMTRACE_JOIN")
+_saved_env = {}
+_hooks_installed = False
+_env_start_lock = threading.Lock()
 
 
-def now():
-    return time.time()
+def check_mode(mode, where):
+    if mode not in MODES:
+        raise UsageError("%s must be one of %s, got %r" % (where, ", ".join(MODES), mode))
+
+
+def active_recorder():
+    """The recorder of the active run, starting the BMTRACE_DIR run at the first traced call."""
+    rec = _state.recorder
+    if rec is None and _state.env_pending:
+        # Threads making their first traced call together must all wait for the one start, or the
+        # calls racing it would be dropped.
+        with _env_start_lock:
+            rec = _state.recorder
+            if rec is None and _state.env_pending:
+                try:
+                    rec = start_from_env()
+                finally:
+                    _state.env_pending = False
+                    _state.refresh()
+    return rec
+
+
+def start_from_env():
+    """BMTRACE_DIR asks for a run at the first traced call; BMTRACE_JOIN marks a worker of a run."""
+    path = os.environ.get("BMTRACE_DIR")
+    if not path:
+        return None
+    path = os.path.abspath(path)
+    joining = os.environ.get("BMTRACE_JOIN") == path
+    mode = os.environ.get("BMTRACE_MODE") or "full"
+    strict = os.environ.get("BMTRACE_STRICT", "") not in ("", "0")
+    try:
+        check_mode(mode, "BMTRACE_MODE")
+        activate(path, os.environ.get("BMTRACE_SIDE") or None, mode,
+                 os.environ.get("BMTRACE_OVERWRITE", "") not in ("", "0"), False, None, strict, None,
+                 joining=joining)
+    except Exception as exc:
+        if strict:
+            raise
+        print("bmtrace: not recording: %s" % exc, file=sys.stderr)
+        return None
+    return _state.recorder
+
+
+def activate(path, side, mode, overwrite, append, payload_cap_bytes, strict, stage_modes, joining):
+    """Make ``path`` the active run of this process (creating, appending to or joining it)."""
+    if joining:
+        doc = run_dir.join(path)
+    else:
+        doc = run_dir.prepare(path, overwrite, append)
+    if doc is not None:  # appending to or joining an existing run keeps its settings unless given
+        side = side if side is not None else doc.get("side")
+    else:
+        run_dir.write_new(path, side, mode, stage_modes, payload_cap_bytes)
+    # The index is built at exit, when importing concurrent.futures.thread (pyarrow's pandas check
+    # pulls it in) is no longer allowed: import it now, it is stdlib and light.
+    import concurrent.futures.thread  # noqa: F401
+    rec = Recorder(path, side, mode, stage_modes, payload_cap_bytes, strict, owner=not joining)
+    _state.recorder = rec
+    _state.refresh()
+    _install_hooks()
+    _export_env(rec)
+    return path
+
+
+def deactivate():
+    """End the active run of this process: close its journal; the owner stamps the end and builds
+    the index. Returns the run path, or None when no run was active."""
+    rec = _state.recorder
+    _state.env_pending = False
+    _state.recorder = None
+    _state.refresh()
+    if rec is None:
+        return None
+    rec.close_writer()
+    if rec.owner:
+        finalize(rec)
+    _restore_env()
+    return rec.path
+
+
+def finalize(rec):
+    """Stamp the end time of ``rec``'s run and build its index (failures reported by ``rec``)."""
+    try:
+        run_dir.stamp_end(rec.path)
+    except Exception as exc:
+        rec.report_failure(exc, "stamping the end of the run")
+        return
+    try:
+        run_dir.build_index_if_available(rec.path)
+    except Exception as exc:  # the journals stay the source of truth; the index can be rebuilt
+        rec.warn_once("index", "could not build %s/index.parquet (%s: %s); build it later with "
+                      "`python -m bmtrace.store.index %s`" % (rec.path, type(exc).__name__, exc, rec.path))
+
+
+def _export_env(rec):
+    """Workers started with spawn inherit these and join the run instead of starting their own."""
+    _saved_env.clear()
+    for key in _ENV_VARS:
+        _saved_env[key] = os.environ.get(key)
+    os.environ["BMTRACE_DIR"] = rec.path
+    os.environ["BMTRACE_JOIN"] = rec.path
+    os.environ["BMTRACE_MODE"] = rec.mode
+    if rec.side is not None:
+        os.environ["BMTRACE_SIDE"] = str(rec.side)
+
+
+def _restore_env():
+    for key, value in _saved_env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    _saved_env.clear()
+
+
+def _install_hooks():
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    atexit.register(_stop_at_exit)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _stop_at_exit():
+    try:
+        deactivate()
+    except Exception as exc:
+        print("bmtrace: could not close the run at exit: %s" % exc, file=sys.stderr)
+
+
+def _after_fork_in_child():
+    rec = _state.recorder
+    if rec is not None:
+        rec.forget_writer_after_fork()
+        rec.owner = False  # the parent finalises the run

@@ -5,17 +5,17 @@ the writer can split a large array across threads and combine the halves exactly
 """
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
+
+from ..store import hashing
 
 # Rows are processed in chunks so the float64 copy stays in cache.
 _CHUNK = 1 << 18
 
 
-# The content hash is SHA-1 over "dtype|shape|" and the SHA-1 digests of the data's 1 MiB blocks, so
-# that the blocks of one large array can be hashed on several threads with the same result.
-HASH_BLOCK_BYTES = 1 << 20
+# The content hash (store/hashing.py: xxh3-128, or SHA-1 without xxhash) is over "dtype|shape|" and the
+# digests of the data's 1 MiB blocks, so the blocks of one large array can be hashed on several threads.
+HASH_BLOCK_BYTES = hashing.BLOCK_BYTES
 
 
 def content_hash(arr):
@@ -49,7 +49,7 @@ def describe_array(arr, pool=None, parts=1, want_hash=True, want_stats=True):
         for block in range(first, last):
             lo, hi = block * block_items, min((block + 1) * block_items, data.size)
             if want_hash:
-                digests.append(hashlib.sha1(raw[lo * itemsize:hi * itemsize]).digest())
+                digests.append(hashing.block_digest(raw[lo * itemsize:hi * itemsize]))
             if flat is not None and hi > lo:
                 partials.append(_partial(flat[lo:hi]))
         return digests, partials
@@ -61,11 +61,7 @@ def describe_array(arr, pool=None, parts=1, want_hash=True, want_stats=True):
         results = [scan(edges[0], edges[-1])]
     digest = None
     if want_hash:
-        h = hashlib.sha1(("%s|%s|" % (data.dtype.str, data.shape)).encode())
-        for block_digests, _ in results:
-            for block_digest in block_digests:
-                h.update(block_digest)
-        digest = h.hexdigest()[:32]
+        digest = hashing.finish(data.dtype.str, data.shape, [d for block_digests, _ in results for d in block_digests])
     return digest, _finish([p for _, partials in results for p in partials])
 
 

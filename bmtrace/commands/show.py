@@ -44,7 +44,8 @@ def summarize(run):
         "tensors": sum(e["tensors"] for e in stage_list),
         "payload_bytes": sum(e["payload_bytes"] for e in stage_list),
         "errors": errors,
-        "torn_records_skipped": run.skipped_lines,
+        "torn_records_skipped": run.torn_lines,
+        "problems": [str(problem) for problem in run.problems],  # invalid journal lines, file and line
         "stages": stage_list,
         "environment": {key: meta.get(key) for key in ("host", "platform", "python", "argv", "cwd", "versions", "env")},
         "processes": len(meta.get("processes") or []),
@@ -84,6 +85,8 @@ def render(summary):
     ]
     if summary["torn_records_skipped"]:
         lines.append("         %d torn record(s) from an interrupted write were skipped" % summary["torn_records_skipped"])
+    for problem in summary["problems"]:
+        lines.append("         skipped: %s" % problem)
     lines.append("")
     width = max([len("stage")] + [len(s["stage"]) for s in summary["stages"]])
     lines.append("%-*s  %7s  %7s  %7s  %10s  %6s" % (width, "stage", "samples", "calls", "tensors", "bytes", "errors"))

@@ -1,10 +1,10 @@
 """Where things live inside a run directory, and the format version.
 
-    RUN/run.json                  side, mode, start/end time, format version (atomic replace)
+    RUN/run.json                  side, mode, start/end time, format version, hash algorithm (run_dir.py)
     RUN/procs/<writer>.json       per process: host, Python, argv, cwd, library versions, env vars
     RUN/journal/<writer>.jsonl    one JSON line per completed stage call, appended after its payloads
     RUN/payloads/<writer>/<seq>-<k>.npy   tensor payloads, plain .npy (numpy alone reads them)
-    RUN/index.parquet             one row per tensor; rebuilt from the journals at stop or on read
+    RUN/index.parquet             one row per tensor; built from the journals at the end of the run
 
 A record line is written only after all of its payloads are closed, and with one write() call, so a
 SIGKILL at any moment leaves every completed record readable; a torn last line is skipped on read.
@@ -23,9 +23,13 @@ INDEX_FILE = "index.parquet"
 def write_json_atomic(path, document):
     """Replace ``path`` with ``document`` so readers never see a half-written file."""
     tmp = "%s.tmp-%d" % (path, os.getpid())
-    with open(tmp, "w") as f:
-        json.dump(document, f, indent=1, sort_keys=True, default=str)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            json.dump(document, f, indent=1, sort_keys=True, default=str)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)  # a failed write (full disk, unsortable keys) leaves no *.tmp-* file behind
 
 
 def read_json(path):

@@ -1,24 +1,34 @@
-"""Read a run directory: samples, stages, calls and tensors, with arrays loaded only when asked."""
+"""Read a run directory: samples, stages, calls and tensors, with arrays loaded only when asked.
+
+A run is untrusted data. run.json and every journal line are validated (``run_dir.parse``,
+``schema.parse_call``); a bad line is skipped and listed in ``Run.problems`` with its file and line,
+payload paths must stay inside the run, and payloads are checked against their content hash on load.
+Reading never writes: the Parquet index is built by ``bmtrace.store.index.build_index``.
+"""
 from __future__ import annotations
 
 import glob
-import json
 import os
 from collections import OrderedDict
 
 import numpy as np
 
-from ..errors import FormatVersionError, PayloadMissingError, RunNotFoundError
-from . import layout
+from ..errors import PayloadCorruptError, PayloadMissingError, PayloadPathError
+from . import hashing, layout, run_dir, schema
+from .hashing import same_content  # noqa: F401  (re-exported: how diffs compare two records' hashes)
 
 ANY_SAMPLE = object()  # calls(sample=ANY_SAMPLE): every sample, None included
 
+# SHA-1 payloads up to this size are verified on load (about 2 ms); xxh3 payloads always are.
+VERIFY_SLOW_HASH_BYTES = 4 << 20
+
 
 def open_run(path):
-    """Open a recorded run for reading.
+    """Open a recorded run for reading; nothing is written.
 
     Raises:
         RunNotFoundError: ``path`` holds no run.json.
+        CorruptRunError: run.json is damaged or not a bmtrace run file.
         FormatVersionError: the run was written by a newer bmtrace.
 
     Example:
@@ -26,56 +36,63 @@ def open_run(path):
         for call in run.calls(stage="resize"):
             print(call.sample, call.outputs[0].load().shape)
     """
-    run = Run(path)
-    _refresh_index(run)
-    return run
+    return Run(path)
 
 
-def _refresh_index(run):
-    """Build index.parquet on first read when it is missing or older than a journal (pyarrow only)."""
-    path = run.path
-    index_path = os.path.join(path, layout.INDEX_FILE)
-    journals = glob.glob(os.path.join(path, layout.JOURNAL_DIR, "*.jsonl"))
-    try:
-        index_time = os.path.getmtime(index_path)
-        if all(os.path.getmtime(j) <= index_time for j in journals):
-            return
-    except OSError:
-        pass
-    if not journals or not os.access(path, os.W_OK):
-        return
-    try:
-        from .index import build_index_if_possible
+class RunProblem:
+    """A journal line (or file) that could not be read, with where it is."""
 
-        build_index_if_possible(path, run)
-    except Exception:
-        pass  # the index is a convenience for other tools; reading works from the journals
+    __slots__ = ("file", "line", "message")
+
+    def __init__(self, file, line, message):
+        self.file, self.line, self.message = file, line, message
+
+    def __str__(self):
+        where = self.file if self.line is None else "%s line %d" % (self.file, self.line)
+        return "%s: %s" % (where, self.message)
+
+    __repr__ = __str__
 
 
 class Run:
-    """A recorded run; calls are parsed once from the journals, tensors load lazily."""
+    """A recorded run; calls are parsed once from the journals, tensors load lazily.
+
+    ``problems`` lists the journal lines skipped because they are not valid records (file and line);
+    ``torn_lines`` counts records cut short by a kill during their write (only a file's last line).
+    """
 
     def __init__(self, path):
         self.path = os.path.abspath(os.fspath(path))
-        run_file = os.path.join(self.path, layout.RUN_FILE)
-        if not os.path.isfile(run_file):
-            hint = "it does not exist" if not os.path.exists(self.path) else "it has no %s" % layout.RUN_FILE
-            raise RunNotFoundError("%s is not a bmtrace run (%s); record one with bmtrace.start(), "
-                                   "`with bmtrace.run(...)` or `bmtrace record --out DIR -- python script.py`"
-                                   % (self.path, hint))
-        doc = layout.read_json(run_file)
-        version = doc.get("format_version")
-        if not isinstance(version, int) or version > layout.FORMAT_VERSION:
-            raise FormatVersionError("run %s has format version %r but this bmtrace reads up to %d: upgrade "
-                                     "bmtrace (pip install -U bmtrace)" % (self.path, version, layout.FORMAT_VERSION))
+        doc = run_dir.read(self.path)
         self.side = doc.get("side")
-        self.skipped_lines = 0
+        self.hash_alg = doc.get("hash_alg") or schema.LEGACY_HASH_ALG
+        self._torn = 0
+        self._problems = []
         self._doc = doc
         self._calls = None
         self._meta = None
+        self._real_path = None
 
     def __repr__(self):
         return "<bmtrace.Run %s side=%r>" % (self.path, self.side)
+
+    @property
+    def problems(self):
+        """Skipped journal lines and unreadable journals (``RunProblem``: file, line, message)."""
+        self._load()
+        return list(self._problems)
+
+    @property
+    def torn_lines(self):
+        """Records cut short by a kill during their write (a journal's last line without newline)."""
+        self._load()
+        return self._torn
+
+    @property
+    def skipped_lines(self):
+        """Journal lines skipped for any reason: torn last lines plus invalid lines."""
+        self._load()
+        return self._torn + sum(1 for p in self._problems if p.line is not None)
 
     # -- metadata -------------------------------------------------------------------------------------
     @property
@@ -85,17 +102,20 @@ class Run:
             procs = []
             for proc_file in sorted(glob.glob(os.path.join(self.path, layout.PROCS_DIR, "*.json"))):
                 try:
-                    procs.append(layout.read_json(proc_file))
+                    proc = layout.read_json(proc_file)
                 except (OSError, ValueError):
-                    continue
-            procs.sort(key=lambda p: p.get("opened") or 0.0)  # the first process to record describes the run
+                    continue  # a process killed while writing it; its records are still in the journal
+                if isinstance(proc, dict):
+                    procs.append(_checked_process(proc))
+            # the first process to record describes the run
+            procs.sort(key=lambda p: p["opened"] or 0.0)
             meta = dict(self._doc)
             owner = procs[0] if procs else {}
             for key in ("host", "platform", "python", "executable", "argv", "cwd", "opencv_build", "env"):
                 meta[key] = owner.get(key)
             versions = {}
             for proc in procs:
-                for name, version in (proc.get("versions") or {}).items():
+                for name, version in (proc["versions"] or {}).items():
                     versions.setdefault(name, version)
             meta["versions"] = versions
             meta["processes"] = procs
@@ -106,27 +126,37 @@ class Run:
     def _load(self):
         if self._calls is not None:
             return self._calls
-        raw = []
+        records = []
         for journal in sorted(glob.glob(os.path.join(self.path, layout.JOURNAL_DIR, "*.jsonl"))):
-            with open(journal, "rb") as f:
-                for line in f:
-                    if not line.endswith(b"\n"):
-                        self.skipped_lines += 1  # torn by a kill mid-write: the record never completed
-                        continue
-                    try:
-                        raw.append(json.loads(line))
-                    except ValueError:
-                        self.skipped_lines += 1
-        raw.sort(key=lambda r: (r["t_start"], r["writer"], r["seq"]))
+            records.extend(self._read_journal(journal))
+        records.sort(key=schema.sort_key)
         counters = {}
         calls = []
-        for record in raw:
-            key = (record.get("sample"), record["stage"])
+        for record in records:
+            key = (record["sample"], record["stage"])
             occurrence = counters.get(key, 0)
             counters[key] = occurrence + 1
             calls.append(Call(self, record, occurrence))
         self._calls = calls
         return calls
+
+    def _read_journal(self, journal):
+        name = os.path.relpath(journal, self.path)
+        records = []
+        try:
+            with open(journal, "rb") as f:
+                for number, line in enumerate(f, 1):
+                    if not line.endswith(b"\n"):
+                        self._torn += 1  # only a last line: a record cut short by a kill in its write
+                        continue
+                    try:
+                        records.append(schema.parse_line(line))
+                    except schema.RecordError as exc:
+                        self._problems.append(RunProblem(name, number, "not a valid record, skipped: %s" % exc))
+        except OSError as exc:
+            self._problems.append(RunProblem(name, None, "cannot read this journal (%s); its records are "
+                                             "skipped" % (exc.strerror or exc)))
+        return records
 
     def calls(self, sample=ANY_SAMPLE, stage=None):
         """Calls in recording order, optionally only of one sample (None is a valid key) and/or stage."""
@@ -148,35 +178,79 @@ class Run:
                 yield tensor
 
     def index(self):
-        """The run as a pyarrow Table, one row per tensor (requires pyarrow)."""
-        from .index import build_table
+        """The run as a pyarrow Table, one row per tensor (requires pyarrow); writes nothing.
 
-        return build_table(self)
+        ``bmtrace.store.index.build_index(path)`` writes it to RUN/index.parquet.
+        """
+        return schema.index_table(self)
+
+    def payload_path(self, relative, tensor=None):
+        """The absolute path of a journal's payload reference, refused unless inside the run directory.
+
+        Raises:
+            PayloadPathError: ``relative`` is absolute, climbs out with "..", or leads outside the run
+                through a symlink.
+        """
+        def refuse(why):
+            what = ("tensor %r (%s of stage %r, sample %r)" % (tensor.name, tensor.role, tensor.call.stage,
+                                                             tensor.call.sample) if tensor is not None else "a record")
+            return PayloadPathError("run %s: %s names payload %r, which %s; refused, since a trace is untrusted "
+                                    "data. Restore the run's journal from a copy or re-record the run"
+                                    % (self.path, what, relative, why))
+
+        if not relative or "\x00" in relative:
+            raise refuse("is not a file name")
+        if os.path.isabs(relative) or relative.startswith(("/", "\\")):
+            raise refuse("is an absolute path")
+        if ".." in relative.replace("\\", "/").split("/"):
+            raise refuse("climbs out of the run directory with '..'")
+        if self._real_path is None:
+            self._real_path = os.path.realpath(self.path)
+        resolved = os.path.realpath(os.path.join(self._real_path, relative))
+        if not resolved.startswith(self._real_path + os.sep):
+            raise refuse("leads outside the run directory through a symlink (to %s)" % resolved)
+        return resolved
+
+
+# Process facts the reports print, with their types; a wrong-typed value is dropped (None).
+_PROCESS_FIELDS = {
+    "host": str, "platform": str, "python": str, "python_implementation": str, "executable": str,
+    "cwd": str, "writer": str, "pid": int, "opened": (int, float), "argv": list, "versions": dict,
+    "env": dict, "opencv_build": dict,
+}
+
+
+def _checked_process(proc):
+    """A procs/*.json document with every field the reports use of the type they expect."""
+    checked = dict(proc)
+    for key, typ in _PROCESS_FIELDS.items():
+        value = proc.get(key)
+        if value is None or isinstance(value, bool) or not isinstance(value, typ):
+            checked[key] = None
+    if checked["argv"] is not None:
+        checked["argv"] = [str(arg) for arg in checked["argv"]]
+    for key in ("versions", "env"):
+        if checked[key] is not None:
+            checked[key] = {str(k): str(v) for k, v in checked[key].items()}
+    return checked
 
 
 class Call:
     """One completed stage call."""
 
     __slots__ = ("run", "id", "sample", "stage", "occurrence", "parent", "function", "error", "meta",
-                 "mode", "pid", "thread", "t_start", "t_end", "inputs", "outputs", "writer", "seq")
+                 "mode", "pid", "thread", "t_start", "t_end", "inputs", "outputs", "writer", "seq", "hash_alg")
 
     def __init__(self, run, record, occurrence):
+        """``record`` is a validated record from ``schema.parse_call``."""
         self.run = run
-        self.id = record["id"]
-        self.sample = record.get("sample")
-        self.stage = record["stage"]
         self.occurrence = occurrence
-        self.parent = record.get("parent")
-        self.function = record.get("function")
-        self.error = record.get("error")
-        self.meta = record.get("meta") or {}
-        self.mode = record.get("mode", "full")
-        self.pid = record.get("pid")
-        self.thread = record.get("thread")
-        self.t_start, self.t_end = record.get("t_start"), record.get("t_end")
-        self.writer, self.seq = record.get("writer"), record.get("seq")
-        self.inputs = [Tensor(self, e) for e in record.get("inputs", ())]
-        self.outputs = [Tensor(self, e) for e in record.get("outputs", ())]
+        for field in ("id", "sample", "stage", "parent", "function", "error", "meta", "mode", "pid", "thread",
+                      "t_start", "t_end", "writer", "seq"):
+            setattr(self, field, record[field])
+        self.hash_alg = record["hash_alg"] or schema.LEGACY_HASH_ALG
+        self.inputs = [Tensor(self, e) for e in record["inputs"]]
+        self.outputs = [Tensor(self, e) for e in record["outputs"]]
 
     def __repr__(self):
         return "<Call %s sample=%r #%d%s>" % (self.stage, self.sample, self.occurrence, " error" if self.error else "")
@@ -189,26 +263,28 @@ class Call:
 
 
 class Tensor:
-    """One recorded leaf value; ``load()`` reads its payload from disk."""
+    """One recorded leaf value; ``load()`` reads its payload from disk and checks it."""
 
     __slots__ = ("call", "name", "role", "kind", "dtype", "shape", "min", "max", "mean", "std", "nan_count",
-                 "inf_count", "hash", "meta", "note", "payload", "value", "path", "container", "py_type")
+                 "inf_count", "hash", "meta", "note", "payload", "value", "path", "container", "py_type",
+                 "_hash_alg")
 
     def __init__(self, call, entry):
+        """``entry`` is a validated tensor entry from ``schema.parse_tensor``."""
         self.call = call
-        self.name, self.role, self.kind = entry["name"], entry.get("role"), entry.get("kind", "array")
-        self.dtype = entry.get("dtype")
-        self.shape = tuple(entry["shape"]) if entry.get("shape") is not None else None
-        for key in ("min", "max", "mean", "std"):
-            setattr(self, key, entry.get(key))
-        self.nan_count, self.inf_count = entry.get("nan_count", 0), entry.get("inf_count", 0)
-        self.hash, self.meta, self.note = entry.get("hash"), entry.get("meta") or {}, entry.get("note")
-        self.payload, self.value = entry.get("payload"), entry.get("value")
-        self.path = [tuple(step) for step in entry.get("path") or ()]  # containers down to this leaf
-        self.container, self.py_type = entry.get("container"), entry.get("py_type")
+        for field in ("name", "role", "kind", "dtype", "min", "max", "mean", "std", "nan_count", "inf_count",
+                      "hash", "meta", "note", "payload", "value", "path", "container", "py_type"):
+            setattr(self, field, entry[field])
+        self.shape = tuple(entry["shape"]) if entry["shape"] is not None else None
+        self._hash_alg = entry["hash_alg"]
 
     def __repr__(self):
         return "<Tensor %s %s %s %s>" % (self.name, self.kind, self.dtype, self.shape)
+
+    @property
+    def hash_alg(self):
+        """The algorithm of ``hash`` ("xxh3-128" or "sha1"); hashes compare only within one algorithm."""
+        return self._hash_alg or self.call.hash_alg
 
     @property
     def has_payload(self):
@@ -216,18 +292,62 @@ class Tensor:
 
     @property
     def is_array(self):
-        return self.kind in ("array", "bytes", "scalar")
+        return schema.is_array(self.kind)
 
-    def load(self):
-        """The tensor as a numpy array, read from its .npy payload."""
-        if self.payload is not None:
-            return load_npy(os.path.join(self.call.run.path, self.payload), self.dtype, self.shape)
-        if self.kind == "scalar":
-            return np.asarray(self.value, dtype=self.dtype)
-        raise PayloadMissingError(
-            "tensor %r (%s of stage %r, sample %r) in run %s has no payload (%s); re-record that stage in "
-            "full mode to compare its values" % (self.name, self.role, self.call.stage, self.call.sample,
-                                                  self.call.run.path, self.note or "recorded in %s mode" % self.call.mode))
+    @property
+    def payload_file(self):
+        """Absolute path of the payload file, checked to be inside the run (None without payload)."""
+        if self.payload is None:
+            return None
+        return self.call.run.payload_path(self.payload, self)
+
+    def load(self, verify=None):
+        """The tensor as a numpy array, read from its .npy payload.
+
+        Args:
+            verify: check the payload against the recorded content hash. None (default): when that is
+                cheap (an xxh3 hash, or a SHA-1 payload under 4 MiB); True: always when possible.
+
+        Raises:
+            PayloadMissingError: recorded without payload, or the payload file is gone.
+            PayloadPathError: the journal names a payload outside the run directory.
+            PayloadCorruptError: the payload is unreadable, truncated or does not match its hash.
+        """
+        if self.payload is None:
+            if self.kind == "scalar":
+                return np.asarray(self.value, dtype=self.dtype)
+            raise PayloadMissingError(
+                "tensor %r (%s of stage %r, sample %r) in run %s has no payload (%s); re-record that stage in "
+                "full mode to compare its values" % (self.name, self.role, self.call.stage, self.call.sample,
+                                                      self.call.run.path,
+                                                      self.note or "recorded in %s mode" % self.call.mode))
+        path = self.payload_file
+        try:
+            arr = load_npy(path, self.dtype, self.shape)
+        except FileNotFoundError:
+            raise PayloadMissingError("payload %s of %s is missing: files of the run were deleted or not copied; "
+                                      "copy the whole run directory" % (path, self._where())) from None
+        except (OSError, ValueError, EOFError) as exc:
+            raise PayloadCorruptError("payload %s of %s cannot be read (%s: %s); the file is damaged or was "
+                                      "replaced: re-record the run or restore it from a copy"
+                                      % (path, self._where(), type(exc).__name__, exc)) from None
+        if self._should_verify(arr, verify):
+            found = hashing.content_hash(arr, self.hash_alg)
+            if found != self.hash:
+                raise PayloadCorruptError(
+                    "payload %s of %s does not match its recorded content hash (%s %s, file has %s): the file "
+                    "was damaged or modified after recording; re-record the run or restore it from a copy"
+                    % (path, self._where(), self.hash_alg, self.hash, found))
+        return arr
+
+    def _should_verify(self, arr, verify):
+        if verify is False or not self.hash or not hashing.available(self.hash_alg):
+            return False
+        return bool(verify) or self.hash_alg != hashing.SHA1 or arr.nbytes <= VERIFY_SLOW_HASH_BYTES
+
+    def _where(self):
+        return "tensor %r (%s of stage %r, sample %r) in run %s" % (self.name, self.role, self.call.stage,
+                                                                   self.call.sample, self.call.run.path)
 
 
 _NPY_MAGIC = b"\x93NUMPY"

@@ -1,0 +1,259 @@
+"""The call and tensor records: fields, kinds, journal line <-> record, and the Parquet columns.
+
+A journal line is one JSON object per completed stage call. Everything read back from a run is
+untrusted: ``parse_call`` checks every field's type and returns a record with every field present,
+or raises ``RecordError`` saying which field is wrong. Adding a field means one entry in
+``CALL_FIELDS`` or ``TENSOR_FIELDS`` (and a Parquet column when it should be queryable).
+
+Stdlib only: the writer imports this on the recording path (Python 3.8, numpy + wrapt).
+"""
+from __future__ import annotations
+
+import json
+
+# -- tensor kinds ---------------------------------------------------------------------------------
+# "array" and "bytes" (a uint8 array) keep their values in a .npy payload; "scalar" keeps its value in
+# the journal but compares numerically; the others are plain values compared by equality.
+PAYLOAD_KINDS = ("array", "bytes")
+ARRAY_KINDS = PAYLOAD_KINDS + ("scalar",)
+PLAIN_KINDS = ("none", "str", "object")
+KINDS = ARRAY_KINDS + PLAIN_KINDS
+
+MODES = ("full", "stats")
+ROLES = ("input", "output")
+
+# Content hashes written before the algorithm was recorded are SHA-1 based.
+LEGACY_HASH_ALG = "sha1"
+
+
+def is_array(kind):
+    """Arrays, bytes (recorded as uint8 arrays) and numeric scalars compare numerically."""
+    return kind in ARRAY_KINDS
+
+
+def keeps_payload(kind):
+    """Kinds whose values are stored as .npy payloads rather than in the journal line."""
+    return kind in PAYLOAD_KINDS
+
+
+class RecordError(ValueError):
+    """A journal line is not a valid record; the message names the field."""
+
+
+# -- field types ----------------------------------------------------------------------------------
+# A field's check is a set of exact JSON types (bool is not an int here) plus, for a few fields, a
+# further test of the value; both are cheap, since every line of every journal goes through them.
+_STR = ({str}, None, "a string")
+_INT = ({int}, None, "an integer")
+_COUNT = ({int}, lambda v: v >= 0, "a non-negative integer")
+_NUMBER = ({int, float}, None, "a number")
+_DICT = ({dict}, None, "an object")
+_LIST = ({list}, None, "a list")
+_SHAPE = ({list}, lambda v: all(type(d) is int and d >= 0 for d in v), "a list of non-negative integers")
+_ANY = (None, None, "anything")
+_MODE = ({str}, lambda v: v in MODES, "one of %s" % ", ".join(MODES))
+_ROLE = ({str}, lambda v: v in ROLES, "one of %s" % ", ".join(ROLES))
+_PATH = ({list}, lambda v: all(type(step) is list for step in v), "a list of lists")
+
+# name: (check, default when absent, required)
+CALL_FIELDS = {
+    "id": (_STR, None, True),
+    "stage": (_STR, None, True),
+    "t_start": (_NUMBER, None, True),
+    "t_end": (_NUMBER, None, False),
+    "seq": (_INT, 0, False),
+    "writer": (_STR, "", False),
+    "pid": (_INT, None, False),
+    "thread": (_STR, None, False),
+    "sample": (_STR, None, False),
+    "parent": (_STR, None, False),
+    "function": (_DICT, None, False),
+    "mode": (_MODE, "full", False),
+    "error": (_DICT, None, False),
+    "meta": (_DICT, None, False),
+    "hash_alg": (_STR, None, False),
+    "inputs": (_LIST, None, False),
+    "outputs": (_LIST, None, False),
+}
+
+TENSOR_FIELDS = {
+    "name": (_STR, None, True),
+    "role": (_ROLE, None, False),
+    "kind": (_STR, "array", False),
+    "dtype": (_STR, None, False),
+    "shape": (_SHAPE, None, False),
+    "min": (_NUMBER, None, False),
+    "max": (_NUMBER, None, False),
+    "mean": (_NUMBER, None, False),
+    "std": (_NUMBER, None, False),
+    "nan_count": (_COUNT, 0, False),
+    "inf_count": (_COUNT, 0, False),
+    "hash": (_STR, None, False),
+    "hash_alg": (_STR, None, False),
+    "meta": (_DICT, None, False),
+    "note": (_STR, None, False),
+    "payload": (_STR, None, False),
+    "value": (_ANY, None, False),
+    "path": (_PATH, None, False),
+    "container": (_STR, None, False),
+    "py_type": (_STR, None, False),
+}
+
+
+def _compiled(fields):
+    return tuple((name, types, test, expected, default, required)
+                 for name, ((types, test, expected), default, required) in fields.items())
+
+
+_CALL_CHECKS = _compiled(CALL_FIELDS)
+_TENSOR_CHECKS = _compiled(TENSOR_FIELDS)
+
+
+def _describe(value):
+    text = json.dumps(value, default=repr)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return "%s %s" % (type(value).__name__ if value is not None else "null", text)
+
+
+def _parse_fields(obj, checks, what):
+    if type(obj) is not dict:
+        raise RecordError("%s must be a JSON object, got %s" % (what, _describe(obj)))
+    record = {}
+    get = obj.get
+    for name, types, test, expected, default, required in checks:
+        value = get(name)
+        if value is None:
+            if required:
+                raise RecordError("%s has no %r field" % (what, name))
+            value = default
+        elif types is not None and (type(value) not in types or (test is not None and not test(value))):
+            field = name if what == "the record" else "%s.%s" % (what, name)
+            raise RecordError("field %r must be %s%s, got %s" % (field, expected, "" if required else " or null",
+                                                                 _describe(value)))
+        record[name] = value
+    return record
+
+
+def parse_call(obj):
+    """A validated call record (every field present) from a decoded journal line.
+
+    Raises:
+        RecordError: a field is missing or of the wrong type.
+    """
+    record = _parse_fields(obj, _CALL_CHECKS, "the record")
+    error = record["error"]
+    if error is not None:
+        for key in ("type", "message"):
+            if error.get(key) is not None and type(error[key]) is not str:
+                raise RecordError("field 'error.%s' must be a string or null, got %s" % (key, _describe(error[key])))
+    if record["meta"] is None:
+        record["meta"] = {}
+    for role in ("inputs", "outputs"):
+        entries = record[role]
+        record[role] = [parse_tensor(entry, "%s[%d]" % (role, i)) for i, entry in enumerate(entries)] if entries else []
+    return record
+
+
+def parse_tensor(obj, where="tensor"):
+    """A validated tensor entry (every field present); ``where`` names it in errors."""
+    entry = _parse_fields(obj, _TENSOR_CHECKS, where)
+    if entry["meta"] is None:
+        entry["meta"] = {}
+    path = entry["path"]
+    entry["path"] = [tuple(step) for step in path] if path else []
+    return entry
+
+
+def parse_line(line):
+    """Decode and validate one journal line (bytes, without or with its newline)."""
+    try:
+        obj = json.loads(line)
+    except ValueError as exc:
+        raise RecordError("not valid JSON (%s)" % exc) from None
+    return parse_call(obj)
+
+
+def call_line(record, default=None):
+    """The journal line (bytes, newline-terminated) of a call record: ASCII JSON, so lone surrogates
+    and any other text survive as escapes."""
+    return (json.dumps(record, default=default, allow_nan=True) + "\n").encode("ascii")
+
+
+def sort_key(record):
+    """Recording order across processes and threads."""
+    return (record["t_start"], record["writer"], record["seq"])
+
+
+# -- the Parquet index ----------------------------------------------------------------------------
+# (column, type): "string", "int64", "float64" or "int64_list"; index.py maps them to pyarrow types.
+INDEX_COLUMNS = (
+    ("run_side", "string"), ("call_id", "string"), ("sample", "string"), ("stage", "string"),
+    ("occurrence", "int64"), ("parent", "string"), ("fn_module", "string"), ("fn_qualname", "string"),
+    ("fn_file", "string"), ("mode", "string"), ("error_type", "string"), ("error_message", "string"),
+    ("pid", "int64"), ("thread", "string"), ("t_start", "float64"), ("t_end", "float64"),
+    ("role", "string"), ("name", "string"), ("kind", "string"), ("dtype", "string"),
+    ("shape", "int64_list"), ("min", "float64"), ("max", "float64"), ("mean", "float64"),
+    ("std", "float64"), ("nan_count", "int64"), ("inf_count", "int64"), ("hash", "string"),
+    ("hash_alg", "string"), ("meta", "string"), ("note", "string"), ("payload", "string"),
+    ("value", "string"),
+)
+
+
+def index_rows(run):
+    """The index rows of a reader ``Run`` as tuples in ``INDEX_COLUMNS`` order, one per tensor."""
+    side = run.side
+    for call in run.calls():
+        fn = call.function or {}
+        error = call.error or {}
+        head = (side, call.id, call.sample, call.stage, call.occurrence, call.parent,
+                _text_or_none(fn.get("module")), _text_or_none(fn.get("qualname")), _text_or_none(fn.get("file")),
+                call.mode, _text_or_none(error.get("type")), _text_or_none(error.get("message")), call.pid,
+                call.thread, call.t_start, call.t_end)
+        for tensor in call.inputs + call.outputs:
+            yield head + (
+                tensor.role, tensor.name, tensor.kind, tensor.dtype,
+                list(tensor.shape) if tensor.shape is not None else None,
+                _float(tensor.min), _float(tensor.max), _float(tensor.mean), _float(tensor.std),
+                tensor.nan_count, tensor.inf_count, tensor.hash, tensor.hash_alg if tensor.hash else None,
+                json.dumps(tensor.meta, sort_keys=True, default=str), tensor.note, tensor.payload,
+                None if keeps_payload(tensor.kind) else json.dumps(tensor.value, default=str))
+
+
+def safe_text(text):
+    """``text`` as valid UTF-8 text: lone surrogates (undecodable file names) become \\udcXX escapes."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _text_or_none(value):
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def _float(value):
+    return float(value) if type(value) in (int, float) else None
+
+
+def index_table(run):
+    """Every tensor of a reader ``Run`` as a pyarrow Table with the ``INDEX_COLUMNS`` (needs pyarrow)."""
+    from .._deps import require
+
+    pa = require("pyarrow", extra="analysis", feature="the Parquet index")
+    types = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(),
+             "int64_list": pa.list_(pa.int64())}
+    rows = list(index_rows(run))
+    columns = list(zip(*rows)) if rows else [()] * len(INDEX_COLUMNS)
+    arrays = []
+    for (column, typ), values in zip(INDEX_COLUMNS, columns):
+        try:
+            arrays.append(pa.array(values, type=types[typ]))
+        except Exception:
+            if typ != "string":
+                raise
+            # lone surrogates (undecodable file names) are not UTF-8: store them as \udcXX escapes
+            arrays.append(pa.array([v if v is None else safe_text(v) for v in values], type=types[typ]))
+    schema = pa.schema([pa.field(column, types[typ]) for column, typ in INDEX_COLUMNS])
+    return pa.Table.from_arrays(arrays, schema=schema)
