@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .pairs import compare_arrays, compare_values, pair_is_float
 from .results import Status, TensorComparison
+from ..store.hashing import same_content
 from .tolerance import ToleranceRules
 
 _DEFAULT_RULES = ToleranceRules()
@@ -17,16 +18,6 @@ _DEFAULT_RULES = ToleranceRules()
 def _arrayish(tensor):
     """Arrays, bytes (recorded as uint8 arrays) and numeric scalars compare numerically."""
     return tensor.is_array
-
-
-def same_content(ta, tb):
-    """True/False when the content hashes of two records settle equality, None when they cannot
-    (a hash missing, or the runs hashed with different algorithms)."""
-    if not ta.hash or not tb.hash:
-        return None
-    if getattr(ta, "hash_alg", None) != getattr(tb, "hash_alg", None):
-        return None
-    return ta.hash == tb.hash
 
 
 def _shape(tensor):
