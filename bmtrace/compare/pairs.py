@@ -101,7 +101,7 @@ def compare_arrays(a, b, tol=None, *, name="out", role=None, stage=None, rules=N
     result.max_abs_diff = m.max_abs_diff
     result.mean_abs_diff = m.mean_abs_diff
     result.max_rel_diff = m.max_rel_diff
-    result.cosine = m.cosine
+    result.cosine = m.cosine if a.size > 1 else None  # one value has no direction: cosine would only be its sign
     result.equal_ratio = m.equal_ratio
     result.min_atol = m.min_atol
     result.nonfinite_mismatch = m.nonfinite_mismatch
