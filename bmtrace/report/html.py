@@ -79,6 +79,7 @@ def render_html(result, run_a=None, run_b=None, *, title=None, images_per_stage=
 
     opts["index_a"] = CallIndex(run_a) if run_a is not None else None
     opts["index_b"] = CallIndex(run_b) if run_b is not None else None
+    opts["model"] = model
     opts["plan"] = html_stage.plan(model, opts)
     opts["listed"] = {e.index for _drawn, listed, _hidden in opts["plan"].values() for e in listed}
     # the full paths are in the header; the title keeps the last path parts so it fits a tab

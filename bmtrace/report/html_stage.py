@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .html_model import entry_worst, stage_css, tensor_css, tensor_order, to_float
 from .html_page import status_word, badge, esc, fmt_cos, fmt_num, fmt_ratio, fmt_sample, fmt_shape
+from .html_predictions import predictions_block
 from .html_summary import hint_html
 
 
@@ -20,6 +21,7 @@ def stage_section(model, group, opts):
     drawn, listed, hidden = opts["plan"][group.name]
     shown_below = set(id(h) for e in drawn for h in e.hints)  # drawn entries show their own hints
     parts.extend(hint_html(h) for h in group.hints if id(h) not in shown_below)
+    parts.append(predictions_block(model, group, opts))
     if group.isolated:
         parts.append(_isolation_table(group))
     parts.append(_metrics_table(listed, hidden, drawn, opts))

@@ -104,3 +104,25 @@ def test_cli_json_carries_the_predictions_contract(tmp_path):
     for key in ("kind", "matched", "missing", "extra", "iou_min", "max_coord_diff", "class_flips"):
         assert key in pred
     assert doc["predictions"]["kind"] == "detections" and doc["predictions"]["stage"] == "nms"
+
+
+def test_html_report_shows_predictions_and_draws_boxes(tmp_path):
+    """The report's detection stage has its predictions summary, per-sample rows and a boxes picture."""
+    pytest.importorskip("matplotlib")
+    from bmtrace.report.html import render_html
+
+    def program(shift):
+        nms = _detector(shift)
+
+        def run(key):
+            with bmtrace.trace_stage("decode") as st:
+                st.output(np.full((160, 200, 3), 90, np.uint8))
+            nms(key)
+        return run
+    a = record(tmp_path / "a", ["x.jpg"], program(0))
+    b = record(tmp_path / "b", ["x.jpg"], program(3))
+    result = bmtrace.diff(a, b)
+    html = render_html(result, *result.run_objects)
+    section = html[html.index("<h3>Predictions</h3>"):]
+    assert "3/3 boxes matched" in section
+    assert 'alt="boxes of A (solid) and B (dashed)"' in section
