@@ -31,7 +31,7 @@ def _entry_badness(entry):
 class FirstDivergence:
     """Where the two runs first stop agreeing: sample, stage, occurrence and tensor name."""
 
-    __slots__ = ("sample", "stage", "occurrence", "tensor", "entry")
+    __slots__ = ("sample", "stage", "occurrence", "tensor", "entry", "before_stage")
 
     def __init__(self, entry):
         self.entry = entry
@@ -40,6 +40,9 @@ class FirstDivergence:
         self.occurrence = entry.occurrence
         failing = entry.first_failing_tensor()
         self.tensor = failing.name if failing is not None else None
+        # An input that differs and that no traced stage of the sample produced (its verdict was not
+        # carried over from an earlier output): the difference arose before this stage was called.
+        self.before_stage = bool(failing is not None and failing.role == "input" and failing.same_as is None)
 
     def __repr__(self):
         return "FirstDivergence(sample=%r, stage=%r, tensor=%r)" % (self.sample, self.stage, self.tensor)
@@ -51,7 +54,8 @@ class FirstDivergence:
 
     def to_json(self):
         """``{"sample", "stage", "tensor"}`` plus the occurrence."""
-        return {"sample": self.sample, "stage": self.stage, "tensor": self.tensor, "occurrence": self.occurrence}
+        return {"sample": self.sample, "stage": self.stage, "tensor": self.tensor, "occurrence": self.occurrence,
+                "arose_before_stage": self.before_stage}
 
 
 class StageSummary:

@@ -104,6 +104,10 @@ def describe_first(result):
     tensor = entry.first_failing_tensor()
     if tensor is None:
         return text
+    if first.before_stage:
+        text = ("first divergence: before stage %s, sample %s: its input %s already differs and no traced "
+                "stage produced it; trace the step that makes %s" % (first.stage, _show_key(first.sample),
+                                                                      tensor.name, tensor.name))
     text += ", %s %s: %s" % (tensor.role or "tensor", tensor.name, tensor.status.upper())
     details = []
     reason = tensor.reason()

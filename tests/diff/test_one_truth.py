@@ -179,3 +179,18 @@ def test_saved_document_renders_the_same_text_and_html(tmp_path):
     def page(r):
         return re.sub(r"<footer>.*?</footer>", "", render_html(r))
     assert page(again) == page(result)
+
+
+def test_input_that_differs_before_the_first_traced_stage_is_said_so(tmp_path):
+    """When the first traced stage's input already differs, the line says it arose before that stage."""
+    def make(side):
+        def run(key):
+            img = np.arange(48, dtype=np.uint8).reshape(4, 4, 3) + (1 if side == "b" else 0)
+            with bmtrace.trace_stage("resize") as st:
+                st.input(img=img)
+                st.output(img[::2, ::2])
+        return run
+    result = _diff(record(tmp_path / "a", ["s"], make("a")), record(tmp_path / "b", ["s"], make("b")))
+    assert result.first_divergence.before_stage
+    assert "before stage resize" in describe_first(result) and "trace the step that makes img" in describe_first(result)
+    assert result.to_json()["first_divergence"]["arose_before_stage"] is True
