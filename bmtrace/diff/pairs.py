@@ -119,8 +119,10 @@ def _under_representation(result, ta, tb, role, stage, rules, cache):
         a, b = ta.load(), tb.load()
     except Exception:  # compare_records already loaded them once; a race with deletion is not ours to report
         return result
-    # A constant tensor "equals" every transpose of itself: that proves nothing about the layout.
-    informative = a.size > 1 and (a.shape == b.shape or not _constant(a))
+    # Representations are those of images (colour order, layout, pixel scale): a vector of three
+    # values reversed is a different result, not BGR. A constant tensor "equals" every transpose of
+    # itself: that proves nothing about the layout.
+    informative = _image_like(a) and _image_like(b) and (a.shape == b.shape or not _constant(a))
     mapping = find_mapping(a, b, ta.meta, tb.meta, prefer=cache.mapping) if informative else None
     if mapping is not None:
         mapped = TensorComparison(result.name, Status.REPRESENTED, role=role, name_b=result.name_b,
@@ -133,7 +135,7 @@ def _under_representation(result, ta, tb, role, stage, rules, cache):
             cache.mapping = mapping
         return mapped
     carried = cache.mapping
-    if carried is None:
+    if carried is None or not (_image_like(a) and _image_like(b)):
         return result
     try:
         a_as_b = carried.apply(a)
@@ -166,3 +168,8 @@ def _reused(known, ta, tb, role):
 def _constant(x):
     flat = x.reshape(-1)
     return bool(flat.size) and x.dtype.kind in "biuf" and bool((flat == flat[0]).all())
+
+
+def _image_like(x):
+    """At least two axes of 8 or more (height and width) once size-1 axes are dropped."""
+    return sum(1 for n in x.shape if n >= 8) >= 2
