@@ -1,6 +1,7 @@
 """Predictions in recorded outputs: recognise detections and classifications, compare them in task terms.
 
 - ``recognize(outputs, meta)`` / ``recognize_call(call)``: Detections, Classification or None.
+- ``compare_calls(call_a, call_b)``: both steps for two reader Calls (None when not predictions).
 - ``compare_predictions(a, b)``: a DetectionComparison or ClassificationComparison for one sample, with
   ``to_json()``, ``summary()``, ``verdict()``; ``merge_comparisons(list)`` sums them over samples.
 - ``coco_map(pairs)``: whole-run agreement, COCO mAP@[.5:.95] of B scored against A as ground truth.
@@ -28,6 +29,19 @@ def compare_predictions(a, b, iou=None):
     return compare_classification(a, b)
 
 
+def compare_calls(call_a, call_b, iou=None):
+    """Recognise and compare two reader Calls (the same stage and sample of runs A and B).
+
+    Returns a DetectionComparison / ClassificationComparison, or None when either side's outputs are
+    not predictions. Raises PredictionFormatError (declared kind unreadable, or the two sides hold
+    different kinds) and bmtrace.errors.PayloadMissingError (a call recorded in stats mode).
+    """
+    a, b = recognize_call(call_a), recognize_call(call_b)
+    if a is None or b is None:
+        return None
+    return compare_predictions(a, b, iou=iou)
+
+
 def merge_comparisons(comparisons):
     """One comparison summing per-sample comparisons of the same kind; None for an empty list."""
     comparisons = list(comparisons)
@@ -37,6 +51,6 @@ def merge_comparisons(comparisons):
 
 
 __all__ = ["Classification", "ClassificationComparison", "DetectionComparison", "Detections",
-           "PredictionFormatError", "compare_classification", "compare_detections", "compare_predictions",
+           "PredictionFormatError", "compare_calls", "compare_classification", "compare_detections", "compare_predictions",
            "decode_predictions", "encode_predictions", "merge_comparisons", "recognize", "recognize_call",
            "recognize_value"]

@@ -51,3 +51,21 @@ def test_recorded_calls_are_recognised_and_compared(tmp_path):
     assert found["coco_json"].a.group_key == "image_id"
     assert found["postprocess"].top1_agree == 1
     assert found["empty"].summary() == "no boxes on either side"
+
+
+def test_compare_calls_is_none_for_ordinary_tensors(tmp_path):
+    """compare_calls returns None for a stage whose outputs are not predictions."""
+    run = _record(tmp_path / "a", np.zeros((0, 6), np.float32))
+
+    @bmtrace.trace_stage("normalize")
+    def normalize(x):
+        return x / 255.0
+
+    with bmtrace.run(str(tmp_path / "n"), side="x"):
+        normalize(np.zeros((1, 3, 8, 8), np.float32))
+    (call,) = bmtrace.open_run(str(tmp_path / "n")).calls(stage="normalize")
+    from bmtrace.predictions import compare_calls
+
+    assert compare_calls(call, call) is None
+    (empty_a,) = run.calls(stage="nms")
+    assert compare_calls(empty_a, empty_a).summary() == "no boxes on either side"
