@@ -69,6 +69,7 @@ def record(path, samples, port):
 
 def measure(path_a, path_b):
     timings = {}
+    cpu = time.process_time()
     t = time.perf_counter()
     run_a, run_b = bmtrace.open_run(path_a), bmtrace.open_run(path_b)
     pairs = {}
@@ -92,6 +93,7 @@ def measure(path_a, path_b):
     t = time.perf_counter()
     agreement = coco_map(last)
     timings["coco mAP"] = time.perf_counter() - t
+    timings["(CPU time, all steps)"] = time.process_time() - cpu
     return timings, merged, agreement
 
 
@@ -110,9 +112,11 @@ def main(argv=None):
         for stage, result in merged.items():
             print("%-8s %s" % (stage, result.summary()))
         print(agreement.summary())
+        cpu = timings.pop("(CPU time, all steps)")
         for name, seconds in timings.items():
             print("%-22s %6.2f s" % (name, seconds))
-        print("%-22s %6.2f s" % ("total", sum(timings.values())))
+        print("%-22s %6.2f s wall, %.2f s CPU (load average %.1f)" % ("total", sum(timings.values()), cpu,
+                                                                     os.getloadavg()[0]))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
