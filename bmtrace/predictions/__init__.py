@@ -10,6 +10,7 @@
 numpy only.
 """
 from .classification import ClassificationComparison, compare_classification
+from .coco_map import coco_map  # the function: bmtrace.predictions.coco_map(pairs) (the module stays importable by path)
 from .detections import DetectionComparison, compare_detections
 from .encode import decode_predictions, encode_predictions
 from .recognize import PredictionFormatError, recognize, recognize_call, recognize_value
@@ -51,6 +52,6 @@ def merge_comparisons(comparisons):
 
 
 __all__ = ["Classification", "ClassificationComparison", "DetectionComparison", "Detections",
-           "PredictionFormatError", "compare_calls", "compare_classification", "compare_detections", "compare_predictions",
+           "PredictionFormatError", "coco_map", "compare_calls", "compare_classification", "compare_detections", "compare_predictions",
            "decode_predictions", "encode_predictions", "merge_comparisons", "recognize", "recognize_call",
            "recognize_value"]
