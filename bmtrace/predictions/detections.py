@@ -119,7 +119,7 @@ class DetectionComparison:
         self.missing, self.extra = len(self.missing_idx), len(self.extra_idx)
         if len(pairs):
             ia, ib = pairs[:, 0], pairs[:, 1]
-            self._ious = np.diag(iou_matrix(a.boxes[ia], b.boxes[ib])).copy()
+            self._ious = np.diag(_overlap(a.boxes[ia], b.boxes[ib])).copy()
             delta = np.abs(a.boxes[ia] - b.boxes[ib])
             self.max_coord_diff = float(delta.max())
             self._coord_sum, self._coord_count = float(delta.sum()), int(delta.size)
@@ -237,7 +237,7 @@ def _match_group(a, b, ia, ib, iou):
     """(pairs, flips, missing, extra) index lists for one group."""
     if not len(ia) or not len(ib):
         return [], [], ia.tolist(), ib.tolist()
-    overlap = iou_matrix(a.boxes[ia], b.boxes[ib])
+    overlap = _overlap(a.boxes[ia], b.boxes[ib])
     same = _same_class(a, b, ia, ib)
     order = _score_order(a, ia)
     taken_b = np.zeros(len(ib), bool)
@@ -261,6 +261,13 @@ def _match_group(a, b, ia, ib, iou):
         flips.append((ia[r], ib[c]))
     extra = ib[~taken_b].tolist()
     return pairs, flips, sorted(missing), extra
+
+
+def _overlap(p, q):
+    """IoU, except that identical boxes overlap fully even when clipping left them without area."""
+    iou = iou_matrix(p, q)
+    identical = np.all(p[:, None, :] == q[None, :, :], axis=2)
+    return np.where(identical, 1.0, iou)
 
 
 def _same_class(a, b, ia, ib):

@@ -48,14 +48,20 @@ def _encode_records(records, keys, box_key):
             array, kind, container = _box_column(items)
             if array is None:
                 return None
-            types[key] = kind
             bbox_container = container
+            flat = [v for item in items for v in item] if kind == "mixed" else None
         else:
             array, kind = _scalar_column(items)
             if array is None:
                 return None
-            types[key] = kind
+            flat = items if kind == "mixed" else None
+        types[key] = kind
         columns[key] = array
+        if flat is not None:
+            mask_name = key + ".is_int"
+            if mask_name in keys:
+                return None
+            columns[mask_name] = np.asarray([type(v) is int for v in flat], dtype=bool).reshape(array.shape)
     meta = _meta(keys, box_key, "records")
     meta.update({"keys": keys, "py_types": types, "bbox_container": bbox_container, "count": len(records)})
     return columns, meta
@@ -110,7 +116,7 @@ def decode_predictions(columns, meta):
     box_key = meta["columns"]["boxes"]
     records = [dict() for _ in range(int(meta["count"]))]
     for key in keys:
-        values = _python_values(np.asarray(columns[key]), types.get(key))
+        values = _python_values(np.asarray(columns[key]), types.get(key), columns.get(key + ".is_int"))
         for record, item in zip(records, values):
             if key == box_key and container is not None:
                 item = container(item)
@@ -166,8 +172,8 @@ def _scalar_column(items):
             return None, None
     if types <= {float}:
         return np.asarray(items, dtype=np.float64), "float"
-    if types <= {int, float}:
-        return None, None  # mixed ints and floats: keep every type by flattening as usual
+    if types <= {int, float}:  # e.g. max(0, x) left an int among floats: floats, plus which were ints
+        return np.asarray(items, dtype=np.float64), "mixed"
     if types <= {str}:
         return np.asarray(items, dtype=str), "str"
     if len(types) == 1 and issubclass(next(iter(types)), np.generic):
@@ -176,7 +182,11 @@ def _scalar_column(items):
     return None, None
 
 
-def _python_values(array, kind):
+def _python_values(array, kind, is_int=None):
+    if kind == "mixed":
+        flat_mask = np.asarray(is_int).reshape(-1).tolist()
+        flat = [int(v) if ints else float(v) for v, ints in zip(array.reshape(-1).tolist(), flat_mask)]
+        return flat if array.ndim == 1 else [flat[i:i + array.shape[1]] for i in range(0, len(flat), array.shape[1])]
     if kind in ("int", "float", "bool", "str"):
         return array.tolist()
     return list(array)

@@ -251,7 +251,8 @@ def _format_of_roles(roles):
 
 
 def _box_format(meta, key, boxes):
-    """(format, guessed) of an (n, 4) box column: declared, else the key's convention, else the values."""
+    """(format, guessed) of an (n, 4) box column ``key``: declared, else read from the values (any
+    x2 < x1 or y2 < y1 means the last two columns are sizes)."""
     if meta.get("box_format"):
         return meta["box_format"], False
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)

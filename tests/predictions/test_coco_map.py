@@ -102,3 +102,11 @@ def test_no_ground_truth_is_undefined():
     empty = Detections(np.zeros((0, 4)), np.zeros(0), np.zeros(0, int))
     result = coco_map([(empty, _random(np.random.default_rng(0), 5, 1))])
     assert result.map is None and "no boxes" in result.summary()
+
+
+def test_package_exports_the_function():
+    """bmtrace.predictions.coco_map is the function (the diff calls it through the package)."""
+    import bmtrace.predictions as predictions
+
+    d = _random(np.random.default_rng(1), 10, 2)
+    assert predictions.coco_map([(d, d)]).map == pytest.approx(1.0)

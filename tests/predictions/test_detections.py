@@ -178,3 +178,10 @@ def test_iou_matrix_against_torchvision(real):
     ours = iou_matrix(boxes[:50], boxes[50:120])
     theirs = box_iou(torch.from_numpy(boxes[:50]).double(), torch.from_numpy(boxes[50:120]).double()).numpy()
     np.testing.assert_allclose(ours, theirs, atol=1e-12)
+
+
+def test_identical_zero_area_boxes_match():
+    """Boxes clipped to zero width match their identical twin instead of counting as missing and extra."""
+    a = _det([[0, 10, 0, 50, 0.9, 0]])
+    result = compare_detections(a, _det([[0, 10, 0, 50, 0.9, 0]]))
+    assert (result.matched, result.iou_min) == (1, 1.0)

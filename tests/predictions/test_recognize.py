@@ -155,3 +155,14 @@ def test_declared_empty_detections():
     """An empty (0, 6) output declared as detections is zero boxes, not an error."""
     det = recognize(_recorded(np.zeros((0, 6), np.float32)), {"kind": "detections"})
     assert len(det) == 0
+
+
+def test_encoding_keeps_ints_mixed_among_floats():
+    """A bbox holding an int left by max(0, x) among floats round-trips with each number's type."""
+    records = [{"image_id": 1, "category_id": 2, "bbox": [0, 5.5, 10.25, 20.0], "score": 0.5},
+               {"image_id": 1, "category_id": 2, "bbox": [3.5, 0, 10.0, 20.0], "score": 1}]
+    columns, meta = encode_predictions(records)
+    decoded = decode_predictions(columns, meta)
+    assert decoded == records
+    assert [type(v) for v in decoded[0]["bbox"]] == [int, float, float, float] and type(decoded[1]["score"]) is int
+    assert len(recognize({"out[%r]" % k: v for k, v in columns.items()}, meta)) == 2
