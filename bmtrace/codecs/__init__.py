@@ -55,6 +55,8 @@ def _walk(value, name, meta, leaves, path):
         return
     kind = containers.kind_of(value)
     items = None
+    if kind == "list" and value and isinstance(value[0], dict) and _prediction_columns(value, name, meta, leaves, path):
+        return
     if kind is None:
         leaf = _encode_noted(value, name, meta)
     elif len(path) >= MAX_DEPTH:
@@ -67,6 +69,27 @@ def _walk(value, name, meta, leaves, path):
         return
     for key, suffix, item in items:
         _walk(item, name + suffix, meta, leaves, path + ((kind, key),))
+
+
+def _prediction_columns(value, name, meta, leaves, path):
+    """A list of detection dicts (COCO results, torchvision outputs) recorded as a few columns, not one
+    leaf per number: 696 COCO records would be ~4,000 leaves and run past the cap. True when done."""
+    from ..predictions.encode import encode_predictions
+
+    try:
+        encoded = encode_predictions(value)
+    except Exception:
+        return False  # not readable as predictions: flattened as usual
+    if encoded is None:
+        return False
+    columns, column_meta = encoded
+    merged = dict(column_meta)
+    merged.update(meta)  # what the stage declared (kind, box_format) wins over the encoder's guess
+    for key, array in columns.items():
+        leaf = encode_leaf(array, "%s[%r]" % (name, key), merged)
+        leaf.path = list(path) + [("dict", key)]
+        leaves.append(leaf)
+    return True
 
 
 def _encode_noted(value, name, meta):

@@ -285,7 +285,7 @@ class StageComparison:
 
     def deciding_tensor(self):
         """The tensor that decides this entry's status: worst status, outputs first, largest diff."""
-        counted = [t for t in self.tensors if not _ignorable(t)]
+        counted = [t for t in self.tensors if not _ignorable(t)] or self.tensors
         return min(counted, key=_badness) if counted else None
 
     def first_failing_tensor(self):

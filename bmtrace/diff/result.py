@@ -19,11 +19,19 @@ FORMAT = "bmtrace-diff"
 FORMAT_VERSION = 2
 
 
+def _detections(entry):
+    """The entry's detections comparison (JSON) when its boxes were judged as detections, else None."""
+    pred = entry.extra.get("predictions")
+    return pred if isinstance(pred, dict) and pred.get("kind") == "detections" else None
+
+
 def _entry_badness(entry):
     """Sort key of call pairs: worst status first, then the worst figure of the deciding tensor."""
     tensor = entry.deciding_tensor()
     diff = None
-    if tensor is not None:
+    if _detections(entry) is not None:
+        diff = _detections(entry).get("max_coord_diff")
+    elif tensor is not None:
         diff = math.inf if tensor.nonfinite_mismatch else tensor.max_abs_diff
     return (vocabulary.rank(entry.status), -(diff if diff is not None else -1.0))
 
@@ -97,7 +105,15 @@ class StageSummary:
         return entry.deciding_tensor() if entry is not None else None
 
     def figures(self):
-        """``(max abs diff, cosine, is_lower_bound, reason)`` of the deciding tensor."""
+        """``(max abs diff, cosine, is_lower_bound, reason)`` of the deciding tensor (for boxes judged as
+        detections: the largest coordinate difference of matched boxes, and what did not match)."""
+        entry = self.deciding_entry()
+        detections = _detections(entry) if entry is not None else None
+        if detections is not None:
+            unmatched = detections.get("missing", 0) + detections.get("extra", 0) + detections.get("class_flips", 0)
+            reason = ("%d missing, %d extra, %d class flips" % (detections.get("missing", 0), detections.get("extra", 0),
+                                                                  detections.get("class_flips", 0)) if unmatched else None)
+            return detections.get("max_coord_diff"), None, False, reason
         tensor = self.deciding_tensor()
         if tensor is None:
             entry = self.deciding_entry()
