@@ -5,7 +5,6 @@ The columns are ``schema.INDEX_COLUMNS``.
 """
 from __future__ import annotations
 
-import glob
 import os
 
 from .._deps import require
@@ -13,7 +12,7 @@ from . import layout
 from .reader import Run
 from .schema import index_table
 
-_FINGERPRINT_KEY = b"bmtrace_fingerprint"
+_FINGERPRINT_KEY = layout.INDEX_FINGERPRINT_KEY
 
 
 def build_table(run):
@@ -50,16 +49,7 @@ def build_index(path, force=False):
     return index_path
 
 
-def fingerprint(path):
-    """Names and sizes of the journals: changes whenever a record is added."""
-    parts = []
-    for journal in sorted(glob.glob(os.path.join(path, layout.JOURNAL_DIR, "*.jsonl"))):
-        try:
-            size = os.path.getsize(journal)
-        except OSError:
-            size = -1
-        parts.append("%s:%d" % (os.path.basename(journal), size))
-    return ";".join(parts)
+fingerprint = layout.journals_fingerprint
 
 
 def index_is_fresh(path):

@@ -9,6 +9,7 @@
 A record line is written only after all of its payloads are closed, and with one write() call, so a
 SIGKILL at any moment leaves every completed record readable; a torn last line is skipped on read.
 """
+import glob
 import json
 import os
 
@@ -35,3 +36,19 @@ def write_json_atomic(path, document):
 def read_json(path):
     with open(path) as f:
         return json.load(f)
+
+
+# index.parquet metadata key holding the journals' fingerprint when it was built
+INDEX_FINGERPRINT_KEY = b"bmtrace_fingerprint"
+
+
+def journals_fingerprint(path):
+    """Names and sizes of the journals of run ``path``: changes whenever a record is added."""
+    parts = []
+    for journal in sorted(glob.glob(os.path.join(path, JOURNAL_DIR, "*.jsonl"))):
+        try:
+            size = os.path.getsize(journal)
+        except OSError:
+            size = -1
+        parts.append("%s:%d" % (os.path.basename(journal), size))
+    return ";".join(parts)

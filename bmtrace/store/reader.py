@@ -180,9 +180,27 @@ class Run:
     def index(self):
         """The run as a pyarrow Table, one row per tensor (requires pyarrow); writes nothing.
 
-        ``bmtrace.store.index.build_index(path)`` writes it to RUN/index.parquet.
+        Read from RUN/index.parquet when that is up to date with the journals, else built from them
+        (``bmtrace.store.index.build_index(path)`` writes it).
         """
-        return schema.index_table(self)
+        table = self._stored_index()
+        return table if table is not None else schema.index_table(self)
+
+    def _stored_index(self):
+        index_path = os.path.join(self.path, layout.INDEX_FILE)
+        if not os.path.isfile(index_path):
+            return None
+        from .._deps import require
+
+        pq = require("pyarrow.parquet", package="pyarrow", extra="analysis", feature="the Parquet index")
+        try:
+            stored = pq.read_schema(index_path)
+            fresh = ((stored.metadata or {}).get(layout.INDEX_FINGERPRINT_KEY) ==
+                     layout.journals_fingerprint(self.path).encode()
+                     and stored.names == [column for column, _ in schema.INDEX_COLUMNS])
+            return pq.read_table(index_path) if fresh else None
+        except Exception:  # a damaged or foreign index: the journals are the source of truth
+            return None
 
     def payload_path(self, relative, tensor=None):
         """The absolute path of a journal's payload reference, refused unless inside the run directory.

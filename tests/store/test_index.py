@@ -70,3 +70,21 @@ def test_environment_run_has_its_index_after_exit(tmp_path):
     result = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True)
     assert result.returncode == 0 and result.stderr == ""
     assert (tmp_path / "run" / "index.parquet").exists()
+
+
+def test_run_index_reads_a_fresh_index_file(small_run):
+    """Run.index() reads index.parquet when it matches the journals, and rebuilds when stale."""
+    from bmtrace.store.layout import INDEX_FINGERPRINT_KEY
+
+    table = bmtrace.open_run(small_run).index()
+    assert INDEX_FINGERPRINT_KEY in (table.schema.metadata or {})  # came from the file
+    with open(next((small_run / "journal").glob("*.jsonl")), "ab") as f:
+        f.write(b"[1]\n")
+    rebuilt = bmtrace.open_run(small_run).index()
+    assert INDEX_FINGERPRINT_KEY not in (rebuilt.schema.metadata or {}) and rebuilt.num_rows == table.num_rows
+
+
+def test_damaged_index_file_is_ignored(small_run):
+    """A garbage index.parquet does not break Run.index(); the table comes from the journals."""
+    (small_run / "index.parquet").write_bytes(b"not parquet")
+    assert bmtrace.open_run(small_run).index().num_rows == 6
