@@ -68,8 +68,23 @@ def _stored_fingerprint(pq, index_path):
     return metadata.get(_FINGERPRINT_KEY, b"").decode(errors="replace")
 
 
-if __name__ == "__main__":  # python -m bmtrace.store.index RUN...: (re)build the index of finished runs
+def main(paths):
+    """`python -m bmtrace.store.index RUN...`: (re)build the index of finished runs; 0 when all built."""
     import sys
 
-    for arg in sys.argv[1:]:
-        print(build_index(arg))
+    from ..errors import BmtraceError
+
+    status = 0
+    for path in paths:
+        try:
+            print(build_index(path))
+        except (BmtraceError, OSError) as exc:
+            print("bmtrace: cannot build the index of %s: %s" % (path, exc), file=sys.stderr)
+            status = 2
+    return status
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
