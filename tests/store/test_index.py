@@ -88,3 +88,13 @@ def test_damaged_index_file_is_ignored(small_run):
     """A garbage index.parquet does not break Run.index(); the table comes from the journals."""
     (small_run / "index.parquet").write_bytes(b"not parquet")
     assert bmtrace.open_run(small_run).index().num_rows == 6
+
+
+def test_reader_does_not_import_the_index_or_pyarrow(small_run):
+    """Reading a run loads neither bmtrace.store.index nor pyarrow (the index imports the reader)."""
+    code = ("import sys, bmtrace; r = bmtrace.open_run(sys.argv[1]); r.calls(); r.meta; "
+            "r.calls()[0].output().load(); "
+            "print(sorted(m for m in ('bmtrace.store.index', 'pyarrow') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(small_run)], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=REPO)).stdout.strip()
+    assert out == "[]"
