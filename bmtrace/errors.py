@@ -58,7 +58,7 @@ class PayloadMissingError(BmtraceError):
 
 
 class CorruptRunError(RunNotFoundError):
-    """A run's run.json or journal is damaged or not bmtrace's; the message names the file (and line)."""
+    """A run's run.json is damaged or not bmtrace's; the message names the file and how to fix it."""
 
 
 class PayloadPathError(BmtraceError):

@@ -5,7 +5,6 @@ The columns are ``schema.INDEX_COLUMNS``.
 """
 from __future__ import annotations
 
-import glob
 import os
 
 from .._deps import require
@@ -13,7 +12,7 @@ from . import layout
 from .reader import Run
 from .schema import index_table
 
-_FINGERPRINT_KEY = b"bmtrace_fingerprint"
+_FINGERPRINT_KEY = layout.INDEX_FINGERPRINT_KEY
 
 
 def build_table(run):
@@ -50,16 +49,7 @@ def build_index(path, force=False):
     return index_path
 
 
-def fingerprint(path):
-    """Names and sizes of the journals: changes whenever a record is added."""
-    parts = []
-    for journal in sorted(glob.glob(os.path.join(path, layout.JOURNAL_DIR, "*.jsonl"))):
-        try:
-            size = os.path.getsize(journal)
-        except OSError:
-            size = -1
-        parts.append("%s:%d" % (os.path.basename(journal), size))
-    return ";".join(parts)
+fingerprint = layout.journals_fingerprint
 
 
 def index_is_fresh(path):
@@ -78,8 +68,23 @@ def _stored_fingerprint(pq, index_path):
     return metadata.get(_FINGERPRINT_KEY, b"").decode(errors="replace")
 
 
-if __name__ == "__main__":  # python -m bmtrace.store.index RUN...: (re)build the index of finished runs
+def main(paths):
+    """`python -m bmtrace.store.index RUN...`: (re)build the index of finished runs; 0 when all built."""
     import sys
 
-    for arg in sys.argv[1:]:
-        print(build_index(arg))
+    from ..errors import BmtraceError
+
+    status = 0
+    for path in paths:
+        try:
+            print(build_index(path))
+        except (BmtraceError, OSError) as exc:
+            print("bmtrace: cannot build the index of %s: %s" % (path, exc), file=sys.stderr)
+            status = 2
+    return status
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

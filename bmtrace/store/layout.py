@@ -3,12 +3,18 @@
     RUN/run.json                  side, mode, start/end time, format version, hash algorithm (run_dir.py)
     RUN/procs/<writer>.json       per process: host, Python, argv, cwd, library versions, env vars
     RUN/journal/<writer>.jsonl    one JSON line per completed stage call, appended after its payloads
-    RUN/payloads/<writer>/<seq>-<k>.npy   tensor payloads, plain .npy (numpy alone reads them)
+    RUN/payloads/<writer>/<seq>-<k>.npy   tensor payloads, plain .npy (numpy alone reads them); a
+                                  payload is written once per process and content, and referenced by
+                                  every record of that content (journal "payload" paths may repeat)
     RUN/index.parquet             one row per tensor; built from the journals at the end of the run
+                                  (or by `python -m bmtrace.store.index RUN`)
 
-A record line is written only after all of its payloads are closed, and with one write() call, so a
-SIGKILL at any moment leaves every completed record readable; a torn last line is skipped on read.
+A record line is written only after all of its payloads are closed (a payload is referenced only once
+complete), and with one write() call, so a SIGKILL at any moment leaves every completed record
+readable; a torn last line is skipped on read. Records carry the content hash of each array and the
+algorithm that made it ("hash_alg": xxh3-128 or sha1); readers check payloads against it.
 """
+import glob
 import json
 import os
 
@@ -35,3 +41,19 @@ def write_json_atomic(path, document):
 def read_json(path):
     with open(path) as f:
         return json.load(f)
+
+
+# index.parquet metadata key holding the journals' fingerprint when it was built
+INDEX_FINGERPRINT_KEY = b"bmtrace_fingerprint"
+
+
+def journals_fingerprint(path):
+    """Names and sizes of the journals of run ``path``: changes whenever a record is added."""
+    parts = []
+    for journal in sorted(glob.glob(os.path.join(path, JOURNAL_DIR, "*.jsonl"))):
+        try:
+            size = os.path.getsize(journal)
+        except OSError:
+            size = -1
+        parts.append("%s:%d" % (os.path.basename(journal), size))
+    return ";".join(parts)

@@ -180,9 +180,27 @@ class Run:
     def index(self):
         """The run as a pyarrow Table, one row per tensor (requires pyarrow); writes nothing.
 
-        ``bmtrace.store.index.build_index(path)`` writes it to RUN/index.parquet.
+        Read from RUN/index.parquet when that is up to date with the journals, else built from them
+        (``bmtrace.store.index.build_index(path)`` writes it).
         """
-        return schema.index_table(self)
+        table = self._stored_index()
+        return table if table is not None else schema.index_table(self)
+
+    def _stored_index(self):
+        index_path = os.path.join(self.path, layout.INDEX_FILE)
+        if not os.path.isfile(index_path):
+            return None
+        from .._deps import require
+
+        pq = require("pyarrow.parquet", package="pyarrow", extra="analysis", feature="the Parquet index")
+        try:
+            stored = pq.read_schema(index_path)
+            fresh = ((stored.metadata or {}).get(layout.INDEX_FINGERPRINT_KEY) ==
+                     layout.journals_fingerprint(self.path).encode()
+                     and stored.names == [column for column, _ in schema.INDEX_COLUMNS])
+            return pq.read_table(index_path) if fresh else None
+        except Exception:  # a damaged or foreign index: the journals are the source of truth
+            return None
 
     def payload_path(self, relative, tensor=None):
         """The absolute path of a journal's payload reference, refused unless inside the run directory.
@@ -245,9 +263,11 @@ class Call:
         """``record`` is a validated record from ``schema.parse_call``."""
         self.run = run
         self.occurrence = occurrence
-        for field in ("id", "sample", "stage", "parent", "function", "error", "meta", "mode", "pid", "thread",
-                      "t_start", "t_end", "writer", "seq"):
-            setattr(self, field, record[field])
+        self.id, self.sample, self.stage, self.parent = record["id"], record["sample"], record["stage"], record["parent"]
+        self.function, self.error, self.meta, self.mode = (record["function"], record["error"], record["meta"],
+                                                           record["mode"])
+        self.pid, self.thread, self.t_start, self.t_end = record["pid"], record["thread"], record["t_start"], record["t_end"]
+        self.writer, self.seq = record["writer"], record["seq"]
         self.hash_alg = record["hash_alg"] or schema.LEGACY_HASH_ALG
         self.inputs = [Tensor(self, e) for e in record["inputs"]]
         self.outputs = [Tensor(self, e) for e in record["outputs"]]
@@ -272,9 +292,11 @@ class Tensor:
     def __init__(self, call, entry):
         """``entry`` is a validated tensor entry from ``schema.parse_tensor``."""
         self.call = call
-        for field in ("name", "role", "kind", "dtype", "min", "max", "mean", "std", "nan_count", "inf_count",
-                      "hash", "meta", "note", "payload", "value", "path", "container", "py_type"):
-            setattr(self, field, entry[field])
+        self.name, self.role, self.kind, self.dtype = entry["name"], entry["role"], entry["kind"], entry["dtype"]
+        self.min, self.max, self.mean, self.std = entry["min"], entry["max"], entry["mean"], entry["std"]
+        self.nan_count, self.inf_count, self.hash = entry["nan_count"], entry["inf_count"], entry["hash"]
+        self.meta, self.note, self.payload, self.value = entry["meta"], entry["note"], entry["payload"], entry["value"]
+        self.path, self.container, self.py_type = entry["path"], entry["container"], entry["py_type"]
         self.shape = tuple(entry["shape"]) if entry["shape"] is not None else None
         self._hash_alg = entry["hash_alg"]
 

@@ -49,11 +49,25 @@ _COUNT = ({int}, lambda v: v >= 0, "a non-negative integer")
 _NUMBER = ({int, float}, None, "a number")
 _DICT = ({dict}, None, "an object")
 _LIST = ({list}, None, "a list")
-_SHAPE = ({list}, lambda v: all(type(d) is int and d >= 0 for d in v), "a list of non-negative integers")
+def _is_shape(value):
+    for dim in value:  # a loop, not all(genexpr): this runs for every tensor of every journal line
+        if type(dim) is not int or dim < 0:
+            return False
+    return True
+
+
+def _is_path(value):
+    for step in value:
+        if type(step) is not list:
+            return False
+    return True
+
+
+_SHAPE = ({list}, _is_shape, "a list of non-negative integers")
 _ANY = (None, None, "anything")
 _MODE = ({str}, lambda v: v in MODES, "one of %s" % ", ".join(MODES))
 _ROLE = ({str}, lambda v: v in ROLES, "one of %s" % ", ".join(ROLES))
-_PATH = ({list}, lambda v: all(type(step) is list for step in v), "a list of lists")
+_PATH = ({list}, _is_path, "a list of lists")
 
 # name: (check, default when absent, required)
 CALL_FIELDS = {

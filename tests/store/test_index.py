@@ -70,3 +70,31 @@ def test_environment_run_has_its_index_after_exit(tmp_path):
     result = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True)
     assert result.returncode == 0 and result.stderr == ""
     assert (tmp_path / "run" / "index.parquet").exists()
+
+
+def test_run_index_reads_a_fresh_index_file(small_run):
+    """Run.index() reads index.parquet when it matches the journals, and rebuilds when stale."""
+    from bmtrace.store.layout import INDEX_FINGERPRINT_KEY
+
+    table = bmtrace.open_run(small_run).index()
+    assert INDEX_FINGERPRINT_KEY in (table.schema.metadata or {})  # came from the file
+    with open(next((small_run / "journal").glob("*.jsonl")), "ab") as f:
+        f.write(b"[1]\n")
+    rebuilt = bmtrace.open_run(small_run).index()
+    assert INDEX_FINGERPRINT_KEY not in (rebuilt.schema.metadata or {}) and rebuilt.num_rows == table.num_rows
+
+
+def test_damaged_index_file_is_ignored(small_run):
+    """A garbage index.parquet does not break Run.index(); the table comes from the journals."""
+    (small_run / "index.parquet").write_bytes(b"not parquet")
+    assert bmtrace.open_run(small_run).index().num_rows == 6
+
+
+def test_reader_does_not_import_the_index_or_pyarrow(small_run):
+    """Reading a run loads neither bmtrace.store.index nor pyarrow (the index imports the reader)."""
+    code = ("import sys, bmtrace; r = bmtrace.open_run(sys.argv[1]); r.calls(); r.meta; "
+            "r.calls()[0].output().load(); "
+            "print(sorted(m for m in ('bmtrace.store.index', 'pyarrow') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(small_run)], capture_output=True, text=True, check=True,
+                         env=dict(os.environ, PYTHONPATH=REPO)).stdout.strip()
+    assert out == "[]"
