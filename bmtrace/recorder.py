@@ -188,7 +188,9 @@ def finalize(rec):
         rec.report_failure(exc, "stamping the end of the run")
         return
     try:
-        run_dir.build_index_if_available(rec.path)
+        from .store.index import build_index_if_available
+
+        build_index_if_available(rec.path)
     except Exception as exc:  # the journals stay the source of truth; the index can be rebuilt
         rec.warn_once("index", "could not build %s/index.parquet (%s: %s); build it later with "
                       "`python -m bmtrace.store.index %s`" % (rec.path, type(exc).__name__, exc, rec.path))

@@ -84,6 +84,19 @@ def main(paths):
     return status
 
 
+def build_index_if_available(path):
+    """Write RUN/index.parquet when pyarrow is installed; returns its path or None without pyarrow.
+
+    Errors other than a missing pyarrow propagate (the caller reports them).
+    """
+    from ..errors import MissingDependencyError
+
+    try:
+        return build_index(path)
+    except MissingDependencyError:
+        return None  # devices record without pyarrow; `bmtrace.store.index.build_index` builds it later
+
+
 if __name__ == "__main__":
     import sys
 

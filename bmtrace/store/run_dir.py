@@ -176,17 +176,3 @@ def stamp_end(path):
     doc = read(path)
     doc["ended"] = time.time()
     layout.write_json_atomic(run_file(path), doc)
-
-
-def build_index_if_available(path):
-    """Write RUN/index.parquet when pyarrow is installed; returns its path or None without pyarrow.
-
-    Errors other than a missing pyarrow propagate (the caller reports them).
-    """
-    from ..errors import MissingDependencyError
-    from .index import build_index
-
-    try:
-        return build_index(path)
-    except MissingDependencyError:
-        return None  # devices record without pyarrow; `bmtrace.store.index.build_index` builds it later
