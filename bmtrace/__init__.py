@@ -25,7 +25,7 @@ def diff(run_a, run_b, **options):
     return _diff(run_a, run_b, **options)
 
 
-def replay(run, stage, fn, **options):
+def replay(run, stage, fn=None, **options):
     """Feed a run's recorded inputs of ``stage`` into ``fn`` and compare with the recorded outputs."""
     from .replayer import replay as _replay
 

@@ -221,7 +221,7 @@ def build_rules(atol=None, rtol=None, cosine=None, int_atol=None, tol=None, conf
 
 def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=None,
          config=None, stage_map=None, map_file=None, explain=True, isolate=False, progress=None,
-         explain_budget_s=0.5):
+         explain_budget_s=0.5, trust_recorded=False):
     """Compare run B against reference run A and name the first stage where they diverge.
 
     Args:
@@ -238,6 +238,8 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
         isolate: replay diverged stages to separate local from inherited error
             (``bmtrace.replayer.isolate.isolate_stages``); fills ``local``/``introduces`` on the
             stage entries and ``result.isolation``.
+        trust_recorded: let isolation import whatever stage function run A's trace names, not only
+            functions defined in the user's own source files (see ``bmtrace.replayer.trust``).
         progress: ``callable(done, total)`` called as call pairs are compared.
         explain_budget_s: time budget per tensor pair for the explain diagnoses.
 
@@ -283,7 +285,7 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
     if explainer is not None:
         result.hints = explainer.hints
     if isolate:
-        _isolate(result, run_a, run_b)
+        _isolate(result, run_a, run_b, trust_recorded)
     result.elapsed_s = time.perf_counter() - started
     for note in result.warnings:
         warnings.warn(note, DiffWarning, stacklevel=2)
@@ -407,11 +409,11 @@ def _reused(known, ta, tb, role):
     return result
 
 
-def _isolate(result, run_a, run_b):
+def _isolate(result, run_a, run_b, trust_recorded=False):
     """Let replay fill each diverged stage's ``local`` and ``introduces`` (issue 4)."""
     from .replayer.isolate import isolate_stages
 
-    isolate_stages(result, run_a, run_b)
+    isolate_stages(result, run_a, run_b, trust_recorded=trust_recorded)
 
 
 class _LazyArrays(dict):
