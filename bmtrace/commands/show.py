@@ -1,6 +1,7 @@
 """`bmtrace show RUN`: what a run holds: samples, stages, calls, tensors, bytes, environment."""
 import json
 import os
+import sys
 import time
 
 NAME = "show"
@@ -16,6 +17,7 @@ def summarize(run):
     """A JSON-ready summary of ``run``."""
     stages = {}
     errors = 0
+    missing = []
     for call in run.calls():
         entry = stages.setdefault(call.stage, {"stage": call.stage, "calls": 0, "samples": set(), "tensors": 0,
                                                "payload_bytes": 0, "errors": 0})
@@ -27,7 +29,10 @@ def summarize(run):
         for tensor in call.inputs + call.outputs:
             entry["tensors"] += 1
             if tensor.payload:
-                entry["payload_bytes"] += os.path.getsize(os.path.join(run.path, tensor.payload))
+                try:
+                    entry["payload_bytes"] += os.path.getsize(os.path.join(run.path, tensor.payload))
+                except OSError:
+                    missing.append(os.path.join(run.path, tensor.payload))
     stage_list = []
     for entry in stages.values():
         entry["samples"] = len(entry["samples"])
@@ -45,6 +50,7 @@ def summarize(run):
         "payload_bytes": sum(e["payload_bytes"] for e in stage_list),
         "errors": errors,
         "torn_records_skipped": run.skipped_lines,
+        "missing_payloads": missing,
         "stages": stage_list,
         "environment": {key: meta.get(key) for key in ("host", "platform", "python", "argv", "cwd", "versions", "env")},
         "processes": len(meta.get("processes") or []),
@@ -52,6 +58,7 @@ def summarize(run):
 
 
 def run(args):
+    from ..cli import EXIT_ERROR
     from ..store.reader import open_run
 
     summary = summarize(open_run(args.run))
@@ -59,6 +66,13 @@ def run(args):
         print(json.dumps(summary, indent=2, default=str))
     else:
         print(render(summary))
+    missing = summary["missing_payloads"]
+    if missing:  # the summary is still useful, but the run is damaged: say so and fail
+        sys.stdout.flush()
+        print("bmtrace show: error: %d payload file(s) recorded in the journal are missing, e.g. %s; the run was "
+              "damaged after recording (comparisons of those tensors will fail)" % (len(missing), missing[0]),
+              file=sys.stderr)
+        return EXIT_ERROR
     return 0
 
 
@@ -82,6 +96,9 @@ def render(summary):
         "content  %d samples, %d calls, %d tensors, %s of payloads, %d errors"
         % (summary["samples"], summary["calls"], summary["tensors"], _bytes(summary["payload_bytes"]), summary["errors"]),
     ]
+    if summary["missing_payloads"]:
+        lines.append("         %d payload file(s) missing, e.g. %s" % (len(summary["missing_payloads"]),
+                                                                      summary["missing_payloads"][0]))
     if summary["torn_records_skipped"]:
         lines.append("         %d torn record(s) from an interrupted write were skipped" % summary["torn_records_skipped"])
     lines.append("")
