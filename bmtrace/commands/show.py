@@ -11,6 +11,7 @@ HELP = "summarise a recorded run: samples, stages, calls, tensors, bytes and env
 def add_arguments(parser):
     parser.add_argument("run", help="run directory")
     parser.add_argument("--json", action="store_true", help="print a JSON document instead of text")
+    parser.epilog = "example: bmtrace show runs/port   (exit 2 if payload files recorded in the journal are missing)"
 
 
 def summarize(run):
