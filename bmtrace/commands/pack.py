@@ -19,7 +19,6 @@ NAME = "pack"
 HELP = "pack a run directory into one .tar (or .tar.gz) file with a sha256 manifest, to move it between machines"
 MANIFEST = "bmtrace-manifest.json"
 PACK_FORMAT = 1
-_CHUNK = 1 << 20
 
 
 def add_arguments(parser):
