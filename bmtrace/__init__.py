@@ -20,7 +20,7 @@ from .store.reader import open_run
 from .diff.engine import diff
 
 
-def replay(run, stage, fn, **options):
+def replay(run, stage, fn=None, **options):
     """Feed a run's recorded inputs of ``stage`` into ``fn`` and compare with the recorded outputs."""
     from .replayer import replay as _replay
 

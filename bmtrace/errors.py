@@ -33,6 +33,14 @@ class ReplayError(BmtraceError):
     """A stage function could not be imported or called with the recorded inputs."""
 
 
+class UntrustedCodeError(ReplayError):
+    """A trace names code outside the user's own source files; it runs only with --trust-recorded."""
+
+
+class PackError(BmtraceError):
+    """A packed run cannot be written, or an archive fails its checks (checksum, unsafe member, no manifest)."""
+
+
 class BmodelError(BmtraceError):
     """A .bmodel file is missing, truncated, encrypted or not a bmodel."""
 

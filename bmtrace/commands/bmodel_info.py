@@ -10,6 +10,7 @@ HELP = "show a .bmodel's chip, networks and input/output tensors (names, dtypes,
 def add_arguments(parser):
     parser.add_argument("bmodel", metavar="FILE", help="the .bmodel file")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.epilog = "example: bmtrace bmodel-info models/resnet18_fp32.bmodel --json"
 
 
 def _tensor_line(role, tensor):

@@ -50,6 +50,10 @@ def add_diff_settings(parser):
                        help="do not run the diagnoses that explain diverged tensors")
     steps.add_argument("--isolate", action="store_true",
                        help="replay diverged stages to tell local error from inherited error")
+    steps.add_argument("--trust-recorded", action="store_true",
+                       help="let replay import any function the trace names; by default only functions "
+                            "defined in your own source files (the recorded program's folder or the current "
+                            "directory) are imported, never the standard library, site-packages or builtins")
 
 
 def diff_options(args):
@@ -65,6 +69,7 @@ def diff_options(args):
         "map_file": args.map_file,
         "explain": not args.no_explain,
         "isolate": args.isolate,
+        "trust_recorded": args.trust_recorded,
     }
 
 

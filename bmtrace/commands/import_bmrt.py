@@ -14,6 +14,8 @@ def add_arguments(parser):
     parser.add_argument("--stage", default="infer", help="stage name (default: infer)")
     parser.add_argument("--sample", metavar="KEY", help="sample key, e.g. test.jpg")
     parser.add_argument("--side", help="side label when the run is created, e.g. port")
+    parser.epilog = ("example: bmtrace import-bmrt --bmodel resnet18.bmodel --input input_ref_data.dat.bmrt \\\n"
+                     "             --output output_ref_data.dat.bmrt --into runs/port --sample test.jpg")
 
 
 def run(args) -> int:

@@ -12,6 +12,8 @@ def add_arguments(parser):
     parser.add_argument("--into", required=True, metavar="RUN", help="run directory (created if missing)")
     parser.add_argument("--side", help="side label when the run is created, e.g. port")
     parser.add_argument("--sample", metavar="KEY", help="sample key, e.g. test.jpg")
+    parser.epilog = ("example: bmtrace import-npy img_read_cv.npy=read img_resize_cv.npy=resize "
+                     "--into runs/port --sample test.jpg")
 
 
 def run(args) -> int:

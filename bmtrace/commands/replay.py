@@ -1,5 +1,6 @@
 """`bmtrace replay RUN --stage NAME --call file.py:function`: local error of one stage."""
 import json
+import sys
 
 from ..errors import UsageError
 
@@ -10,8 +11,10 @@ HELP = "feed a run's recorded inputs of a stage into a function and compare with
 def add_arguments(parser):
     parser.add_argument("run", help="run whose recorded inputs and outputs are replayed")
     parser.add_argument("--stage", required=True, help="stage name in RUN")
-    parser.add_argument("--call", required=True, metavar="FILE.py:FUNC | MODULE:FUNC",
-                        help="function to call; a file is imported without running its __main__ block")
+    parser.add_argument("--call", metavar="FILE.py:FUNC | MODULE:FUNC",
+                        help="function to call; a file is imported without running its __main__ block "
+                             "(default: the stage function recorded by --against, else by RUN, if it is "
+                             "defined in your own source files)")
     parser.add_argument("--sample", help="only this sample key")
     parser.add_argument("--occurrence", type=int, help="only this occurrence of the stage within a sample")
     parser.add_argument("--against", metavar="OTHER_RUN",
@@ -19,6 +22,13 @@ def add_arguments(parser):
     parser.add_argument("--atol", type=float, help="float tolerance (default 1e-3)")
     parser.add_argument("--rtol", type=float, help="relative tolerance")
     parser.add_argument("--json", action="store_true", help="print a JSON document")
+    parser.add_argument("--trust-recorded", action="store_true",
+                        help="without --call, import whatever function the trace names; by default only "
+                             "functions defined in your own source files (the recorded program's folder or the "
+                             "current directory) are imported, never the standard library, site-packages or "
+                             "builtins")
+    parser.epilog = ("example: bmtrace replay runs/port --stage resize --call original.py:resize "
+                     "--against runs/original")
 
 
 def run(args):
@@ -31,7 +41,9 @@ def run(args):
     if args.sample is not None:
         options["sample"] = args.sample
     result = replay(target_run, args.stage, args.call, occurrence=args.occurrence, like=other,
-                    atol=args.atol, rtol=args.rtol, **options)
+                    atol=args.atol, rtol=args.rtol, trust_recorded=args.trust_recorded, **options)
+    for line in result.imported:
+        print("bmtrace replay: imported %s" % line, file=sys.stderr)
     recorded = _recorded_differences(result, target_run, other) if other is not None else {}
     if args.json:
         doc = result.to_json()
@@ -87,7 +99,11 @@ def _render(result, recorded, other):
             line += "   %-9s %12s" % (rec.get("status", "-"), _fmt(rec.get("max_abs_diff")))
         lines.append(line)
         if sample.error:
-            lines.append("    raised %s: %s" % (sample.error["type"], sample.error["message"]))
+            where = sample.error.get("where")
+            lines.append("    raised %s: %s%s" % (sample.error["type"], sample.error["message"],
+                                                " (at %s)" % where if where else ""))
+            if sample.error.get("hint"):
+                lines.append("    %s" % sample.error["hint"])
     if other is not None:
         lines.append("")
         lines.append("local: the function given this run's inputs vs this run's outputs (the stage's own error);")

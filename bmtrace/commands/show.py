@@ -1,7 +1,10 @@
 """`bmtrace show RUN`: what a run holds: samples, stages, calls, tensors, bytes, environment."""
 import json
 import os
+import sys
 import time
+
+from ..errors import BmtraceError
 
 NAME = "show"
 HELP = "summarise a recorded run: samples, stages, calls, tensors, bytes and environment"
@@ -10,12 +13,15 @@ HELP = "summarise a recorded run: samples, stages, calls, tensors, bytes and env
 def add_arguments(parser):
     parser.add_argument("run", help="run directory")
     parser.add_argument("--json", action="store_true", help="print a JSON document instead of text")
+    parser.epilog = "example: bmtrace show runs/port   (exit 2 if payload files recorded in the journal are missing)"
 
 
 def summarize(run):
     """A JSON-ready summary of ``run``."""
     stages = {}
     errors = 0
+    missing = []
+    counted = set()
     for call in run.calls():
         entry = stages.setdefault(call.stage, {"stage": call.stage, "calls": 0, "samples": set(), "tensors": 0,
                                                "payload_bytes": 0, "errors": 0})
@@ -27,7 +33,18 @@ def summarize(run):
         for tensor in call.inputs + call.outputs:
             entry["tensors"] += 1
             if tensor.payload:
-                entry["payload_bytes"] += os.path.getsize(os.path.join(run.path, tensor.payload))
+                try:
+                    path = tensor.payload_file  # resolved inside the run, or an error naming it
+                except BmtraceError as exc:
+                    missing.append(str(exc))
+                    continue
+                if path in counted:
+                    continue  # a payload shared by several records (same content) is stored once
+                counted.add(path)
+                try:
+                    entry["payload_bytes"] += os.path.getsize(path)
+                except OSError:
+                    missing.append(path)
     stage_list = []
     for entry in stages.values():
         entry["samples"] = len(entry["samples"])
@@ -46,6 +63,7 @@ def summarize(run):
         "errors": errors,
         "torn_records_skipped": run.torn_lines,
         "problems": [str(problem) for problem in run.problems],  # invalid journal lines, file and line
+        "missing_payloads": missing,
         "stages": stage_list,
         "environment": {key: meta.get(key) for key in ("host", "platform", "python", "argv", "cwd", "versions", "env")},
         "processes": len(meta.get("processes") or []),
@@ -53,6 +71,7 @@ def summarize(run):
 
 
 def run(args):
+    from ..cli import EXIT_ERROR
     from ..store.reader import open_run
 
     summary = summarize(open_run(args.run))
@@ -60,6 +79,13 @@ def run(args):
         print(json.dumps(summary, indent=2, default=str))
     else:
         print(render(summary))
+    missing = summary["missing_payloads"]
+    if missing:  # the summary is still useful, but the run is damaged: say so and fail
+        sys.stdout.flush()
+        print("bmtrace show: error: %d payload file(s) recorded in the journal are missing, e.g. %s; the run was "
+              "damaged after recording (comparisons of those tensors will fail)" % (len(missing), missing[0]),
+              file=sys.stderr)
+        return EXIT_ERROR
     return 0
 
 
@@ -83,6 +109,9 @@ def render(summary):
         "content  %d samples, %d calls, %d tensors, %s of payloads, %d errors"
         % (summary["samples"], summary["calls"], summary["tensors"], _bytes(summary["payload_bytes"]), summary["errors"]),
     ]
+    if summary["missing_payloads"]:
+        lines.append("         %d payload file(s) missing, e.g. %s" % (len(summary["missing_payloads"]),
+                                                                      summary["missing_payloads"][0]))
     if summary["torn_records_skipped"]:
         lines.append("         %d torn record(s) from an interrupted write were skipped" % summary["torn_records_skipped"])
     for problem in summary["problems"]:

@@ -46,7 +46,7 @@ def build_rules(atol=None, rtol=None, cosine=None, int_atol=None, tol=None, conf
 
 def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=None,
          config=None, stage_map=None, map_file=None, explain=True, isolate=False, progress=None,
-         explain_budget_s=0.5):
+         explain_budget_s=0.5, trust_recorded=False):
     """Compare run B against reference run A and name the first stage where they diverge.
 
     Args:
@@ -62,6 +62,8 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
         explain: ask ``bmtrace.explain`` why diverged pairs differ.
         isolate: replay diverged stages to separate local from inherited error; fills
             ``local``/``introduces`` on the stage entries and ``result.isolation``.
+        trust_recorded: let isolation import whatever stage function run A's trace names, not only
+            functions defined in the user's own source files (see ``bmtrace.replayer.trust``).
         progress: ``callable(done, total)`` called as call pairs are compared.
         explain_budget_s: time budget per tensor pair for the explain diagnoses.
 
@@ -113,7 +115,7 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
     if isolate:
         from ..replayer.isolate import isolate_stages
 
-        isolate_stages(result, run_a, run_b)
+        isolate_stages(result, run_a, run_b, trust_recorded=trust_recorded)
     result.task = task_effect(result)  # after isolation: it names the first divergence
     result.elapsed_s = time.perf_counter() - started
     return result

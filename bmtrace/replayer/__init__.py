@@ -5,31 +5,39 @@ earlier stages: the vendor's alignment method, automated.
 """
 from __future__ import annotations
 
+import traceback
 import warnings
+
+import numpy as np
 
 from ..codecs import flatten
 from ..compare import Status, ToleranceRules, compare_arrays, compare_values
 from ..errors import ReplayError
 from ..store.reader import ANY_SAMPLE, Run, open_run
 from .inputs import bind_to_signature, rebuild_values
-from .target import load_target, unwrap_traced
+from .target import load_target, target_from_identity, unwrap_traced
+from .trust import ImportPolicy
 
 __all__ = ["ReplayResult", "SampleReplay", "replay"]
 
 
-def replay(run, stage, fn, *, sample=ANY_SAMPLE, occurrence=None, inputs=None, like=None, rules=None, **tolerances):
+def replay(run, stage, fn=None, *, sample=ANY_SAMPLE, occurrence=None, inputs=None, like=None, rules=None,
+           trust_recorded=False, **tolerances):
     """Call ``fn`` with the recorded inputs of ``stage`` and compare its result with the recorded outputs.
 
     Args:
         run: run directory or Run whose recorded inputs and outputs are used.
         stage: stage name in that run.
-        fn: the function to call, or a string ``path/file.py:function`` / ``module:function``.
+        fn: the function to call, or a string ``path/file.py:function`` / ``module:function`` (your
+            explicit choice), or None: the stage function recorded by ``like`` (else by ``run``), imported
+            only if it is defined in your own source files (see ``bmtrace.replayer.trust``).
         sample: only this sample key (None is the key of records outside any sample).
         occurrence: only this occurrence of the stage within each sample.
         inputs: values that override or supply inputs by name (e.g. an object that was not recordable).
         like: a run recorded by ``fn``'s own program: its records say whether an input was a PIL image
             or a torch tensor, so the other program's arrays are handed over in that form.
         rules / tolerances: ToleranceRules, or keyword tolerances as for bmtrace.diff (atol, rtol).
+        trust_recorded: with ``fn=None``, import whatever function the trace names (only for runs you trust).
 
     Returns:
         ReplayResult: ``bool()`` is True when every replayed output is equal or close.
@@ -40,16 +48,24 @@ def replay(run, stage, fn, *, sample=ANY_SAMPLE, occurrence=None, inputs=None, l
     """
     run = run if isinstance(run, Run) else open_run(run)
     like = like if like is None or isinstance(like, Run) else open_run(like)
-    target = load_target(fn) if isinstance(fn, str) else fn
-    target = unwrap_traced(target)
-    rules = rules or ToleranceRules(**tolerances)
     calls = run.calls(sample=sample, stage=stage)
     if occurrence is not None:
         calls = [c for c in calls if c.occurrence == occurrence]
     if not calls:
         raise ReplayError(_nothing_to_replay(run, stage, sample, occurrence))
+    imported = []
+    if fn is None:
+        target = _recorded_target(like or run, stage, trust_recorded, imported)
+    elif isinstance(fn, str):
+        target = load_target(fn)
+        imported.append("%s (given)" % fn)
+    else:
+        target = fn
+    target = unwrap_traced(target)
+    rules = rules or ToleranceRules(**tolerances)
     templates = _templates(like, stage)
     result = ReplayResult(run.path, stage, getattr(target, "__qualname__", repr(target)))
+    result.imported = imported
     for call in calls:
         result.samples.append(replay_call(call, target, rules, inputs, templates))
     return result
@@ -70,6 +86,12 @@ def replay_call(call, target, rules, overrides=None, templates=None):
     except Exception as exc:
         entry.status = Status.ERROR
         entry.error = {"type": type(exc).__name__, "message": str(exc)}
+        where = _where_raised(exc)
+        if where:
+            entry.error["where"] = where
+        hint = _type_hint(exc, values, templates)
+        if hint:
+            entry.error["hint"] = hint
         return entry
     entry.tensors = compare_outputs(call, result, rules)
     entry.status = Status.ALIGNED if all(t.passed for t in entry.tensors) else Status.DIVERGED
@@ -101,6 +123,38 @@ def compare_outputs(call, result, rules):
                                         rules=rules, meta_a=tensor.meta, meta_b=leaf.meta)
         comparisons.append(comparison)
     return comparisons
+
+
+def _recorded_target(source, stage, trust_recorded, imported):
+    """The stage function ``source``'s trace names, if the trust model lets it be imported."""
+    calls = source.calls(stage=stage)
+    if not calls:
+        raise ReplayError(_nothing_to_replay(source, stage, ANY_SAMPLE, None))
+    policy = ImportPolicy.for_run(source, trust_recorded=trust_recorded)
+    target = target_from_identity(calls[0].function, policy)
+    imported.extend(policy.imported)
+    return target
+
+
+def _where_raised(exc):
+    """file:line in function of the innermost frame, so the user sees where their function failed."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return None
+    last = frames[-1]
+    return "%s:%d in %s" % (last.filename, last.lineno, last.name)
+
+
+def _type_hint(exc, values, templates):
+    """When a function got numpy arrays and failed on them, say how to hand it the types it expects."""
+    if templates or not isinstance(exc, (AttributeError, TypeError)):
+        return None
+    arrays = sorted(name for name, value in values.items() if isinstance(value, np.ndarray))
+    if not arrays:
+        return None
+    return ("it was given numpy arrays for %s (the run recorded them as arrays); if it expects torch tensors or PIL "
+            "images, replay with --against RUN recorded by the function's own program (library: like=RUN) so "
+            "the inputs are converted to the types that program recorded" % ", ".join(arrays))
 
 
 def _templates(like, stage):
@@ -159,6 +213,7 @@ class ReplayResult:
     def __init__(self, run, stage, function):
         self.run, self.stage, self.function = run, stage, function
         self.samples = []
+        self.imported = []  # what replay imported to get the function, for the user to see
 
     @property
     def passed(self):
@@ -179,4 +234,4 @@ class ReplayResult:
 
     def to_json(self):
         return {"run": self.run, "stage": self.stage, "function": self.function, "aligned": self.passed,
-                "samples": [s.to_json() for s in self.samples]}
+                "imported": list(self.imported), "samples": [s.to_json() for s in self.samples]}

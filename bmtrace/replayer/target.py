@@ -65,28 +65,20 @@ def resolve_qualname(module, qualname, where):
     return target
 
 
-def target_from_identity(identity):
-    """The callable a recorded function identity names; ReplayError says why when it cannot be had."""
-    if not identity or identity.get("kind") == "block":
-        where = "%s:%s" % (identity.get("file"), identity.get("line")) if identity else "unknown place"
+def target_from_identity(identity, policy):
+    """The callable a recorded function identity names, if ``policy`` (trust.ImportPolicy) allows it.
+
+    ReplayError says why it cannot be had: a `with` block, a method, or code the trust model refuses.
+    """
+    if not isinstance(identity, dict) or identity.get("kind") == "block":
+        where = "%s:%s" % (identity.get("file"), identity.get("line")) if isinstance(identity, dict) else "unknown place"
         raise ReplayError("the stage was recorded from a `with trace_stage(...)` block at %s, not a function; "
                           "only decorated functions can be replayed automatically" % where)
     if identity.get("kind") == "method":
+        qualname = str(identity.get("qualname"))
         raise ReplayError("the stage function %s is a method; replay needs an instance: call "
-                          "bmtrace.replay(run, stage, obj.%s)" % (identity["qualname"], identity["qualname"].split(".")[-1]))
-    module_name, qualname, path = identity.get("module"), identity.get("qualname"), identity.get("file")
-    module = None
-    if module_name and module_name != "__main__":
-        try:
-            module = importlib.import_module(module_name)
-        except Exception:
-            module = None
-    if module is None:
-        if not path or not os.path.isfile(path):
-            raise ReplayError("cannot find the stage function %s: module %r is not importable and its file %r "
-                              "does not exist here" % (qualname, module_name, path))
-        module = import_file(path)
-    return resolve_qualname(module, qualname, "%s:%s" % (path or module_name, qualname))
+                          "bmtrace.replay(run, stage, obj.%s)" % (qualname, qualname.split(".")[-1]))
+    return policy.target(identity)
 
 
 def unwrap_traced(fn):

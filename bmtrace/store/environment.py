@@ -1,11 +1,12 @@
 """Snapshot of the recording process: what the diff's environment section compares."""
 from __future__ import annotations
 
+import collections
 import os
-import platform
 import socket
 import sys
 
+_NoUname = collections.namedtuple("_NoUname", "sysname nodename release version machine")
 ENV_PREFIXES = ("BMRT_", "SAIL_", "OPENCV_", "BMCV_")
 # (name in the snapshot, module in sys.modules); only reported when the program imported it.
 LIBRARIES = (
@@ -24,10 +25,10 @@ def process_snapshot():
     return {
         "pid": os.getpid(),
         "host": socket.gethostname(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
+        "platform": platform_string(),
+        "machine": _uname().machine,
         "python": sys.version.split()[0],
-        "python_implementation": platform.python_implementation(),
+        "python_implementation": _implementation(),
         "executable": sys.executable,
         "argv": list(sys.argv),
         "cwd": os.getcwd(),
@@ -35,6 +36,39 @@ def process_snapshot():
         "opencv_build": opencv_build_summary(),
         "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith(ENV_PREFIXES)},
     }
+
+
+# Why not the platform module: its uname() (3.8) and uname().processor / platform() (3.9+) run
+# `uname -p` in a subprocess, and 3.8-3.11 guard that property with an RLock. The first traced call
+# can happen in any thread while another forks: the child inherits the held lock and the pipe and
+# both processes hang. Only direct system calls are used here.
+def _uname():
+    if hasattr(os, "uname"):
+        return os.uname()
+    return _NoUname(sys.platform, socket.gethostname(), "", "", "")  # Windows: no uname system call
+
+
+def platform_string():
+    """`platform.platform()`'s usual form (Linux-5.15.0-x86_64-with-glibc2.35), without subprocesses."""
+    uname = _uname()
+    parts = [uname.sysname, uname.release, uname.machine]
+    libc = _libc()
+    if libc:
+        parts += ["with", libc]
+    return "-".join(p.replace(" ", "_") for p in parts if p)
+
+
+def _libc():
+    try:
+        name, version = os.confstr("CS_GNU_LIBC_VERSION").split()  # "glibc 2.35": a system call
+    except (AttributeError, ValueError, OSError):
+        return ""
+    return name + version
+
+
+def _implementation():
+    name = sys.implementation.name  # "cpython"; platform.python_implementation() says "CPython"
+    return {"cpython": "CPython", "pypy": "PyPy", "ironpython": "IronPython"}.get(name, name)
 
 
 def library_versions():

@@ -83,7 +83,9 @@ def test_function_that_raises_is_a_result_not_a_crash(tmp_path):
 
     result = bmtrace.replay(run, "stage", broken)
     assert [s.status for s in result.samples] == ["error", "error"]
-    assert result.samples[0].error == {"type": "ValueError", "message": "shape (2,) not supported"}
+    error = result.samples[0].error
+    assert (error["type"], error["message"]) == ("ValueError", "shape (2,) not supported")
+    assert error["where"].endswith("in broken") and "hint" not in error
 
 
 def test_missing_sample_lists_what_exists(tmp_path):
