@@ -8,6 +8,9 @@ from ._box_reasons import reasons
 from .hint import Hint
 
 THRESHOLD_KINDS = ("score", "iou", "multilabel")
+# When the stage's inputs already differ, scores move a little on their own: only a clear gap
+# (every extra box scores below this fraction of the other side's lowest) still shows a threshold.
+INHERITED_GAP = 0.8
 
 
 def diagnose(ev):
@@ -23,6 +26,8 @@ def diagnose(ev):
     why = {"A": reasons(da, db, extra_a), "B": reasons(db, da, extra_b)}
     if any(r is None or r[0] not in THRESHOLD_KINDS for rs in why.values() for r in rs):
         return []  # something else (class-agnostic NMS, a different model) removed or added boxes
+    if ev.inherited.inputs_differ and not _clear_gap(why, da, db):
+        return []  # boxes near a threshold moved because the inputs differ, not the threshold
     details = {"matched": len(pairs), "only_in_a": len(extra_a), "only_in_b": len(extra_b),
                "after_max_abs": max((float(np.max(np.abs(da.boxes[i] - db.boxes[j])))
                                      for i, j in pairs), default=0.0)}
@@ -53,3 +58,16 @@ def diagnose(ev):
                          "(multi_label=True), %s single-label" % (side, len(labels), side, other))
     message = "; ".join(parts) + "; use the original's thresholds in the port"
     return [Hint("thresholds", message, 0.8 if pairs else 0.5, details["after_max_abs"], details)]
+
+
+def _clear_gap(why, da, db):
+    """True when the extras are multi-label twins, or score well below everything the other kept."""
+    for side, rs in why.items():
+        other = db if side == "A" else da
+        for kind, _, score in rs:
+            if kind == "multilabel":
+                continue
+            if kind != "score" or other.scores is None or not len(other.scores) or \
+                    score > INHERITED_GAP * float(np.min(other.scores)):
+                return False
+    return True

@@ -154,6 +154,7 @@ def test_different_constants_are_not_double_normalization(photo_rgb):
 
 # --- input_scale -------------------------------------------------------------------------------
 
+@pytest.mark.filterwarnings("ignore:torch.quantize_per_tensor")
 def test_port_quantising_with_the_bmodel_scale_is_input_scale(photo_rgb):
     """B = torch int8 quantisation of A with the bmodel's input scale: applied twice with sail."""
     a = _imagenet(photo_rgb)[None]
