@@ -78,4 +78,9 @@ def diagnose(ev):
                "%.0f%% sharpest colour edges: the decoders upsample chroma differently (libjpeg vs a "
                "YUV420 hardware decode); decode both sides with the same decoder" % (
                    luma, chroma, 100 * share, 100 * EDGE_FRACTION))
+    versions = ev.version_differences(("cv2", "PIL", "sail"))
+    if versions:
+        details["versions"] = versions
+        message += " (library versions differ: %s)" % ", ".join(
+            "%s %s vs %s" % (lib, a, b) for lib, (a, b) in sorted(versions.items()))
     return [Hint("decoder", message, 0.75, None, details)]

@@ -195,3 +195,12 @@ def test_jpeg_recompression_is_not_decoder(photo_bgr):
     """A re-encoded JPEG changes luma too: not a decoder difference."""
     ok, data = cv2.imencode(".jpg", photo_bgr, [cv2.IMWRITE_JPEG_QUALITY, 70])
     assert "decoder" not in causes(explain_tensor_pair(photo_bgr, cv2.imdecode(data, 1), stage="d", tensor="o"))
+
+
+def test_decoder_hint_names_differing_library_versions(photo_bgr):
+    """With run environments whose cv2 versions differ, the decoder hint names them."""
+    b = cv2.cvtColor(cv2.cvtColor(photo_bgr, cv2.COLOR_BGR2YUV_I420), cv2.COLOR_YUV2BGR_I420)
+    hints = explain_tensor_pair(photo_bgr, b, stage="decode", tensor="out",
+                                env_a={"versions": {"cv2": "4.9.0"}}, env_b={"versions": {"cv2": "4.5.4"}})
+    assert causes(hints) == ["decoder"]
+    assert hints[0].details["versions"] == {"cv2": ["4.9.0", "4.5.4"]}
