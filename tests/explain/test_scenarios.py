@@ -24,12 +24,9 @@ def _normalize(rgb, slip=1.0):
 
 
 def _softmax(logits, naive=False):
-    if naive:
-        with np.errstate(over="ignore", invalid="ignore"):
-            e = np.exp(logits)
-    else:
-        e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    with np.errstate(over="ignore", invalid="ignore"):  # the naive one overflows: that is the point
+        e = np.exp(logits) if naive else np.exp(logits - logits.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
 
 
 def original(bgr, logits):
