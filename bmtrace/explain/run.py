@@ -130,3 +130,23 @@ def _one_line(hint):
         text = (text[:cut] if cut > MAX_MESSAGE // 2 else text[:MAX_MESSAGE - 4].rstrip()) + " ..."
     hint.message = text
 
+
+
+def deduplicate(records):
+    """Merge hint records (dicts with sample, stage, tensor, cause, ...) seen in several samples.
+
+    One record per (stage, tensor, cause), the first one seen, with "samples" (the samples it was
+    seen in, in order) and "count" added; order of first appearance is kept.
+    """
+    merged, order = {}, []
+    for record in records:
+        key = (record.get("stage"), record.get("tensor"), record.get("cause"))
+        if key not in merged:
+            merged[key] = dict(record, samples=[], count=0)
+            order.append(key)
+        entry = merged[key]
+        sample = record.get("sample")
+        if sample not in entry["samples"]:
+            entry["samples"].append(sample)
+        entry["count"] = len(entry["samples"])
+    return [merged[k] for k in order]
