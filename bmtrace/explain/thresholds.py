@@ -43,15 +43,15 @@ def diagnose(ev):
             details["%s_conf_threshold_at_most" % key] = round(min(by_score), 5)
             if lowest_other is not None:
                 details["%s_conf_threshold_above" % other.lower()] = round(max(by_score), 5)
-            parts.append("%s keeps %d box(es) scored %.3g-%.3g that %s drops (%s's lowest kept score "
+            parts.append("%s keeps %d box(es) scored %s that %s drops (%s's lowest kept score "
                          "%s): %s's confidence threshold is higher" % (
-                             side, len(by_score), min(by_score), max(by_score), other, other,
+                             side, len(by_score), _span(by_score), other, other,
                              "%.3g" % lowest_other if lowest_other is not None else "n/a", other))
         if by_iou:
             details["%s_kept_iou" % key] = [round(v, 4) for v in by_iou]
-            parts.append("%s keeps %d box(es) overlapping a kept box with IoU %.3g-%.3g that %s "
+            parts.append("%s keeps %d box(es) overlapping a kept box with IoU %s that %s "
                          "suppresses: %s's NMS IoU threshold is higher" % (
-                             side, len(by_iou), min(by_iou), max(by_iou), other, side))
+                             side, len(by_iou), _span(by_iou), other, side))
         if labels:
             details["%s_multilabel" % key] = len(labels)
             parts.append("%s keeps %d box(es) a second time with another class: %s is multi-label "
@@ -71,3 +71,8 @@ def _clear_gap(why, da, db):
                     score > INHERITED_GAP * float(np.min(other.scores)):
                 return False
     return True
+
+
+def _span(values):
+    lo, hi = min(values), max(values)
+    return "%.3g" % lo if "%.3g" % lo == "%.3g" % hi else "%.3g-%.3g" % (lo, hi)
