@@ -1,5 +1,6 @@
 """Per cause: the smallest planted difference bmtrace.explain still names, and its time per pair.
 
+A ladder that never fails reports its last (weakest) rung: the true limit is smaller.
 Each row plants one cause with a strength knob on real library output (cv2, PIL, torchvision,
 numpy), walks the knob down a ladder, and reports the weakest setting at which the cause is still
 the hint given, with the pair's max abs diff there, and the time explain_tensor_pair takes on
@@ -275,7 +276,7 @@ CASES = [
     Case("resize_method", "resize ratio (PIL bilinear vs cv2 linear)", [0.5, 0.8, 0.9, 0.95, 0.99], resize_method, "resize_method"),
     Case("padding", "pad value 114 vs 114-d", [114.0, 50.0, 10.0, 2.0, 1.0], padding, "padding"),
     Case("padding", "box offset px (boxes)", [1.0, 0.1, 0.01, 0.001], box_offset, "box_clip"),
-    Case("letterbox_shape", "stride of B (A: 32)", [64, 128], letterbox_shape, "letterbox_shape"),
+    Case("letterbox_shape", "stride of B (A: 32)", [128, 64], letterbox_shape, "letterbox_shape"),
     Case("dtype_rounding", "pixel scale (astype truncation)", [1.0, 0.1, 0.02], dtype_rounding, "dtype_rounding"),
     Case("precision", "compute dtype of B's conv", ["bfloat16", "float16"], precision_case, "precision"),
     Case("box_clip", "clip bound difference px", [20.0, 5.0, 1.0, 0.5, 0.1], box_clip, "box_clip"),
