@@ -11,8 +11,8 @@ from .engine import explain_tensor_pair
 from .evidence import Evidence, Inherited
 from .hint import CAUSES, Hint
 from .resize import preload
-from .run import explain, explain_stage
+from .run import deduplicate, explain, explain_stage
 from .stage import explain_stage_outputs
 
-__all__ = ["CAUSES", "Evidence", "Hint", "Inherited", "explain", "explain_stage",
+__all__ = ["CAUSES", "Evidence", "Hint", "Inherited", "deduplicate", "explain", "explain_stage",
            "explain_stage_outputs", "explain_tensor_pair", "preload"]

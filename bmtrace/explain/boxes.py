@@ -77,7 +77,10 @@ def _axis(va, vb, size, tol):
     residual = min(float(np.max(np.abs(rebuilt(va, offset, lo_b, hi_b) - vb))),
                    float(np.max(np.abs(rebuilt(vb, -offset, lo_a, hi_a) - va))))
     clip = None
-    if (hi_a != hi_b) or (lo_a != lo_b):
+    # Bounds that moved with the offset are the same clip seen through the shift.
+    moved_hi = hi_a is not None and hi_b is not None and abs(hi_a + offset - hi_b) <= tol
+    moved_lo = lo_a is None and lo_b is None
+    if not (moved_hi or hi_a == hi_b) or not (moved_lo or lo_a == lo_b):
         clip = {"a_hi": hi_a, "b_hi": hi_b, "a_lo": lo_a, "b_lo": lo_b}
     return {"clip": clip, "offset": offset, "residual": residual}
 
@@ -89,8 +92,11 @@ def _clip_words(axis, letter, clip, size):
         name = ""
         if hi is not None and size is not None:
             name = " (%s-1)" % letter if hi == size - 1 else " (%s)" % letter if hi == size else ""
-        return "clips to [%s, %s]%s" % ("%g" % lo if lo is not None else "-inf",
-                                         "%g" % hi if hi is not None else "inf", name)
+        if lo is None:
+            return "clips to <= %g%s" % (hi, name)
+        if hi is None:
+            return "clips to >= %g" % lo
+        return "clips to [%g, %g]%s" % (lo, hi, name)
     return "%s: A %s, B %s" % (axis, bound(clip["a_hi"], clip["a_lo"]), bound(clip["b_hi"], clip["b_lo"]))
 
 

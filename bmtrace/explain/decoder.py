@@ -50,12 +50,13 @@ def diagnose(ev):
     ia, ib = _as_hwc(ev.xa, ev.meta_a), _as_hwc(ev.xb, ev.meta_b)
     if ia is None or ib is None or ia.shape != ib.shape or ia.shape[2] != 3 or min(ia.shape[:2]) < 16:
         return []
-    ia, ib = ia.astype(np.float32), ib.astype(np.float32)
+    step = max(1, int(np.sqrt(ia.shape[0] * ia.shape[1] / SAMPLE_PIXELS)))
+    ia, ib = ia[::step, ::step].astype(np.float32), ib[::step, ::step].astype(np.float32)
+    if min(float(np.min(ia)), float(np.min(ib))) < 0:
+        return []  # normalised tensors: not decoded pixels
     hi = float(max(np.max(ia), np.max(ib)))
     if hi <= 1.5:
         ia, ib = ia * 255.0, ib * 255.0  # 0..1 images: work in 8-bit levels
-    step = max(1, int(np.sqrt(ia.shape[0] * ia.shape[1] / SAMPLE_PIXELS)))
-    ia, ib = ia[::step, ::step], ib[::step, ::step]
     bgr = _is_bgr(ev)
     ya, cba, cra = _ycc(ia, bgr)
     yb, cbb, crb = _ycc(ib, bgr)
@@ -78,4 +79,9 @@ def diagnose(ev):
                "%.0f%% sharpest colour edges: the decoders upsample chroma differently (libjpeg vs a "
                "YUV420 hardware decode); decode both sides with the same decoder" % (
                    luma, chroma, 100 * share, 100 * EDGE_FRACTION))
+    versions = ev.version_differences(("cv2", "PIL", "sail"))
+    if versions:
+        details["versions"] = versions
+        message += " (library versions differ: %s)" % ", ".join(
+            "%s %s vs %s" % (lib, a, b) for lib, (a, b) in sorted(versions.items()))
     return [Hint("decoder", message, 0.75, None, details)]

@@ -115,6 +115,13 @@ class Evidence:
         params = call.get("params") if isinstance(call, dict) else None
         return params if isinstance(params, dict) else {}
 
+    def version_differences(self, libraries):
+        """{library: (version A, version B)} for the given libraries whose versions differ."""
+        va = self.env_a.get("versions") if isinstance(self.env_a.get("versions"), dict) else {}
+        vb = self.env_b.get("versions") if isinstance(self.env_b.get("versions"), dict) else {}
+        return {lib: (va.get(lib), vb.get(lib)) for lib in libraries
+                if lib in va and lib in vb and va[lib] != vb[lib]}
+
     def op(self, side):
         """The call's recorded op name on one side, or None."""
         call = self.call_a if side == "a" else self.call_b

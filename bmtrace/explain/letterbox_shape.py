@@ -74,9 +74,11 @@ def diagnose(ev):
             rect(rect_side, rect_canvas), fixed, other[0], other[1])
         details["kind"] = "minimum_rectangle"
     else:
-        message = ("the letterbox canvases differ (%dx%d in A, %dx%d in B) for the same content: the "
-                   "stride the padding rounds to differs (A %s, B %s); use the original's stride" % (
-                       canvas_a[0], canvas_a[1], canvas_b[0], canvas_b[1],
-                       details["stride_a"], details["stride_b"]))
+        dims = [d for d in (0, 1) if canvas_a[d] != canvas_b[d]]
+        strides = [max(_stride(canvas_a[d]) or 1 for d in dims), max(_stride(canvas_b[d]) or 1 for d in dims)]
+        details["padded_to_multiple_of"] = strides
+        message = ("the letterbox canvases differ (%dx%d in A, %dx%d in B) for the same content: A pads "
+                   "to a multiple of %d, B of %d; use the original's stride" % (
+                       canvas_a[0], canvas_a[1], canvas_b[0], canvas_b[1], strides[0], strides[1]))
         details["kind"] = "stride"
     return [Hint("letterbox_shape", message, 0.85, None, details)]

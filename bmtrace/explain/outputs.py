@@ -49,6 +49,12 @@ def _similarity(x, y, cap=MATCH_CAP):
         cosine = 1.0 if nx == ny else 0.0
     else:
         cosine = float(np.sum(x * y) / (nx * ny))
+    # Cosine alone is fooled by a shared offset (any two sigmoid maps of one shape score ~0.98):
+    # the centred correlation must agree too.
+    cx, cy = x - x.mean(), y - y.mean()
+    sx, sy = float(np.sqrt(np.sum(cx * cx))), float(np.sqrt(np.sum(cy * cy)))
+    if sx > 0 and sy > 0:
+        cosine = min(cosine, float(np.sum(cx * cy) / (sx * sy)))
     return cosine, max_abs
 
 

@@ -350,6 +350,9 @@ def diagnose(ev):
     if hints:
         if rec_a or rec_b:
             hints[0].details.update(params_a=rec_a, params_b=rec_b)
+        versions = ev.version_differences(("cv2", "PIL", "torchvision"))
+        if versions:
+            hints[0].details["versions"] = versions
         return hints
     if differing and ev.xa.shape == ev.xb.shape:
         words = ", ".join("%s %s vs %s" % (k, a, b) for k, (a, b) in sorted(differing.items()))

@@ -20,6 +20,8 @@ def explain(ev):
     mapping = ev.inherited.mapping
     if mapping is not None and ev.xa is not None and ev.xb is not None and _explained_by(mapping, ev):
         return []  # only the representation carried from upstream: nothing introduced here
+    if _declared_representation(ev):
+        return []  # both sides said how they hold the data, and that is all that differs
     return _run(catalogue.PAIR, ev)
 
 
@@ -35,6 +37,23 @@ def _explained_by(mapping, ev):
         return bool(mapping.explains(ev.xa, ev.xb))
     except Exception:  # a mapping that does not fit these shapes explains nothing
         return False
+
+
+def _declared(meta_a, meta_b, key):
+    x, y = meta_a.get(key), meta_b.get(key)
+    return x is not None and y is not None and str(x).upper() != str(y).upper()
+
+
+def _declared_representation(ev):
+    """True when B is exactly A under a mapping whose every part both sides declared in meta."""
+    declared = {cause for cause, key in (("channel_order", "color"), ("layout", "layout"),
+                                         ("value_scale", "scale"))
+                if _declared(ev.meta_a, ev.meta_b, key)}
+    if not declared or ev.xa is None or ev.xb is None:
+        return False
+    from ..compare.representation import find_mapping
+    mapping = find_mapping(ev.xa, ev.xb, ev.meta_a, ev.meta_b)
+    return mapping is not None and set(mapping.causes()) <= declared
 
 
 def _run(entries, ev):
@@ -111,3 +130,23 @@ def _one_line(hint):
         text = (text[:cut] if cut > MAX_MESSAGE // 2 else text[:MAX_MESSAGE - 4].rstrip()) + " ..."
     hint.message = text
 
+
+
+def deduplicate(records):
+    """Merge hint records (dicts with sample, stage, tensor, cause, ...) seen in several samples.
+
+    One record per (stage, tensor, cause), the first one seen, with "samples" (the samples it was
+    seen in, in order) and "count" added; order of first appearance is kept.
+    """
+    merged, order = {}, []
+    for record in records:
+        key = (record.get("stage"), record.get("tensor"), record.get("cause"))
+        if key not in merged:
+            merged[key] = dict(record, samples=[], count=0)
+            order.append(key)
+        entry = merged[key]
+        sample = record.get("sample")
+        if sample not in entry["samples"]:
+            entry["samples"].append(sample)
+        entry["count"] = len(entry["samples"])
+    return [merged[k] for k in order]

@@ -106,3 +106,14 @@ def test_recorded_resize_parameters_name_the_difference():
                                 call_b={"op": "cv2.resize", "params": {"interpolation": "INTER_NEAREST"}})
     assert causes(hints) == ["resize_method"]
     assert "INTER_NEAREST" in hints[0].message
+
+
+def test_deduplicate_merges_samples():
+    """The same (stage, tensor, cause) in three samples becomes one record with a sample count."""
+    from bmtrace.explain import deduplicate
+    records = [{"sample": s, "stage": "decode", "tensor": "out", "cause": "channel_order", "message": "m"}
+               for s in ("a.jpg", "b.jpg", "a.jpg")] + \
+              [{"sample": "a.jpg", "stage": "resize", "tensor": "out", "cause": "resize_method", "message": "r"}]
+    merged = deduplicate(records)
+    assert [(m["stage"], m["count"]) for m in merged] == [("decode", 2), ("resize", 1)]
+    assert merged[0]["samples"] == ["a.jpg", "b.jpg"]

@@ -25,9 +25,17 @@ def test_pil_rgb_vs_cv2_bgr_decode_is_channel_order(photo_rgb, photo_bgr, layout
 
 def test_message_uses_colour_meta_of_both_sides(photo_rgb, photo_bgr):
     """With color meta the message names what the port feeds and what the original feeds."""
-    hints = explain_tensor_pair(photo_rgb, photo_bgr, stage="decode", tensor="out",
+    tf = pytest.importorskip("torchvision.transforms.functional")
+    norm = lambda x: tf.normalize(tf.to_tensor(x), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)).numpy()
+    hints = explain_tensor_pair(norm(photo_rgb), norm(photo_bgr), stage="normalize", tensor="out",
                                 meta_a={"color": "RGB"}, meta_b={"color": "BGR"})
     assert hints[0].message.startswith("the port feeds BGR, the original RGB")
+
+
+def test_declared_colour_orders_are_not_a_cause(photo_rgb, photo_bgr):
+    """Both sides declare their colour order and B is exactly A in BGR: nothing to explain."""
+    assert explain_tensor_pair(photo_rgb, photo_bgr, stage="decode", tensor="out",
+                               meta_a={"color": "RGB"}, meta_b={"color": "BGR"}) == []
 
 
 def test_rgba_channels_reversed_keep_alpha(photo_rgb):

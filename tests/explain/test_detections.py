@@ -173,3 +173,15 @@ def test_json_rounding_with_other_changes_is_silent():
     b[:, :4] = np.round(det[:, :4], 3)
     b[:, 4] = det[:, 4] * 0.9
     assert "json_rounding" not in causes(explain_tensor_pair(det, b, stage="eval", tensor="det"))
+
+
+def test_boxes_near_the_threshold_after_an_upstream_change_are_not_thresholds():
+    """Same conf threshold, scores jittered upstream (inputs differ): a box crossing 0.25 is no hint."""
+    boxes, scores, cls = _candidates()
+    jitter = scores * np.float32(1.03)
+    keep_a, keep_b = scores >= 0.25, jitter >= 0.25
+    assert keep_a.sum() != keep_b.sum()  # precondition: a box crosses the threshold
+    rows = lambda k, s: np.concatenate([boxes[k], s[k, None], cls[k, None]], axis=1)
+    hints = explain_tensor_pair(rows(keep_a, scores), rows(keep_b, jitter), stage="filter", tensor="det",
+                                inherited={"inputs_differ": True})
+    assert "thresholds" not in causes(hints)

@@ -34,10 +34,18 @@ def test_nchw_vs_nhwc_batch_is_layout(photo_rgb):
     tf = pytest.importorskip("torchvision.transforms.functional")
     nchw = tf.to_tensor(photo_rgb)[None].numpy()
     nhwc = np.ascontiguousarray(nchw.transpose(0, 2, 3, 1))
-    hints = explain_tensor_pair(nchw, nhwc, stage="normalize", tensor="out",
-                                meta_a={"layout": "NCHW"}, meta_b={"layout": "NHWC"})
+    hints = explain_tensor_pair(nchw, nhwc, stage="normalize", tensor="out")
     assert causes(hints) == ["layout"]
     assert hints[0].details["from"] == "CHW" and hints[0].details["to"] == "HWC"
+
+
+def test_declared_layouts_are_not_a_cause(photo_rgb):
+    """meta layout NCHW (A) and NHWC (B) with B exactly A transposed: a declared representation, no hint."""
+    tf = pytest.importorskip("torchvision.transforms.functional")
+    nchw = tf.to_tensor(photo_rgb)[None].numpy()
+    nhwc = np.ascontiguousarray(nchw.transpose(0, 2, 3, 1))
+    assert explain_tensor_pair(nchw, nhwc, stage="normalize", tensor="out",
+                               meta_a={"layout": "NCHW"}, meta_b={"layout": "NHWC"}) == []
 
 
 def test_transposed_and_bgr_names_both(photo_rgb, photo_bgr):

@@ -154,6 +154,7 @@ def test_different_constants_are_not_double_normalization(photo_rgb):
 
 # --- input_scale -------------------------------------------------------------------------------
 
+@pytest.mark.filterwarnings("ignore:torch.quantize_per_tensor")
 def test_port_quantising_with_the_bmodel_scale_is_input_scale(photo_rgb):
     """B = torch int8 quantisation of A with the bmodel's input scale: applied twice with sail."""
     a = _imagenet(photo_rgb)[None]
@@ -194,3 +195,35 @@ def test_jpeg_recompression_is_not_decoder(photo_bgr):
     """A re-encoded JPEG changes luma too: not a decoder difference."""
     ok, data = cv2.imencode(".jpg", photo_bgr, [cv2.IMWRITE_JPEG_QUALITY, 70])
     assert "decoder" not in causes(explain_tensor_pair(photo_bgr, cv2.imdecode(data, 1), stage="d", tensor="o"))
+
+
+def test_decoder_hint_names_differing_library_versions(photo_bgr):
+    """With run environments whose cv2 versions differ, the decoder hint names them."""
+    b = cv2.cvtColor(cv2.cvtColor(photo_bgr, cv2.COLOR_BGR2YUV_I420), cv2.COLOR_YUV2BGR_I420)
+    hints = explain_tensor_pair(photo_bgr, b, stage="decode", tensor="out",
+                                env_a={"versions": {"cv2": "4.9.0"}}, env_b={"versions": {"cv2": "4.5.4"}})
+    assert causes(hints) == ["decoder"]
+    assert hints[0].details["versions"] == {"cv2": ["4.9.0", "4.5.4"]}
+
+
+def test_raw_pixels_into_a_bmodel_without_fused_preprocess_is_double_normalization(photo_rgb):
+    """B feeds raw 0..255 pixels to a bmodel whose metadata has no fused preprocessing: not at all."""
+    raw = photo_rgb.transpose(2, 0, 1)[None].astype(np.float32)
+    x = _imagenet(photo_rgb)[None].numpy()
+    logits_a = np.linspace(0, 1, 1000, dtype=np.float32)[None]
+    logits_b = logits_a + np.float32(0.25) * np.sin(np.arange(1000, dtype=np.float32))
+    hints = explain_tensor_pair(logits_a, logits_b, stage="infer", tensor="logits", inputs_a={"x": x},
+                                inputs_b={"x": raw}, model_b={"preprocess": {}})
+    assert causes(hints) == ["double_normalization"]
+    assert hints[0].details["kind"] == "missing"
+
+
+def test_bmodel_with_fused_preprocess_fed_raw_pixels_is_silent(photo_rgb):
+    """Raw pixels into a bmodel that fuses mean/scale is the intended use: no double_normalization."""
+    raw = photo_rgb.transpose(2, 0, 1)[None].astype(np.float32)
+    logits_a = np.linspace(0, 1, 1000, dtype=np.float32)[None]
+    logits_b = logits_a + np.float32(0.25) * np.sin(np.arange(1000, dtype=np.float32))
+    hints = explain_tensor_pair(logits_a, logits_b, stage="infer", tensor="logits", inputs_a={"x": raw},
+                                inputs_b={"x": raw},
+                                model_b={"preprocess": {"mean": [123.675, 116.28, 103.53], "scale": [0.0171] * 3}})
+    assert "double_normalization" not in causes(hints)

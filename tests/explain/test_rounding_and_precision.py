@@ -132,6 +132,7 @@ def test_bfloat16_conv_is_reduced_precision(photo_rgb):
     assert hints[0].details["kind"] == "bfloat16" and hints[0].details["benign"] is False
 
 
+@pytest.mark.filterwarnings("ignore:torch.quantize_per_tensor")
 def test_int8_dequantised_output_is_reduced_precision(photo_rgb):
     """A float32 output vs the same output through torch int8 quantisation (dequantised)."""
     net = _conv_net()

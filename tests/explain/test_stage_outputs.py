@@ -181,3 +181,15 @@ def test_partial_permutation_with_one_changed_output(exported):
     assert causes(hints) == ["output_order"]
     assert hints[0].details["mapping"] == {"out[0]": "out[1]", "out[1]": "out[0]"}
     assert hints[0].details["unmatched_a"] == ["out[2]"]
+
+
+def test_sigmoid_maps_of_another_model_are_not_output_order():
+    """Sigmoid heads of two differently initialised nets (shared ~0.5 offset) pair by nothing."""
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+
+    def heads(seed):
+        torch.manual_seed(seed)
+        convs = [torch.nn.Conv2d(3, 8, 3) for _ in range(3)]
+        with torch.no_grad():
+            return {"out[%d]" % i: (0.2 * torch.sigmoid(c(x)) + 0.4).numpy() for i, c in enumerate(convs)}
+    assert explain_stage_outputs(heads(0), heads(1), stage="infer") == []
