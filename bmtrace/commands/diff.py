@@ -86,6 +86,7 @@ def _write(path, text, what):
 
 
 def run(args):
+    from ..cli import EXIT_ERROR
     from ..diff import diff
     from ..report.json_doc import dumps
     from ..report.text import ProgressBar
@@ -124,4 +125,8 @@ def run(args):
             except OSError:
                 width = None
         print(render(result, color=color, width=width))
-    return result.exit_code
+    damaged = [(label, run) for label, run in zip("AB", result.run_objects) if getattr(run, "problems", None)]
+    for label, run in damaged:
+        print("bmtrace diff: error: run %s (%s) has %d invalid journal line(s), left out of this comparison, e.g. %s"
+              % (label, run.path, len(run.problems), run.problems[0]), file=sys.stderr)
+    return EXIT_ERROR if damaged else result.exit_code

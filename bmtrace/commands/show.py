@@ -79,14 +79,18 @@ def run(args):
         print(json.dumps(summary, indent=2, default=str))
     else:
         print(render(summary))
-    missing = summary["missing_payloads"]
-    if missing:  # the summary is still useful, but the run is damaged: say so and fail
+    # The summary is still useful, but a damaged run must say so and fail.
+    missing, problems = summary["missing_payloads"], summary["problems"]
+    if missing:
         sys.stdout.flush()
         print("bmtrace show: error: %d payload file(s) recorded in the journal are missing, e.g. %s; the run was "
               "damaged after recording (comparisons of those tensors will fail)" % (len(missing), missing[0]),
               file=sys.stderr)
-        return EXIT_ERROR
-    return 0
+    if problems:
+        sys.stdout.flush()
+        print("bmtrace show: error: %d journal line(s) are not valid records and were skipped, e.g. %s"
+              % (len(problems), problems[0]), file=sys.stderr)
+    return EXIT_ERROR if missing or problems else 0
 
 
 def _when(stamp):

@@ -89,7 +89,9 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
     full_map.update(stage_map or {})
     run_a, run_b = _open(run_a), _open(run_b)
     alignment = align(run_a, run_b, full_map)
-    notes = list(alignment.warnings)
+    notes = ["run %s: %s (left out of the comparison)" % (side, problem)
+             for side, run in (("A", run_a), ("B", run_b)) for problem in getattr(run, "problems", ())]
+    notes.extend(alignment.warnings)
     env_a, env_b = _meta(run_a), _meta(run_b)
     explainer = Explainer(explain_budget_s, notes, (env_a, env_b)) if explain else None
     entries = []
