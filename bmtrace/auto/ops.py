@@ -30,7 +30,8 @@ class Op:
         names: parameter names of the call in order ("self" first for methods), to bind positionals.
         inputs: bound arguments -> {name: value} of the data to record before the call.
         params: bound arguments -> {name: JSON value} of the settings that matter.
-        output: (result, bound arguments) -> {name: value} to record after the call (default: out).
+        output: (result, bound arguments) -> {name: value} to record after the call (default: out);
+            None drops the record (the call produced nothing, e.g. a video at its end).
         source: bound arguments -> the file the call decodes, for the sample key (decoders only).
         decide: bound arguments -> RECORD, PASS or GUARD (default RECORD).
     """

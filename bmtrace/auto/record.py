@@ -79,7 +79,10 @@ def _record(op, original, settings, args, kwargs):
 
 def _finish(rec, op, call, result, bound):
     try:
-        call.output(**op.output(result, bound))
+        named = op.output(result, bound)
+        if named is None:  # the call produced nothing to record (a video at its end): no record
+            return
+        call.output(**named)
     except Exception as exc:
         rec.report_failure(exc, "recording the output of %s" % op.name)
     call.finish()

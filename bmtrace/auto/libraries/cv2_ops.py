@@ -20,8 +20,8 @@ def _imdecode_params(a):
 
 
 def _video_output(result, a):
-    ok, frame = result if isinstance(result, tuple) and len(result) == 2 else (None, result)
-    return {"out": frame if ok else None}
+    ok, frame = result if isinstance(result, tuple) and len(result) == 2 else (False, None)
+    return {"out": frame} if ok else None  # no frame (end of the video): nothing to record
 
 
 def _cvtcolor_params(a):
