@@ -14,7 +14,7 @@ import threading
 from .. import _state
 from ..errors import UsageError
 from .patch import Patch, is_patched, resolve
-from .samples import SampleKeys
+from .samples import AutoKey, SampleKeys
 
 LIBRARIES = ("cv2", "PIL", "torchvision", "torch", "onnxruntime", "sail")
 _ALIASES = {"opencv": "cv2", "pil": "PIL", "pillow": "PIL", "ort": "onnxruntime", "sophon.sail": "sail",
@@ -158,6 +158,8 @@ def _apply(op, module_name, path):
 
 
 def _remove_all():
+    if type(_state.current_sample.get()) is AutoKey:  # the next run must not inherit a stale auto sample
+        _state.current_sample.set(None)
     for key in sorted(_applied, reverse=True):
         try:
             _applied.pop(key).remove()
