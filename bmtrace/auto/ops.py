@@ -109,12 +109,25 @@ def constant_name(module, prefix, value, default=None):
         number = int(value)
     except (TypeError, ValueError):
         return str(value)
-    names = sorted(n for n in dir(module) if n.startswith(prefix) and _int_equal(getattr(module, n, None), number))
-    return "|".join(names) if names else str(number)
+    return _constants(module, prefix).get(number) or str(number)
 
 
-def _int_equal(candidate, number):
-    return isinstance(candidate, int) and not isinstance(candidate, bool) and candidate == number
+_constant_maps = {}
+
+
+def _constants(module, prefix):
+    """{value: "NAME|ALIAS"} of a module's integer constants with this prefix, built once (dir() is slow)."""
+    key = (getattr(module, "__name__", None), prefix)
+    found = _constant_maps.get(key)
+    if found is None:
+        names = {}
+        for name in sorted(dir(module)) if module is not None else ():
+            if name.startswith(prefix):
+                value = getattr(module, name, None)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    names.setdefault(value, []).append(name)
+        found = _constant_maps[key] = {value: "|".join(group) for value, group in names.items()}
+    return found
 
 
 def plain(value):
