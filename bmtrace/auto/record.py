@@ -49,6 +49,8 @@ def _record(op, original, settings, args, kwargs):
         if decision is None and _owned_by_other_kind(op.kind):
             decision = GUARD
         if decision is None:
+            if op.kind != "decode":
+                _decode_pending_images(bound)
             settings.samples.before(op, bound)
             call = api._open_call(rec, op.kind, None, None, _identity(op, bound, settings))
             if call is not None:
@@ -86,6 +88,24 @@ def _finish(rec, op, call, result, bound):
     except Exception as exc:
         rec.report_failure(exc, "recording the output of %s" % op.name)
     call.finish()
+
+
+def _decode_pending_images(bound):
+    """Let a lazily opened PIL image decode now, as its own decode stage, before the call that needs it.
+
+    ``Image.open(path).convert("RGB")`` decodes inside convert; without this the decode would be
+    nested in the color call (so not recorded) and the file would not name the sample. convert,
+    resize, ToTensor... load the image first thing anyway, so loading a moment earlier changes nothing.
+    """
+    image_file = sys.modules.get("PIL.ImageFile")
+    if image_file is None:
+        return
+    for value in bound.values():
+        if isinstance(value, image_file.ImageFile) and value.tile:
+            try:
+                value.load()
+            except Exception:  # the library call itself will raise it, unchanged
+                pass
 
 
 def _call_guarded(original, args, kwargs):

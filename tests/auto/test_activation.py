@@ -88,3 +88,27 @@ def test_auto_is_callable_after_the_package_is_imported():
     import bmtrace.auto.control  # noqa: F401
 
     assert callable(bmtrace.auto) and bmtrace.auto(["PIL"]) == ["PIL"]
+
+
+def test_auto_requested_during_a_run_applies_at_once(tmp_path):
+    """bmtrace.auto() called inside an active run patches immediately and records the next calls."""
+    import cv2
+    import numpy as np
+
+    with bmtrace.run(str(tmp_path / "run")):
+        cv2.resize(np.zeros((8, 8), np.uint8), (4, 4))  # before auto(): not recorded
+        bmtrace.auto("cv2")
+        cv2.resize(np.zeros((8, 8), np.uint8), (2, 2))
+    calls = bmtrace.open_run(str(tmp_path / "run")).calls()
+    assert [c.function["params"]["dsize"] for c in calls] == [[2, 2]]
+
+
+def test_cancel_removes_patches_of_an_active_run(tmp_path):
+    """bmtrace.auto.cancel() restores the libraries even while the run goes on."""
+    import cv2
+
+    original = cv2.resize
+    bmtrace.auto("cv2")
+    with bmtrace.run(str(tmp_path / "run")):
+        auto.cancel()
+        assert cv2.resize is original

@@ -84,3 +84,13 @@ def test_batched_nms_records_once(record):
     call = only(run, "nms")
     assert call.function["op"] == "torchvision.ops.batched_nms" and call.function["params"]["box_format"] == "xyxy"
     np.testing.assert_array_equal(call.output().load(), kept[0].numpy())
+
+
+def test_lazy_decode_inside_convert_is_its_own_decode_stage(record, tmp_path):
+    """Image.open(jpg).convert("RGB"): the JPEG decode records first, names the sample, then the convert."""
+    path = str(tmp_path / "photo.jpg")
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(path)
+    run = record(lambda: Image.open(path).convert("L"))
+    assert [(c.sample, c.stage, c.function["op"]) for c in run.calls()] == [
+        ("photo.jpg", "decode", "PIL.Image.open"), ("photo.jpg", "color", "PIL.Image.Image.convert")]
+    assert run.calls(stage="decode")[0].function["params"]["format"] == "JPEG"
