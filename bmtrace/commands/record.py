@@ -67,7 +67,11 @@ def _auto_environment(libraries, sample_from, env):
 
     if libraries is None:
         raise UsageError("--sample-from only applies with --auto; usage: %s" % USAGE)
-    names = parse_libraries(libraries)
+    try:
+        names = parse_libraries(libraries)
+    except UsageError as exc:
+        raise UsageError("%s. --auto takes an optional LIBS value, so end the options with -- before the "
+                         "program: bmtrace record --out DIR --auto -- python prog.py" % exc) from None
     paths = [DIRECTORY] + [p for p in (env.get("PYTHONPATH") or "").split(os.pathsep) if p and p != DIRECTORY]
     return {"BMTRACE_AUTO": ",".join(names), "BMTRACE_AUTO_SAMPLE_FROM": check_policy(sample_from),
             "PYTHONPATH": os.pathsep.join(paths)}

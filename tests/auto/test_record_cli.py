@@ -123,6 +123,14 @@ def test_unknown_library_is_refused_before_running(tmp_path):
     assert not (tmp_path / "ran").exists()
 
 
+def test_program_taken_for_a_library_list_gets_a_hint(tmp_path):
+    """`--auto python prog.py` without -- says to end the options with --."""
+    script = tmp_path / "prog.py"
+    script.write_text("pass\n")
+    proc = _bmtrace("record", "--out", str(tmp_path / "run"), "--auto", sys.executable, str(script))
+    assert proc.returncode != 0 and "--auto -- python prog.py" in proc.stderr
+
+
 def test_sample_from_needs_auto(tmp_path):
     """--sample-from without --auto is a usage error."""
     proc = _bmtrace("record", "--out", str(tmp_path / "run"), "--sample-from", "frame", "--", sys.executable, "-c", "0")
