@@ -34,12 +34,15 @@ class Op:
             None drops the record (the call produced nothing, e.g. a video at its end).
         source: bound arguments -> the file the call decodes, for the sample key (decoders only).
         decide: bound arguments -> RECORD, PASS or GUARD (default RECORD).
+        meta: bound arguments -> trace_stage-style tensor meta known from the call (e.g. OpenCV decodes
+            BGR, HWC: {"out": {"color": "BGR", "layout": "HWC"}}), for diff's explanations.
     """
 
-    __slots__ = ("library", "kind", "name", "targets", "names", "inputs", "params", "output", "source", "decide")
+    __slots__ = ("library", "kind", "name", "targets", "names", "inputs", "params", "output", "source", "decide",
+                 "meta")
 
     def __init__(self, library, kind, name, targets, names, inputs, params=None, output=None, source=None,
-                 decide=None):
+                 decide=None, meta=None):
         assert kind in KINDS, kind
         self.library, self.kind, self.name = library, kind, name
         self.targets = list(targets)
@@ -49,6 +52,7 @@ class Op:
         self.output = output or _plain_output
         self.source = source
         self.decide = decide
+        self.meta = meta
 
     def bind(self, args, kwargs):
         """The call's arguments by parameter name (extra positionals as args[i])."""

@@ -52,7 +52,8 @@ def _record(op, original, settings, args, kwargs):
             if op.kind != "decode":
                 _decode_pending_images(bound)
             settings.samples.before(op, bound)
-            call = api._open_call(rec, op.kind, None, None, _identity(op, bound, settings))
+            meta = op.meta(bound) if op.meta else None
+            call = api._open_call(rec, op.kind, meta, None, _identity(op, bound, settings))
             if call is not None:
                 call.input(**op.inputs(bound))
     except Exception as exc:

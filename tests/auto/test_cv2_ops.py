@@ -104,3 +104,11 @@ def test_read_past_the_end_of_a_video_records_nothing(record, tmp_path):
 
     run = record(program)
     assert [c.sample for c in run.calls(stage="decode")] == ["frame0"]
+
+
+def test_decoded_images_carry_their_colour_order_and_layout(record, images):
+    """imread's output is marked BGR/HWC (GRAY with IMREAD_GRAYSCALE), so diff can explain channel swaps."""
+    run = record(lambda: [cv2.imread(images[0]), cv2.imread(images[1], cv2.IMREAD_GRAYSCALE)])
+    first, second = run.calls(stage="decode")
+    assert (first.output().meta["color"], first.output().meta["layout"]) == ("BGR", "HWC")
+    assert second.output().meta["color"] == "GRAY"

@@ -19,6 +19,17 @@ def _imdecode_params(a):
     return {"flags": constant_name(_cv2(), "IMREAD_", a.get("flags"))}
 
 
+def _decoded_meta(a):
+    """OpenCV decodes to BGR (or GRAY with IMREAD_GRAYSCALE), height x width x channels."""
+    cv2 = _cv2()
+    grey = cv2 is not None and a.get("flags") == getattr(cv2, "IMREAD_GRAYSCALE", 0)
+    return {"out": {"color": "GRAY" if grey else "BGR", "layout": "HWC"}}
+
+
+def _hwc_meta(a):
+    return {"layout": "HWC"} if getattr(a.get("src"), "ndim", 0) == 3 else None
+
+
 def _video_output(result, a):
     ok, frame = result if isinstance(result, tuple) and len(result) == 2 else (False, None)
     return {"out": frame} if ok else None  # no frame (end of the video): nothing to record
@@ -50,16 +61,18 @@ def _nms_params(a):
 
 OPS = [
     Op("cv2", "decode", "cv2.imread", [("cv2", "imread")], ("filename", "flags"), lambda a: {},
-       _imread_params, source=lambda a: file_name(a.get("filename"))),
-    Op("cv2", "decode", "cv2.imdecode", [("cv2", "imdecode")], ("buf", "flags"), lambda a: {}, _imdecode_params),
+       _imread_params, source=lambda a: file_name(a.get("filename")), meta=_decoded_meta),
+    Op("cv2", "decode", "cv2.imdecode", [("cv2", "imdecode")], ("buf", "flags"), lambda a: {}, _imdecode_params,
+       meta=_decoded_meta),
     Op("cv2", "decode", "cv2.VideoCapture.read", [("cv2", "VideoCapture.read")], ("self", "image"),
-       lambda a: {}, output=_video_output),
+       lambda a: {}, output=_video_output, meta=lambda a: {"out": {"color": "BGR", "layout": "HWC"}}),
     Op("cv2", "color", "cv2.cvtColor", [("cv2", "cvtColor")], ("src", "code", "dst", "dstCn"),
        image_input("src"), _cvtcolor_params),
     Op("cv2", "resize", "cv2.resize", [("cv2", "resize")], ("src", "dsize", "dst", "fx", "fy", "interpolation"),
-       image_input("src"), _resize_params),
+       image_input("src"), _resize_params, meta=_hwc_meta),
     Op("cv2", "pad", "cv2.copyMakeBorder", [("cv2", "copyMakeBorder")],
-       ("src", "top", "bottom", "left", "right", "borderType", "dst", "value"), image_input("src"), _border_params),
+       ("src", "top", "bottom", "left", "right", "borderType", "dst", "value"), image_input("src"), _border_params,
+       meta=_hwc_meta),
     Op("cv2", "nms", "cv2.dnn.NMSBoxes", [("cv2", "dnn.NMSBoxes")],
        ("bboxes", "scores", "score_threshold", "nms_threshold", "eta", "top_k"), _nms_inputs, _nms_params),
 ]

@@ -40,12 +40,22 @@ def _resize_params(a):
             "box": a.get("box"), "reducing_gap": a.get("reducing_gap"), "from_size": getattr(a.get("self"), "size", None)}
 
 
+def _decoded_meta(a):
+    return {"out": {"color": getattr(a.get("self"), "mode", None), "layout": "HWC"}}
+
+
+def _convert_meta(a):
+    return {"img": {"color": getattr(a.get("self"), "mode", None)}, "out": {"color": a.get("mode")}}
+
+
 OPS = [
     Op("PIL", "decode", "PIL.Image.open", [("PIL.ImageFile", "ImageFile.load")], ("self",), lambda a: {},
        _load_params, output=lambda result, a: {"out": a.get("self")},
-       source=lambda a: file_name(getattr(a.get("self"), "filename", None)), decide=_decodes),
+       source=lambda a: file_name(getattr(a.get("self"), "filename", None)), decide=_decodes,
+       meta=_decoded_meta),
     Op("PIL", "color", "PIL.Image.Image.convert", [("PIL.Image", "Image.convert")],
-       ("self", "mode", "matrix", "dither", "palette", "colors"), image_input("self"), _convert_params),
+       ("self", "mode", "matrix", "dither", "palette", "colors"), image_input("self"), _convert_params,
+       meta=_convert_meta),
     Op("PIL", "resize", "PIL.Image.Image.resize", [("PIL.Image", "Image.resize")],
        ("self", "size", "resample", "box", "reducing_gap"), image_input("self"), _resize_params),
 ]
