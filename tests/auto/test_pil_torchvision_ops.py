@@ -94,3 +94,14 @@ def test_lazy_decode_inside_convert_is_its_own_decode_stage(record, tmp_path):
     assert [(c.sample, c.stage, c.function["op"]) for c in run.calls()] == [
         ("photo.jpg", "decode", "PIL.Image.open"), ("photo.jpg", "color", "PIL.Image.Image.convert")]
     assert run.calls(stage="decode")[0].function["params"]["format"] == "JPEG"
+
+
+def test_v2_resize_records_once_and_its_inherited_forward_is_restored(record):
+    """transforms.v2.Resize records one resize with its settings; after the run Resize inherits forward again."""
+    from torchvision.transforms import v2
+
+    x = torch.rand(3, 20, 20)
+    run = record(lambda: v2.Resize((10, 10), antialias=True)(x))
+    call = only(run, "resize")
+    assert call.function["op"] == "torchvision.transforms.v2.Resize" and call.function["params"]["size"] == [10, 10]
+    assert "forward" not in vars(v2.Resize)

@@ -37,6 +37,7 @@ def _nms_params(a):
 
 _T = "torchvision.transforms"
 _F = "torchvision.transforms.functional"
+_V2 = "torchvision.transforms.v2"  # v2 transforms take any inputs: the first one is the image
 
 OPS = [
     Op("torchvision", "resize", "torchvision.transforms.Resize", [(_T, "Resize.forward")], ("self", "img"),
@@ -50,6 +51,12 @@ OPS = [
     Op("torchvision", "normalize", "torchvision.transforms.ToTensor", [(_T, "ToTensor.__call__")],
        ("self", "pic"), image_input("pic"), lambda a: {"scale": "uint8 / 255", "layout": "HWC -> CHW"},
        meta=lambda a: {"img": {"layout": "HWC"}, "out": {"layout": "CHW"}}),
+    Op("torchvision", "resize", "torchvision.transforms.v2.Resize", [(_V2, "Resize.forward")], ("self", "img"),
+       image_input("img"), _transform_params("size", "interpolation", "max_size", "antialias")),
+    Op("torchvision", "pad", "torchvision.transforms.v2.Pad", [(_V2, "Pad.forward")], ("self", "img"),
+       image_input("img"), _transform_params("padding", "fill", "padding_mode")),
+    Op("torchvision", "normalize", "torchvision.transforms.v2.Normalize", [(_V2, "Normalize.forward")],
+       ("self", "img"), image_input("img"), _transform_params("mean", "std", "inplace")),
     Op("torchvision", "decode", "torchvision.io.read_image",
        [("torchvision.io", "read_image"), ("torchvision.io.image", "read_image")],
        ("path", "mode", "apply_exif_orientation"), lambda a: {}, _read_params,
