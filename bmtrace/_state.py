@@ -24,9 +24,14 @@ def refresh():
     hot = recorder is not None or env_pending
     if listeners or (hot and os.environ.get("BMTRACE_AUTO")):
         if not listeners:
-            from .auto import control  # registers its listener on import
+            try:
+                from .auto import control  # registers its listener on import
 
-            control.request_from_env()
+                control.request_from_env()
+            except Exception as exc:  # never break start()/stop() over automatic tracing
+                import sys
+
+                print("bmtrace: BMTRACE_AUTO ignored: %s: %s" % (type(exc).__name__, exc), file=sys.stderr)
         for listener in list(listeners):
             listener()
 
