@@ -98,3 +98,22 @@ def test_the_library_error_is_raised_unchanged_and_recorded(record):
 
     call = record(program).calls(stage="resize")[0]
     assert call.error and "error" in call.error["type"]
+
+
+def test_threads_keep_their_own_decoded_sample(record, images):
+    """Worker threads each decoding a file record their later calls under their own file's sample."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(path):
+        img = cv2.imread(path)
+        return cv2.resize(img, (8, 8))
+
+    def program():
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(work, images * 3))
+
+    run = record(program)
+    for call in run.calls(stage="resize"):
+        parent_decode = [c for c in run.calls(stage="decode") if c.thread == call.thread and c.t_start <= call.t_start]
+        assert call.sample == max(parent_decode, key=lambda c: c.t_start).sample
+    assert sorted(run.samples()) == sorted(basename(p) for p in images)
