@@ -20,6 +20,13 @@ from .store.reader import open_run
 from .diff.engine import diff
 
 
+def auto(libs=None, sample_from=None):
+    """Record calls of cv2/PIL/torchvision/torch/onnxruntime/sail as stages while a run is active; see bmtrace.auto."""
+    from .auto import auto as _auto  # importing makes bmtrace.auto the (callable) package itself
+
+    return _auto(libs, sample_from)
+
+
 def replay(run, stage, fn=None, **options):
     """Feed a run's recorded inputs of ``stage`` into ``fn`` and compare with the recorded outputs."""
     from .replayer import replay as _replay
@@ -27,4 +34,4 @@ def replay(run, stage, fn=None, **options):
     return _replay(run, stage, fn, **options)
 
 
-__all__ = sorted(["BmtraceError", "diff", "open_run", "replay", "run", "sample", "start", "stop", "trace_stage"])
+__all__ = sorted(["BmtraceError", "auto", "diff", "open_run", "replay", "run", "sample", "start", "stop", "trace_stage"])
