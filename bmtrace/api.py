@@ -10,7 +10,7 @@ import sys
 from . import _state, recorder
 from .errors import StoreError, UsageError
 from .recorder import Recorder
-from .stage import NULL_CALL, StageCall
+from .stage import NULL_CALL, StageCall, open_call
 from .store import run_dir
 
 
@@ -194,15 +194,7 @@ def _record_call(config, identity, signature, skip_first, fn, args, kwargs):
         _state.stage_stack.reset(token)
 
 
-def _open_call(rec, stage, meta, mode, identity, declared=None):
-    """A StageCall, or None when the run is broken; ``declared`` is the outputs' kind/box_format meta."""
-    if rec.broken:
-        return None
-    try:
-        return StageCall(rec, stage, meta, mode, identity, declared)
-    except Exception as exc:
-        rec.report_failure(exc, "opening a call of stage %r" % stage)
-        return None
+_open_call = open_call  # kept for callers of the old name
 
 
 def _bind_arguments(fn, signature, skip_first, args, kwargs):

@@ -96,7 +96,6 @@ class Recorder:
 _ENV_VARS = ("BMTRACE_DIR", "BMTRACE_SIDE", "BMTRACE_MODE", "BMTRACE_JOIN")
 _saved_env = {}
 _hooks_installed = False
-_env_start_lock = threading.Lock()
 
 
 def check_mode(mode, where):
@@ -104,21 +103,7 @@ def check_mode(mode, where):
         raise UsageError("%s must be one of %s, got %r" % (where, ", ".join(MODES), mode))
 
 
-def active_recorder():
-    """The recorder of the active run, starting the BMTRACE_DIR run at the first traced call."""
-    rec = _state.recorder
-    if rec is None and _state.env_pending:
-        # Threads making their first traced call together must all wait for the one start, or the
-        # calls racing it would be dropped.
-        with _env_start_lock:
-            rec = _state.recorder
-            if rec is None and _state.env_pending:
-                try:
-                    rec = start_from_env()
-                finally:
-                    _state.env_pending = False
-                    _state.refresh()
-    return rec
+active_recorder = _state.active_recorder  # the recorder of the active run; starts a BMTRACE_DIR run
 
 
 def start_from_env():
@@ -159,6 +144,7 @@ def activate(path, side, mode, overwrite, append, payload_cap_bytes, strict, sta
     rec = Recorder(path, side, mode, stage_modes, payload_cap_bytes, strict, owner=not joining)
     _state.recorder = rec
     _state.refresh()
+    _auto_from_env()
     _install_hooks()
     _export_env(rec)
     return path
@@ -239,3 +225,19 @@ def _after_fork_in_child():
     if rec is not None:
         rec.forget_writer_after_fork()
         rec.owner = False  # the parent finalises the run
+
+
+_state.env_starter = start_from_env
+
+
+def _auto_from_env():
+    """BMTRACE_AUTO=cv2,PIL,...: patch those libraries while this run is active (bmtrace.auto)."""
+    if not os.environ.get("BMTRACE_AUTO") or _state.listeners:
+        return
+    try:
+        from .auto import control  # registers its listener on import
+
+        control.request_from_env()
+        _state.refresh()
+    except Exception as exc:  # never break start() over automatic tracing
+        print("bmtrace: BMTRACE_AUTO ignored: %s: %s" % (type(exc).__name__, exc), file=sys.stderr)

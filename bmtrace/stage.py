@@ -239,3 +239,14 @@ def _split_meta(meta):
 def _exc_type(exc):
     cls = type(exc)
     return cls.__qualname__ if cls.__module__ == "builtins" else "%s.%s" % (cls.__module__, cls.__qualname__)
+
+
+def open_call(rec, stage, meta, mode, identity, declared=None):
+    """A StageCall, or None when the run is broken; ``declared`` is the outputs' kind/box_format meta."""
+    if rec.broken:
+        return None
+    try:
+        return StageCall(rec, stage, meta, mode, identity, declared)
+    except Exception as exc:
+        rec.report_failure(exc, "opening a call of stage %r" % stage)
+        return None

@@ -12,7 +12,7 @@ import contextvars
 import sys
 
 from .. import _state
-from .. import api
+from ..stage import open_call
 from .ops import GUARD, KINDS, PASS, plain
 
 _inside: contextvars.ContextVar = contextvars.ContextVar("bmtrace_auto_inside", default=False)
@@ -39,7 +39,7 @@ def make_wrapper(op, original, settings):
 
 
 def _record(op, original, settings, args, kwargs):
-    rec = api._active_recorder()
+    rec = _state.active_recorder()
     if rec is None:
         return original(*args, **kwargs)
     call, decision, bound = None, None, {}
@@ -53,7 +53,7 @@ def _record(op, original, settings, args, kwargs):
                 _decode_pending_images(bound)
             settings.samples.before(op, bound)
             meta = op.meta(bound) if op.meta else None
-            call = api._open_call(rec, op.kind, meta, None, _identity(op, bound, settings))
+            call = open_call(rec, op.kind, meta, None, _identity(op, bound, settings))
             if call is not None:
                 call.input(**op.inputs(bound))
     except Exception as exc:
