@@ -167,6 +167,8 @@ class DiffResult:
         self.elapsed_s = elapsed_s
         self.run_objects = (None, None)
         self.isolation = None
+        self.stopped_early = None      # where --fail-fast stopped (bmtrace.diff.select)
+        self.accepted = None           # the accepted-differences file applied (bmtrace.diff.accept)
 
     # -- verdict ----------------------------------------------------------------------------------
     @property
@@ -232,7 +234,7 @@ class DiffResult:
     def one_line(self):
         """The verdict in one line: word, where, and how many stages are aligned."""
         summaries = self.by_stage()
-        n_aligned = sum(1 for s in summaries if s.status == Status.ALIGNED)
+        n_aligned = sum(1 for s in summaries if vocabulary.passes(s.status))
         tail = "%d/%d stages aligned over %d paired sample(s) [%s vs %s]" % (
             n_aligned, len(summaries), self.samples.get("paired", 0), self.run_a, self.run_b)
         first = self.first_divergence
@@ -251,6 +253,18 @@ class DiffResult:
 
     def __repr__(self):
         return "<DiffResult %s>" % self.one_line()
+
+    # -- tables and notebooks (bmtrace.diff.frames) -------------------------------------------------
+    def to_pandas(self):
+        """One row per tensor pair: sample, stage, occurrence, role, tensor, status, figures, shapes, dtypes."""
+        from .frames import to_pandas
+
+        return to_pandas(self)
+
+    def _repr_html_(self):
+        from .frames import repr_html
+
+        return repr_html(self)
 
     # -- JSON -------------------------------------------------------------------------------------
     def to_json(self):
@@ -278,6 +292,8 @@ class DiffResult:
             "warnings": list(self.warnings),
             "elapsed_s": self.elapsed_s,
             "isolation": self.isolation,
+            "stopped_early": self.stopped_early,
+            "accepted": self.accepted,
         }
         return sanitize(doc)
 
@@ -303,6 +319,8 @@ class DiffResult:
                   side_a=doc.get("side_a"), side_b=doc.get("side_b"), elapsed_s=doc.get("elapsed_s"))
         out.hints = [dict(h) for h in doc.get("hints") or () if isinstance(h, dict)]
         out.isolation = doc.get("isolation")
+        out.stopped_early = doc.get("stopped_early")
+        out.accepted = doc.get("accepted")
         return out
 
 
