@@ -1,4 +1,5 @@
-"""Accepted differences: `--accept-current FILE` records today's differences, `--accepted FILE` judges what goes beyond."""
+"""Accepted differences: `--accept-current FILE` records today's differences, `--accepted FILE` judges
+what goes beyond them."""
 import json
 
 import pytest
