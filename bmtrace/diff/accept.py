@@ -74,11 +74,12 @@ def current_differences(result):
             key = _key(entry.stage, tensor.role, tensor.name)
             item = items.get(key)
             if item is None:
+                shapes = tensor.status == Status.SHAPE_MISMATCH
                 item = items[key] = {
                     "stage": entry.stage, "role": tensor.role, "tensor": tensor.name, "status": tensor.status,
                     "max_abs_diff": None, "cosine": None, "lower_bound": False, "nonfinite_mismatch": None,
-                    "shape_a": list(tensor.shape_a) if tensor.status == Status.SHAPE_MISMATCH and tensor.shape_a else None,
-                    "shape_b": list(tensor.shape_b) if tensor.status == Status.SHAPE_MISMATCH and tensor.shape_b else None,
+                    "shape_a": list(tensor.shape_a) if shapes and tensor.shape_a is not None else None,
+                    "shape_b": list(tensor.shape_b) if shapes and tensor.shape_b is not None else None,
                     "mapping": _mapping_for(result, entry, tensor.name), "calls": 0}
             _merge(item, tensor)
     return {"format": FORMAT, "format_version": FORMAT_VERSION,
