@@ -16,8 +16,9 @@ File format (JSON, ``format: "bmtrace-accepted"``)::
                    "nonfinite_mismatch": null, "shape_a": null, "shape_b": null,
                    "mapping": null, "calls": 3, "note": "..."}]}
 
-``tensor: null`` accepts a whole stage call (a call missing on one side, or raising in one program
-only); an entry without ``max_abs_diff`` accepts its status, whatever the figures.
+``tensor: null`` accepts a whole stage: with status ``only_in_a``/``only_in_b``/``error`` a call missing
+on one side or raising in one program only, with another status any tensor of the stage (within the
+figures when given). An entry without ``max_abs_diff`` accepts its status, whatever the figures.
 """
 from __future__ import annotations
 
@@ -39,9 +40,12 @@ def _key(stage, role, tensor):
 
 
 def _mapping_for(result, entry, tensor):
-    """A representation mapping an explain hint found for this tensor, if any."""
+    """A representation mapping found for this tensor (on the comparison or in an explain hint), if any."""
+    found = getattr(tensor, "mapping", None)
+    if found:
+        return found
     for hint in result.hints:
-        if hint.get("stage") == entry.stage and hint.get("tensor") == tensor and hint.get("mapping"):
+        if hint.get("stage") == entry.stage and hint.get("tensor") == tensor.name and hint.get("mapping"):
             return hint["mapping"]
     return None
 
@@ -80,7 +84,7 @@ def current_differences(result):
                     "max_abs_diff": None, "cosine": None, "lower_bound": False, "nonfinite_mismatch": None,
                     "shape_a": list(tensor.shape_a) if shapes and tensor.shape_a is not None else None,
                     "shape_b": list(tensor.shape_b) if shapes and tensor.shape_b is not None else None,
-                    "mapping": _mapping_for(result, entry, tensor.name), "calls": 0}
+                    "mapping": _mapping_for(result, entry, tensor), "calls": 0}
             _merge(item, tensor)
     return {"format": FORMAT, "format_version": FORMAT_VERSION,
             "runs": {"run_a": result.run_a, "run_b": result.run_b},
@@ -174,16 +178,59 @@ def within(tensor, item, margin):
     return True
 
 
+def _lookup(table, entry, tensor):
+    """The accepted entry for a tensor: its own, else a whole-stage entry (``tensor: null``) of a paired stage."""
+    item = table.get(_key(entry.stage, tensor.role, tensor.name))
+    if item is None:
+        stage_item = table.get(_key(entry.stage, None, None))
+        if stage_item is not None and stage_item["status"] not in _CALL_STATUSES:
+            item = stage_item
+    return item
+
+
+def _accept_tensors(entry, table, margin, used, beyond, seen):
+    names = []
+    for tensor in entry.failing_tensors():
+        if tensor.role == "input" and tensor.same_as in seen:
+            # the same contents as an output accepted upstream: the difference it carries is that one
+            tensor.notes.append("accepted: same contents as the accepted %s" % tensor.same_as)
+            tensor.status = Status.ACCEPTED
+            names.append(tensor.name)
+            continue
+        item = _lookup(table, entry, tensor)
+        if item is None or not within(tensor, item, margin):
+            beyond.append("%s.%s" % (entry.stage, tensor.name))
+            continue
+        bound = item.get("max_abs_diff")
+        tensor.notes.append("accepted: %s%s" % (
+            vocabulary.word(tensor.status),
+            " within max abs diff %.4g" % bound if bound is not None else " (known difference)"))
+        tensor.status = Status.ACCEPTED
+        used.add("%s.%s" % (entry.stage, tensor.name) if item.get("tensor") is not None else entry.stage)
+        seen.add("%s.%s" % (entry.stage, tensor.name))
+        names.append(tensor.name)
+    if names:
+        entry.finish()
+    return names
+
+
 def apply_accepted(result, doc):
-    """Mark differences within ``doc`` as ``accepted`` and record in the result what was accepted."""
+    """Mark differences within ``doc`` as ``accepted`` and record in the result what was accepted.
+
+    A stage call that isolation (``--isolate``) found to only inherit its difference (``introduces`` is
+    False) is accepted too when every earlier call of its sample passes and one of them was accepted:
+    it adds nothing beyond the accepted difference upstream.
+    """
     margin = _margin(doc)
     table = {_key(i["stage"], i.get("role"), i.get("tensor")): i for i in doc["accepted"]}
-    used, beyond = set(), []
+    used, beyond, seen = set(), [], set()
+    upstream = {}   # sample -> (every earlier call passes, some earlier call was accepted)
     for entry in result.stages:
-        if entry.passed:
-            continue
+        clean, accepted_before = upstream.get(entry.sample, (True, False))
         names = []
-        if entry.status in _CALL_STATUSES:
+        if entry.passed:
+            pass
+        elif entry.status in _CALL_STATUSES:
             item = table.get(_key(entry.stage, None, None))
             if item is not None and item["status"] == entry.status:
                 entry.status = Status.ACCEPTED
@@ -191,22 +238,19 @@ def apply_accepted(result, doc):
                 used.add(entry.stage)
                 names.append(None)
         else:
-            for tensor in entry.failing_tensors():
-                item = table.get(_key(entry.stage, tensor.role, tensor.name))
-                if item is None or not within(tensor, item, margin):
-                    beyond.append("%s.%s" % (entry.stage, tensor.name))
-                    continue
-                bound = item.get("max_abs_diff")
-                tensor.notes.append("accepted: %s%s" % (
-                    vocabulary.word(tensor.status),
-                    " within max abs diff %.4g" % bound if bound is not None else " (known difference)"))
-                tensor.status = Status.ACCEPTED
-                used.add("%s.%s" % (entry.stage, tensor.name))
-                names.append(tensor.name)
-            if names:
+            failing_before = len(beyond)
+            names = _accept_tensors(entry, table, margin, used, beyond, seen)
+            if not entry.passed and entry.introduces is False and clean and accepted_before:
+                del beyond[failing_before:]
+                for tensor in entry.failing_tensors():
+                    tensor.notes.append("accepted: only inherits an accepted difference upstream (isolation)")
+                    tensor.status = Status.ACCEPTED
+                    seen.add("%s.%s" % (entry.stage, tensor.name))
+                    names.append(tensor.name)
                 entry.finish()
         if names:
             entry.extra["accepted"] = names
+        upstream[entry.sample] = (clean and entry.passed, accepted_before or entry.status == Status.ACCEPTED)
     result.accepted = {"file": doc.get("file"), "entries": len(doc["accepted"]), "used": sorted(used),
                        "beyond": sorted(set(beyond))}
     if beyond:

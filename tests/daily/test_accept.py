@@ -73,3 +73,82 @@ def test_accepted_and_accept_current_together_are_refused(noisy, cli, tmp_path):
     path = tmp_path / "a.json"
     proc = cli("diff", *noisy, "--accepted", path, "--accept-current", path)
     assert proc.returncode != 0 and "exclude each other" in proc.stderr
+
+
+PIPE = '''
+import sys
+import numpy as np
+import bmtrace
+
+SHIFT, SCALE = 0, 255.0  # run A's values; replay imports this file as A's program
+
+@bmtrace.trace_stage("decode")
+def decode(i):
+    return np.random.default_rng(i).integers(0, 250, (16, 16, 3), dtype=np.uint8)
+
+@bmtrace.trace_stage("resize")
+def resize(img):
+    return (img[::2, ::2] + np.uint8(SHIFT)).astype(np.uint8)
+
+@bmtrace.trace_stage("normalize")
+def normalize(img):
+    return (img.astype(np.float32) - np.float32(127.5)) / np.float32(SCALE)
+
+if __name__ == "__main__":
+    SHIFT, SCALE = int(sys.argv[3]), float(sys.argv[4])
+    with bmtrace.run(sys.argv[1], side=sys.argv[2]):
+        for i in range(2):
+            with bmtrace.sample("s%d" % i):
+                normalize(resize(decode(i)))
+'''
+
+
+@pytest.fixture
+def pipe_runs(tmp_path):
+    """Factory: pipe_runs(name, shift, scale) records the module-level pipeline above in a subprocess."""
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    script = tmp_path / "pipe.py"
+    script.write_text(PIPE)
+
+    def record(name, shift=0, scale=255.0):
+        env = dict(os.environ, PYTHONPATH=REPO)
+        subprocess.run([sys.executable, str(script), str(tmp_path / name), name, str(shift), str(scale)],
+                       check=True, env=env, cwd=str(tmp_path))
+        return str(tmp_path / name)
+
+    return record
+
+
+def test_stage_entry_accepts_any_tensor_of_the_stage(pipe_runs):
+    """A hand-written {"stage": "resize", "tensor": null} entry accepts resize's output difference."""
+    doc = {"format": "bmtrace-accepted", "format_version": 1,
+           "accepted": [{"stage": "resize", "tensor": None, "status": "diverged", "max_abs_diff": 255}]}
+    result = bmtrace.diff(pipe_runs("a"), pipe_runs("b", shift=60), accepted=doc, explain=False)
+    resize = [e for e in result.stages if e.stage == "resize"]
+    assert all(e.status == "accepted" for e in resize)
+    assert result.accepted["used"] == ["resize"]
+
+
+def test_isolation_accepts_stages_that_only_inherit_an_accepted_difference(pipe_runs):
+    """With --isolate, normalize (which only inherits resize's accepted difference) passes: exit 0."""
+    doc = {"format": "bmtrace-accepted", "format_version": 1,
+           "accepted": [{"stage": "resize", "tensor": None, "status": "diverged", "max_abs_diff": 255}]}
+    a, b = pipe_runs("a"), pipe_runs("b", shift=60)
+    assert bmtrace.diff(a, b, accepted=doc, explain=False).exit_code == 1  # without isolation: normalize fails
+    result = bmtrace.diff(a, b, accepted=doc, explain=False, isolate=True)
+    assert result.exit_code == 0, result.to_json()["summary"]
+
+
+def test_isolation_still_fails_a_stage_that_adds_its_own_difference(pipe_runs):
+    """A normalize with another scale introduces error of its own: not accepted, exit 1, named beyond."""
+    doc = {"format": "bmtrace-accepted", "format_version": 1,
+           "accepted": [{"stage": "resize", "tensor": None, "status": "diverged", "max_abs_diff": 255}]}
+    result = bmtrace.diff(pipe_runs("a"), pipe_runs("c", shift=60, scale=200.0), accepted=doc, explain=False,
+                          isolate=True)
+    assert result.exit_code == 1 and result.first_divergence.stage == "normalize"
+    assert result.accepted["beyond"] == ["normalize.out"]
