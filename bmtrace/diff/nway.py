@@ -20,14 +20,15 @@ FORMAT_VERSION = 1
 def diff_many(reference, candidates, progress=None, **options):
     """Diff every candidate against ``reference``; returns an NWayResult.
 
-    ``options`` are ``bmtrace.diff``'s keyword options; ``progress(done, total)`` counts candidates.
+    ``options`` are ``bmtrace.diff``'s keyword options; ``progress(done, total)`` is called with each
+    candidate's stage calls (a progress bar's ``label`` is set to the candidate's number).
     """
     ref = _open(reference)
     results = []
     for i, candidate in enumerate(candidates, 1):
-        results.append(diff(ref, candidate, **options))
-        if progress is not None:
-            progress(i, len(candidates))
+        if progress is not None and hasattr(progress, "label"):
+            progress.label = "diff %d/%d" % (i, len(candidates))
+        results.append(diff(ref, candidate, progress=progress, **options))
     return NWayResult(ref.path, results)
 
 

@@ -152,3 +152,13 @@ def test_isolation_still_fails_a_stage_that_adds_its_own_difference(pipe_runs):
                           isolate=True)
     assert result.exit_code == 1 and result.first_divergence.stage == "normalize"
     assert result.accepted["beyond"] == ["normalize.out"]
+
+
+def test_report_takes_the_accepted_file(noisy, cli, tmp_path):
+    """`bmtrace report --accepted FILE` judges like the diff gate: exit 0 and the page says accepted."""
+    pytest.importorskip("matplotlib")
+    path, out = tmp_path / "accepted.json", tmp_path / "r.html"
+    cli("diff", *noisy, "--accept-current", path)
+    proc = cli("report", *noisy, "-o", out, "--accepted", path)
+    assert proc.returncode == 0, proc.stderr
+    assert ">accepted<" in out.read_text()
