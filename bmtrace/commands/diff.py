@@ -216,7 +216,7 @@ def _run_nway(args):
 
         write_parquet(nway.results, args.parquet_out)
     if args.html:
-        from ..diff.nway import save_html
+        from ..report.nway import save_html
 
         save_html(nway, args.html)
     if args.json:
@@ -227,5 +227,7 @@ def _run_nway(args):
     elif args.quiet:
         print(nway.one_line())
     else:
-        print(nway.render_text(color=_color(args)))
+        from ..report.nway import render_text
+
+        print(render_text(nway, color=_color(args)))
     return nway.exit_code
