@@ -253,7 +253,13 @@ def apply_accepted(result, doc):
         upstream[entry.sample] = (clean and entry.passed, accepted_before or entry.status == Status.ACCEPTED)
     result.accepted = {"file": doc.get("file"), "entries": len(doc["accepted"]), "used": sorted(used),
                        "beyond": sorted(set(beyond))}
+    source = doc.get("file") or "accepted differences"
+    if used:
+        shown = sorted(used)
+        result.warnings.append("accepted as known differences (%s): %s%s" % (
+            source, ", ".join(shown[:10]), ", ..." if len(shown) > 10 else ""))
     if beyond:
-        result.warnings.append("differences beyond the accepted ones (%s): %s" % (
-            doc.get("file") or "accepted", ", ".join(sorted(set(beyond))[:10])))
+        shown = sorted(set(beyond))
+        result.warnings.append("differences beyond the accepted ones (%s): %s%s" % (
+            source, ", ".join(shown[:10]), ", ..." if len(shown) > 10 else ""))
     return result
