@@ -10,12 +10,21 @@ from diff.diff_helpers import make_pipeline, record
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-@pytest.fixture
-def runs(tmp_path):
-    """Factory: runs(name, samples, **make_pipeline options) -> run path."""
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory):
+    """Factory: runs(name, samples, **make_pipeline options) -> run path.
+
+    Runs are read-only data, so one recording per distinct (name, samples, mode, options) serves the session.
+    """
+    cache = {}
+    base = tmp_path_factory.mktemp("daily_runs")
 
     def factory(name, samples=("a.jpg", "b.jpg", "c.jpg"), mode="full", **options):
-        return record(tmp_path / name, samples, make_pipeline(**options), side=name, mode=mode)
+        key = (name, tuple(samples), mode, tuple(sorted((k, repr(v)) for k, v in options.items())))
+        if key not in cache:
+            path = base / str(len(cache)) / name
+            cache[key] = record(path, samples, make_pipeline(**options), side=name, mode=mode)
+        return cache[key]
 
     return factory
 
