@@ -46,10 +46,13 @@ def capture(path=None, **options):
 
 
 def assert_runs_close(run_a, run_b, **diff_options):
-    """Raise AssertionError with the diff table unless every stage of the two runs is aligned."""
+    """Raise AssertionError with the diff table unless every stage of the two runs is aligned.
+
+    ``run_a``/``run_b`` are run paths, opened runs or ``Capture`` handles from ``capture()``."""
     from .diff import diff
     from .report.text import render_table
 
+    run_a, run_b = (r.run if isinstance(r, Capture) else r for r in (run_a, run_b))
     result = diff(run_a, run_b, **diff_options)
     if not result:
         raise AssertionError("runs differ: %s\n%s" % (result, render_table(result)))

@@ -1,8 +1,11 @@
-"""`bmtrace diff RUN_A RUN_B`: name the first stage where two recorded runs stop agreeing.
+"""`bmtrace diff RUN_A RUN_B [RUN_C ...]`: name the first stage where recorded runs stop agreeing.
+
+With two runs, B is judged against the reference A. With more, every further run is a candidate
+judged against A and the output is a stage x run matrix (``bmtrace.diff.nway``).
 
 Exit code 0 when every stage is aligned, 1 when anything diverged or is missing on one side, 3 when
-nothing is worse than similar or unverified (a warning), 2 on errors (raised as BmtraceError and
-turned into 2 by the CLI).
+nothing is worse than similar or unverified (a warning), 2 on errors and 4 on bad usage (raised as
+BmtraceError / UsageError and turned into codes by the CLI). With several candidates: the worst one's.
 """
 from __future__ import annotations
 
@@ -11,17 +14,35 @@ import sys
 
 NAME = "diff"
 HELP = "compare two runs stage by stage and name the first divergence (exit 1 if they differ)"
+EPILOG = """examples:
+  bmtrace diff runs/original runs/port --tol resize=1
+  bmtrace diff runs/torch runs/onnx runs/bmodel_fp32 runs/bmodel_int8     # one reference, 3 candidates
+  bmtrace diff A B --stages resize,normalize --samples 'img_00*.jpg' --fail-fast
+  bmtrace diff A B --accept-current accepted.json    # later: bmtrace diff A B --accepted accepted.json
+  bmtrace diff A B --parquet-out diff.parquet        # one row per tensor pair, for pandas / DuckDB
+"""
 
 
 def add_arguments(parser):
+    import argparse
+
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("run_a", help="run directory of the reference program (A, e.g. PyTorch)")
     parser.add_argument("run_b", help="run directory of the program under test (B, e.g. the port)")
+    parser.add_argument("more_runs", nargs="*", metavar="RUN_C",
+                        help="further runs under test: each is compared with A (an N-way matrix)")
     add_diff_settings(parser)
+    accept = parser.add_argument_group("accepted differences")
+    accept.add_argument("--accept-current", metavar="FILE",
+                        help="write the current differences to FILE as accepted (then judge with them)")
     out = parser.add_argument_group("output")
     out.add_argument("--json", action="store_true",
                      help="print the JSON document on stdout instead of the table")
     out.add_argument("--json-out", metavar="FILE", help="also write the JSON document to FILE")
     out.add_argument("--html", metavar="FILE", help="also write the HTML report to FILE")
+    out.add_argument("--parquet-out", metavar="FILE",
+                     help="also write one row per tensor pair (figures, call ids) as Parquet to FILE")
     out.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                      help="colour the table (default: when stdout is a terminal)")
     out.add_argument("-q", "--quiet", action="store_true", help="print only the one-line verdict")
@@ -54,6 +75,18 @@ def add_diff_settings(parser):
                        help="let replay import any function the trace names; by default only functions "
                             "defined in your own source files (the recorded program's folder or the current "
                             "directory) are imported, never the standard library, site-packages or builtins")
+    steps.add_argument("--accepted", metavar="FILE",
+                       help="accepted differences (from --accept-current): differences within them pass "
+                            "as 'accepted'; only what goes beyond fails")
+    select = parser.add_argument_group("selection")
+    select.add_argument("--stages", metavar="A,B", help="compare only these stages (run A's names)")
+    select.add_argument("--skip-stages", metavar="A,B", help="leave these stages out")
+    select.add_argument("--samples", metavar="GLOB|@FILE",
+                        help="compare only samples whose key matches GLOB, or those listed in FILE (one per line)")
+    select.add_argument("--allow-missing", action="store_true",
+                        help="samples recorded on one side only are reported, not failed")
+    select.add_argument("--fail-fast", action="store_true",
+                        help="stop at the first diverged stage call (later stages are not judged)")
 
 
 def diff_options(args):
@@ -70,6 +103,12 @@ def diff_options(args):
         "explain": not args.no_explain,
         "isolate": args.isolate,
         "trust_recorded": args.trust_recorded,
+        "stages": args.stages,
+        "skip_stages": args.skip_stages,
+        "samples": args.samples,
+        "allow_missing": args.allow_missing,
+        "fail_fast": args.fail_fast,
+        "accepted": args.accepted,
     }
 
 
@@ -85,23 +124,65 @@ def _write(path, text, what):
         raise UsageError("cannot write the %s to %s: %s" % (what, path, exc.strerror or exc)) from None
 
 
+def _progress():
+    from .._term import Progress
+
+    return Progress("diff", unit="calls")
+
+
+def _color(args):
+    from .._term import use_color
+
+    return use_color(sys.stdout, args.color)
+
+
+def _width():
+    from .._term import terminal_width
+
+    return terminal_width(sys.stdout)
+
+
 def run(args):
+    from ..errors import UsageError
+
+    if args.accepted and args.accept_current:
+        raise UsageError("--accepted and --accept-current exclude each other: write the file once with "
+                         "--accept-current, then judge with --accepted")
+    if args.more_runs:
+        if args.accept_current:
+            raise UsageError("--accept-current takes two runs (the differences of one pair); run it per "
+                             "candidate: bmtrace diff REF CAND --accept-current FILE")
+        return _run_nway(args)
+    return _run_pair(args)
+
+
+def _run_pair(args):
     from ..cli import EXIT_ERROR
     from ..diff import diff
     from ..report.json_doc import dumps
-    from ..report.text import ProgressBar
 
     options = diff_options(args)
-    progress = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+    progress = _progress()
     try:
         result = diff(args.run_a, args.run_b, progress=progress, **options)
     finally:
         if progress is not None:
             progress.close()
+    if args.accept_current:
+        from ..diff.accept import apply_accepted, write_accepted
+
+        doc = write_accepted(result, args.accept_current)
+        apply_accepted(result, doc)
+        print("bmtrace diff: wrote %d accepted difference(s) to %s" % (len(doc["accepted"]), args.accept_current),
+              file=sys.stderr)
     if args.json or args.json_out:
         text = dumps(result.to_json()) + "\n"
         if args.json_out:
             _write(args.json_out, text, "JSON document")
+    if args.parquet_out:
+        from ..diff.frames import write_parquet
+
+        write_parquet(result, args.parquet_out)
     if args.html:
         from ..report.html import save_html
 
@@ -116,17 +197,45 @@ def run(args):
     else:
         from ..report.text import render
 
-        color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty()
-                                           and os.environ.get("NO_COLOR") is None)
-        width = None
-        if sys.stdout.isatty():
-            try:
-                width = os.get_terminal_size(sys.stdout.fileno()).columns
-            except OSError:
-                width = None
-        print(render(result, color=color, width=width))
+        print(render(result, color=_color(args), width=_width()))
     damaged = [(label, run) for label, run in zip("AB", result.run_objects) if getattr(run, "problems", None)]
     for label, run in damaged:
         print("bmtrace diff: error: run %s (%s) has %d invalid journal line(s), left out of this comparison, e.g. %s"
               % (label, run.path, len(run.problems), run.problems[0]), file=sys.stderr)
     return EXIT_ERROR if damaged else result.exit_code
+
+
+def _run_nway(args):
+    from ..diff.nway import diff_many
+    from ..report.json_doc import dumps
+
+    progress = _progress()
+    try:
+        nway = diff_many(args.run_a, [args.run_b] + list(args.more_runs), progress=progress, **diff_options(args))
+    finally:
+        if progress is not None:
+            progress.close()
+    if args.json or args.json_out:
+        text = dumps(nway.to_json()) + "\n"
+        if args.json_out:
+            _write(args.json_out, text, "JSON document")
+    if args.parquet_out:
+        from ..diff.frames import write_parquet
+
+        write_parquet(nway.results, args.parquet_out)
+    if args.html:
+        from ..report.nway import save_html
+
+        save_html(nway, args.html)
+    if args.json:
+        sys.stdout.write(text)
+        for i, result in enumerate(nway.results, 1):
+            for note in result.warnings:
+                print("bmtrace diff: warning: candidate %d: %s" % (i, note), file=sys.stderr)
+    elif args.quiet:
+        print(nway.one_line())
+    else:
+        from ..report.nway import render_text
+
+        print(render_text(nway, color=_color(args)))
+    return nway.exit_code

@@ -25,8 +25,10 @@ class Status:
     ERROR = "error"
     # stage entries, stage rows and runs
     ALIGNED = "aligned"
+    # out of tolerance, but within a known difference the user accepted (bmtrace.diff.accept)
+    ACCEPTED = "accepted"
 
-    PASSING = frozenset([EQUAL, CLOSE, REPRESENTED, ALIGNED])
+    PASSING = frozenset([EQUAL, CLOSE, REPRESENTED, ALIGNED, ACCEPTED])
     LADDER = (EQUAL, CLOSE, SIMILAR, DIVERGED)
 
 
@@ -40,6 +42,7 @@ _TABLE = {
     Status.ONLY_IN_B: (2, "only in B", "missing"),
     Status.SIMILAR: (3, "similar", "warn"),
     Status.UNVERIFIED: (4, "unverified", "warn"),
+    Status.ACCEPTED: (4.5, "accepted", "ok"),  # passes, but shown over plain "aligned"
     Status.CLOSE: (5, "close", "ok"),
     Status.REPRESENTED: (5, "equal under representation", "ok"),
     Status.ALIGNED: (5, "aligned", "ok"),
@@ -48,7 +51,7 @@ _TABLE = {
 _UNKNOWN = (3, "unknown", "warn")
 
 # Stage statuses: a stage entry (one call pair) takes the worst of its tensors, mapped here.
-STAGE_STATUSES = (Status.ALIGNED, Status.UNVERIFIED, Status.SIMILAR, Status.DIVERGED, Status.ONLY_IN_A,
+STAGE_STATUSES = (Status.ALIGNED, Status.ACCEPTED, Status.UNVERIFIED, Status.SIMILAR, Status.DIVERGED, Status.ONLY_IN_A,
                   Status.ONLY_IN_B, Status.ERROR)
 # An output present on one side only is a structural divergence of the call, not a missing call.
 _TENSOR_TO_STAGE = {Status.EQUAL: Status.ALIGNED, Status.CLOSE: Status.ALIGNED, Status.REPRESENTED: Status.ALIGNED,

@@ -16,7 +16,9 @@ from ..errors import BmtraceError
 from .align import MISSING, align
 from .explain_adapter import Explainer
 from .pairs import ContentCache, compare_pair
+from .accept import apply_accepted, load_accepted
 from .result import DiffResult
+from .select import Selection, check_rules, check_tolerance_names
 from .task import TaskStep, task_effect
 
 
@@ -46,7 +48,8 @@ def build_rules(atol=None, rtol=None, cosine=None, int_atol=None, tol=None, conf
 
 def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=None,
          config=None, stage_map=None, map_file=None, explain=True, isolate=False, progress=None,
-         explain_budget_s=0.5, trust_recorded=False):
+         explain_budget_s=0.5, trust_recorded=False, stages=None, skip_stages=None, samples=None,
+         allow_missing=False, fail_fast=False, accepted=None):
     """Compare run B against reference run A and name the first stage where they diverge.
 
     Args:
@@ -66,6 +69,14 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
             functions defined in the user's own source files (see ``bmtrace.replayer.trust``).
         progress: ``callable(done, total)`` called as call pairs are compared.
         explain_budget_s: time budget per tensor pair for the explain diagnoses.
+        stages: only these stages (run A's names; a list or ``"a,b"``).
+        skip_stages: leave these stages out.
+        samples: only these samples: a glob (``"img_00*.jpg"``), ``"@FILE"`` (one key per line) or a
+            list of keys.
+        allow_missing: samples recorded on one side only are reported (``result.samples``), not failed.
+        fail_fast: stop at the first diverged call pair (``result.stopped_early`` says where).
+        accepted: an accepted-differences file (``bmtrace diff --accept-current``) or its loaded
+            document: differences within it count as ``accepted`` instead of failing.
 
     Returns:
         DiffResult: ``bool(result)`` is True when every stage is aligned; ``result.verdict`` and
@@ -82,7 +93,10 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
         ...     print(result.first_divergence)
     """
     started = time.perf_counter()
+    selection = Selection(stages, skip_stages, samples, allow_missing, fail_fast)
     rules, config_map = build_rules(atol, rtol, cosine, int_atol, tol, config)
+    check_rules(rules)
+    accepted = load_accepted(accepted) if accepted is not None else None
     full_map = dict(config_map)
     if map_file:
         full_map.update(load_map_file(os.fspath(map_file)))
@@ -92,6 +106,10 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
     notes = ["run %s: %s (left out of the comparison)" % (side, problem)
              for side, run in (("A", run_a), ("B", run_b)) for problem in getattr(run, "problems", ())]
     notes.extend(alignment.warnings)
+    known = list(alignment.stage_order) + [s for s in run_b.stages() if s not in alignment.stage_order]
+    check_tolerance_names(rules, known, notes)
+    selection.check_names(known, notes)
+    selection.apply(alignment, notes)
     env_a, env_b = _meta(run_a), _meta(run_b)
     explainer = Explainer(explain_budget_s, notes, (env_a, env_b)) if explain else None
     entries = []
@@ -106,19 +124,25 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
             explainer.explain_entry(entry, pair)
         if progress is not None:
             progress(done, total)
+        if selection.should_stop(entry):
+            selection.stop(entry, done, total, notes)
+            break
     result = DiffResult(
         run_a.path, run_b.path, entries, alignment.stage_order,
         environment_diff(env_a, env_b), _dedupe(notes), rules, _sample_counts(alignment),
         side_a=getattr(run_a, "side", None), side_b=getattr(run_b, "side", None))
     result.run_objects = (run_a, run_b)
     result.predictions = task.summaries()
+    selection.finish(result)
     if explainer is not None:
         result.hints = explainer.hints
     if isolate:
         from ..replayer.isolate import isolate_stages
 
         isolate_stages(result, run_a, run_b, trust_recorded=trust_recorded)
-    result.task = task_effect(result)  # after isolation: it names the first divergence
+    if accepted is not None:
+        apply_accepted(result, accepted)
+    result.task = task_effect(result)  # after isolation and acceptance: it names the first divergence
     result.elapsed_s = time.perf_counter() - started
     return result
 

@@ -189,6 +189,8 @@ class DiffResult:
         self.isolation = None
         self.predictions = {}     # stage -> predictions compared over its samples (bmtrace.diff.task)
         self.task = None          # the run's task effect, from its last prediction stage
+        self.stopped_early = None      # where --fail-fast stopped (bmtrace.diff.select)
+        self.accepted = None           # the accepted-differences file applied (bmtrace.diff.accept)
 
     # -- verdict ----------------------------------------------------------------------------------
     @property
@@ -254,7 +256,7 @@ class DiffResult:
     def one_line(self):
         """The verdict in one line: word, where, and how many stages are aligned."""
         summaries = self.by_stage()
-        n_aligned = sum(1 for s in summaries if s.status == Status.ALIGNED)
+        n_aligned = sum(1 for s in summaries if vocabulary.passes(s.status))
         tail = "%d/%d stages aligned over %d paired sample(s) [%s vs %s]" % (
             n_aligned, len(summaries), self.samples.get("paired", 0), self.run_a, self.run_b)
         first = self.first_divergence
@@ -273,6 +275,18 @@ class DiffResult:
 
     def __repr__(self):
         return "<DiffResult %s>" % self.one_line()
+
+    # -- tables and notebooks (bmtrace.diff.frames) -------------------------------------------------
+    def to_pandas(self):
+        """One row per tensor pair: sample, stage, occurrence, role, tensor, status, figures, shapes, dtypes."""
+        from .frames import to_pandas
+
+        return to_pandas(self)
+
+    def _repr_html_(self):
+        from .frames import repr_html
+
+        return repr_html(self)
 
     # -- JSON -------------------------------------------------------------------------------------
     def to_json(self):
@@ -306,6 +320,8 @@ class DiffResult:
             "warnings": list(self.warnings),
             "elapsed_s": self.elapsed_s,
             "isolation": self.isolation,
+            "stopped_early": self.stopped_early,
+            "accepted": self.accepted,
         }
         return sanitize(doc)
 
@@ -334,6 +350,8 @@ class DiffResult:
         out.predictions = {row["stage"]: row["predictions"] for row in doc.get("summary") or ()
                            if isinstance(row, dict) and isinstance(row.get("predictions"), dict)}
         out.task = doc.get("predictions") if isinstance(doc.get("predictions"), dict) else None
+        out.stopped_early = doc.get("stopped_early")
+        out.accepted = doc.get("accepted")
         return out
 
 

@@ -32,7 +32,7 @@ ALIGNED_ROWS = 200
 VISIBLE_ROWS = 20
 MAX_ROWS = 1000
 
-# The page's only script: opening a folded table row that a link (or the URL) points at.
+# The page's only script: opening a folded table row that a link (or the URL) points at, and the filter box.
 _SCRIPT = """
 function bmtraceReveal() {
   var el = location.hash ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
@@ -43,6 +43,30 @@ function bmtraceReveal() {
   el.scrollIntoView();
 }
 window.addEventListener('hashchange', bmtraceReveal);
+// The filter box: sample rows whose key does not match are hidden; stage sections and their links too,
+// unless the text names no stage at all (then it is a sample search and every stage stays).
+function bmtraceFilter() {
+  var q = document.getElementById('bmtrace-filter').value.trim().toLowerCase();
+  var bad = document.getElementById('bmtrace-bad').checked, shown = 0, total = 0;
+  var items = Array.prototype.slice.call(document.querySelectorAll('[data-filter]'));
+  var matches = function (el) { return !q || el.getAttribute('data-filter').indexOf(q) >= 0; };
+  var stageHit = items.some(function (el) { return el.tagName !== 'TR' && matches(el); });
+  items.forEach(function (el) {
+    var row = el.tagName === 'TR';
+    var hit = (row || stageHit) ? matches(el) : true;
+    if (bad && el.getAttribute('data-ok') === '1') { hit = false; }
+    el.style.display = hit ? '' : 'none';
+    if (row) { total += 1; shown += hit ? 1 : 0; }
+  });
+  if (q || bad) {
+    document.querySelectorAll('#samples-more details').forEach(function (d) { d.open = true; });
+  }
+  document.getElementById('bmtrace-count').textContent = (q || bad) ? shown + ' of ' + total + ' samples' : '';
+}
+document.addEventListener('DOMContentLoaded', function () {
+  var box = document.getElementById('bmtrace-filter'), bad = document.getElementById('bmtrace-bad');
+  if (box) { box.addEventListener('input', bmtraceFilter); bad.addEventListener('change', bmtraceFilter); }
+});
 document.addEventListener('DOMContentLoaded', bmtraceReveal);
 """
 
@@ -90,12 +114,15 @@ def render_html(result, run_a=None, run_b=None, *, title=None, images_per_stage=
         html_summary.verdict(model),
         html_summary.strip(model),
         html_summary.toc(model),
+        html_summary.worst_first_nav(model),
+        html_summary.filter_box(model),
         html_summary.hints_block(model),
         html_summary.warnings_block(model),
         html_summary.samples_block(model, opts),
     ]
     for group in model.stages:
         body.append(html_stage.stage_section(model, group, opts))
+    body.append(html_summary.samples_more_block(model, opts))
     body.append(html_summary.environment_block(model.doc.get("environment")))
     body.append('<footer>Written by bmtrace on %s UTC. Colours: green aligned, red diverged (light red: '
                 'only inherited, by isolation), grey missing on one side, purple error.</footer>'

@@ -168,7 +168,7 @@ class SampleSummary(object):
     def first_bad(self):
         """First entry in pipeline order that is not aligned, or None."""
         for e in self.entries:
-            if e.status != Status.ALIGNED:
+            if not vocabulary.passes(e.status):
                 return e
         return None
 

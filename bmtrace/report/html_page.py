@@ -76,6 +76,8 @@ img.plot { max-width:100%; border:1px solid var(--line); }
 details > summary { cursor:pointer; color:#0b57d0; margin:6px 0; }
 .local { margin:6px 0; }
 footer { color:var(--muted); font-size:12px; margin-top:30px; }
+.filter { margin:8px 0; } .filter input[type=search] { width:min(420px, 90%); padding:4px 8px; }
+.toc.worst .badge { margin-right:3px; }
 """
 
 

@@ -1,6 +1,7 @@
 """One stage's section of the HTML report: summary, hints, isolation, metrics table and pictures."""
 from __future__ import annotations
 
+from ..compare.status import passes
 from .html_model import entry_worst, stage_css, tensor_css, tensor_order, to_float
 from .html_page import status_word, badge, esc, fmt_cos, fmt_num, fmt_ratio, fmt_sample, fmt_shape
 from .html_predictions import predictions_block
@@ -27,8 +28,9 @@ def stage_section(model, group, opts):
     parts.append(_metrics_table(listed, hidden, drawn, opts))
     for entry in drawn:
         parts.append(_entry_visuals(entry, opts))
-    return '<section id="%s" class="stage%s">%s</section>' % (
-        group.anchor, " first" if is_first else "", "\n".join(parts))
+    return '<section id="%s" class="stage%s" data-filter="%s" data-ok="%s">%s</section>' % (
+        group.anchor, " first" if is_first else "", esc(str(group.name).lower()),
+        "1" if passes(group.status) else "0", "\n".join(parts))
 
 
 def plan(model, opts):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+from ..compare.status import passes
 from .html_model import stage_css, to_float
 from .html_page import status_word, badge, esc, fmt_cos, fmt_num, fmt_sample, fmt_shape
 
@@ -133,7 +134,7 @@ def strip(model):
     for group in model.stages:
         counts = group.counts()
         total = len(group.entries)
-        bad = total - counts.get("aligned", 0)
+        bad = total - sum(n for status, n in counts.items() if passes(status))
         detail = "%d/%d not aligned" % (bad, total) if bad else "%d aligned" % total
         if group.isolated:
             detail += "<br>%s" % group.isolation_word()
@@ -207,8 +208,10 @@ def hints_block(model):
         hint_html(h, model) for h in hints)
 
 
-def samples_block(model, opts):
-    """Samples worst first, each linking to its first stage that is not aligned."""
+def _sample_rows(model, opts):
+    """Table rows for the samples, worst first, and how many were left out by the row caps."""
+    if "sample_rows" in opts:
+        return opts["sample_rows"]
     rows, hidden = [], 0
     anchors = {g.name: g.anchor for g in model.stages}
     for i, summary in enumerate(model.samples):
@@ -221,18 +224,67 @@ def samples_block(model, opts):
             anchors.get(first.stage) if first is not None else None)
         worst = min(summary.entries, key=lambda e: abs_key(e.max_abs))
         cos = [e.cosine for e in summary.entries if e.cosine is not None]
-        rows.append("<tr><td class=num>%d</td><td>%s</td><td>%s</td><td>%s</td><td class=num>%s</td>"
-                    "<td class=num>%s</td></tr>"
-                    % (i + 1, fmt_sample(summary.sample),
+        rows.append('<tr data-filter="%s" data-ok="%d"><td class=num>%d</td><td>%s</td><td>%s</td><td>%s</td>'
+                    "<td class=num>%s</td><td class=num>%s</td></tr>"
+                    % (esc(str(summary.sample).lower()), passes(summary.status), i + 1,
+                       fmt_sample(summary.sample),
                        badge(status_word(summary.status), stage_css(summary.status)),
                        '<a href="#%s">%s</a> (%s)' % (target, esc(first.stage), status_word(first.status))
                        if first is not None else '<span class="na">&mdash;</span>',
                        fmt_num(worst.max_abs), fmt_cos(_min_cos(cos))))
-    more = ('<p class="summary">%d more samples not listed (better ones; the JSON document has them all).</p>'
+    opts["sample_rows"] = (rows, hidden)
+    return rows, hidden
+
+
+_SAMPLE_HEAD = ('<table class="filterable"><tr><th>#</th><th>sample</th><th>status</th><th>first stage not aligned'
+                '</th><th>worst max |A-B|</th><th>worst cosine</th></tr>%s</table>')
+
+
+def samples_block(model, opts):
+    """The worst samples (``opts["visible"]`` of them) near the top; the rest are listed at the end of the
+    page (``samples_more_block``), so a run of hundreds of samples still opens on its verdict and stages."""
+    rows, hidden = _sample_rows(model, opts)
+    shown = rows[:opts["visible"]]
+    rest = len(rows) - len(shown)
+    more = ""
+    if rest:
+        more = ('<p class="summary"><a href="#samples-more">%d more samples</a> are listed after the stages.</p>'
+                % rest)
+    elif hidden:
+        more = ('<p class="summary">%d more samples not listed (better ones; the JSON document has them all).</p>'
+                % hidden)
+    return ('<section id="samples" class="block"><h2>Samples, worst first</h2>%s%s</section>'
+            % (_SAMPLE_HEAD % "".join(shown), more))
+
+
+def samples_more_block(model, opts):
+    """The samples after the worst ``opts["visible"]``, folded, at the end of the page ("" when none)."""
+    rows, hidden = _sample_rows(model, opts)
+    rest = rows[opts["visible"]:]
+    if not rest:
+        return ""
+    note = ('<p class="summary">%d more samples not listed (better ones; the JSON document has them all).</p>'
             % hidden) if hidden else ""
-    return ('<section id="samples" class="block"><h2>Samples, worst first</h2><table><tr><th>#</th>'
-            '<th>sample</th><th>status</th><th>first stage not aligned</th><th>worst max |A-B|</th>'
-            '<th>worst cosine</th></tr>%s</table>%s</section>' % ("".join(rows), more))
+    return ('<section id="samples-more" class="block"><h2>More samples, worst first</h2><details>'
+            '<summary>%d samples (%d to %d)</summary>%s</details>%s</section>'
+            % (len(rest), opts["visible"] + 1, opts["visible"] + len(rest), _SAMPLE_HEAD % "".join(rest), note))
+
+
+def filter_box(model):
+    """A search box that filters sample rows and stage sections by text (the page's inline script)."""
+    return ('<div class="filter"><input id="bmtrace-filter" type="search" placeholder="filter samples and stages '
+            '(text in the key or name)" aria-label="filter samples and stages"> <label><input id="bmtrace-bad" '
+            'type="checkbox"> only what is not aligned</label> <span id="bmtrace-count" class="summary"></span></div>')
+
+
+def worst_first_nav(model):
+    """Links to the stages ordered worst first (status, then the deciding max abs diff)."""
+    groups = sorted(model.stages, key=lambda g: (g.worst.sort_key() if g.worst is not None else (99,), g.position))
+    links = ['<a href="#%s" data-filter="%s" data-ok="%d">%s %s</a>' % (
+        g.anchor, esc(str(g.name).lower()), passes(g.status), badge(status_word(g.status), stage_css(g.status)),
+        esc(g.name))
+        for g in groups]
+    return '<nav class="toc worst" aria-label="stages worst first">Stages, worst first: %s</nav>' % " ".join(links)
 
 
 def abs_key(value):
