@@ -336,6 +336,10 @@ def _activate(path, side, mode, overwrite, append, payload_cap_bytes, strict, st
     else:
         _write_run_document(path, side, mode, stage_modes, payload_cap_bytes)
     rec = Recorder(path, side, mode, stage_modes, payload_cap_bytes, strict, owner=not joining)
+    if os.environ.get("BMTRACE_SUBSTITUTE"):  # a substitution run (bmtrace substitute / attribute)
+        from .replayer.substitute import attach_from_env
+
+        attach_from_env(rec)
     _state.recorder = rec
     _state.refresh()
     _install_hooks()
