@@ -55,7 +55,10 @@ def parse_late_options(args, options_parser):
     from ..replayer.rerun import split_command
 
     tokens = list(args.program or ())
-    options, command = split_command(tokens)
+    if tokens and not tokens[0].startswith("-"):
+        options, command = [], tokens  # argparse already dropped the `--` before the command
+    else:
+        options, command = split_command(tokens)
     if options:
         known, unknown = options_parser.parse_known_args(options)
         if unknown:
