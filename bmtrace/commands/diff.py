@@ -50,6 +50,11 @@ def add_diff_settings(parser):
                        help="do not run the diagnoses that explain diverged tensors")
     steps.add_argument("--isolate", action="store_true",
                        help="replay diverged stages to tell local error from inherited error")
+    steps.add_argument("--rerun", metavar="COMMAND",
+                       help="with --isolate: the command running program B; stages replay cannot test are "
+                            "tested by re-running it with A's inputs substituted at that stage")
+    steps.add_argument("--trust-recorded", action="store_true",
+                       help="with --isolate: re-run the command recorded in RUN_B for that (printed first)")
 
 
 def diff_options(args):
@@ -64,8 +69,20 @@ def diff_options(args):
         "stage_map": dict(parse_map_option(text) for text in args.map),
         "map_file": args.map_file,
         "explain": not args.no_explain,
-        "isolate": args.isolate,
+        "isolate": _isolation(args),
     }
+
+
+def _isolation(args):
+    """True/False, or the program to re-run for substitution tests (--rerun / --trust-recorded)."""
+    rerun, trusted = getattr(args, "rerun", None), getattr(args, "trust_recorded", False)
+    if not args.isolate or not (rerun or trusted):
+        return args.isolate
+    import shlex
+
+    from ..replayer.rerun import choose_program
+
+    return choose_program(shlex.split(rerun) if rerun else None, trusted and not rerun, args.run_b)
 
 
 def _write(path, text, what):

@@ -61,7 +61,9 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
         map_file: file with more stage map entries (JSON/TOML object or ``A=B`` lines).
         explain: ask ``bmtrace.explain`` why diverged pairs differ.
         isolate: replay diverged stages to separate local from inherited error; fills
-            ``local``/``introduces`` on the stage entries and ``result.isolation``.
+            ``local``/``introduces`` on the stage entries and ``result.isolation``. A
+            ``bmtrace.replayer.rerun.Program`` (the command running program B) also tests, by
+            substitution re-runs, the stages replay cannot.
         progress: ``callable(done, total)`` called as call pairs are compared.
         explain_budget_s: time budget per tensor pair for the explain diagnoses.
 
@@ -112,7 +114,7 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
     if isolate:
         from ..replayer.isolate import isolate_stages
 
-        isolate_stages(result, run_a, run_b)
+        isolate_stages(result, run_a, run_b, rerun=None if isinstance(isolate, bool) else isolate)
     result.task = task_effect(result)  # after isolation: it names the first divergence
     result.elapsed_s = time.perf_counter() - started
     return result

@@ -11,8 +11,12 @@ from . import replay_call
 from .target import target_from_identity, unwrap_traced
 
 
-def isolate_stages(result, run_a, run_b):
-    """Fill ``local`` and ``introduces`` on the stage entries of ``result``; set ``result.isolation``."""
+def isolate_stages(result, run_a, run_b, rerun=None):
+    """Fill ``local`` and ``introduces`` on the stage entries of ``result``; set ``result.isolation``.
+
+    ``rerun`` (a ``rerun.Program`` running program B) lets stages replay cannot test be tested by
+    substitution (``isolate_substitution``); every entry gets ``tested_by``/``untested_reason``.
+    """
     calls_a = {c.id: c for c in run_a.calls()}
     calls_b = {c.id: c for c in run_b.calls()}
     targets = {}
@@ -33,7 +37,10 @@ def isolate_stages(result, run_a, run_b):
         entry.local["direction"] = "A's %s on B's recorded inputs vs B's recorded outputs" % call_a.stage
         entry.local["tensors"] = [t.to_json() for t in replayed.tensors]
         entry.introduces = None if replayed.status == Status.ERROR else not replayed.passed
-    result.isolation = summarize(result)
+    from .isolate_substitution import complete_isolation, finish_summary
+
+    complete_isolation(result, run_a, run_b, rerun)
+    result.isolation = finish_summary(summarize(result), result)
     return result
 
 
