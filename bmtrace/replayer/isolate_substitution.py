@@ -85,47 +85,55 @@ def _mark(entry, tested_by, reason=None):
         entry.extra.pop("untested_reason", None)
 
 
+def _compare_stage(run_a, path, stage_a, stage_b, rules):
+    """The re-run's calls of one stage compared with A's (the diff's own pairing and ladder; not
+    ``bmtrace.diff`` itself, which runs isolation)."""
+    from ..diff.align import align
+    from ..diff.pairs import ContentCache, compare_pair
+    from ..store.reader import open_run
+
+    alignment = align(run_a, open_run(path), {stage_a: stage_b} if stage_b != stage_a else {})
+    cache, notes = ContentCache(), []
+    return [compare_pair(pair, rules, notes, cache) for pair in alignment.pairs
+            if pair.stage == stage_a]
+
+
 def _test_by_substitution(result, run_a, run_b, untested, program, jobs, log):
-    from ..diff import diff
     from .rerun import run_with_plan, side_of
     from .substitute import make_plan
 
-    rules = result.rules
-    tolerances = {"atol": rules.float_settings.get("atol"), "rtol": rules.float_settings.get("rtol"),
-                  "cosine": rules.float_settings.get("cosine"), "int_atol": rules.int_settings.get("atol"),
-                  "tol": dict(rules.overrides)}
     workdir = tempfile.mkdtemp(prefix="bmtrace-isolate-")
 
     def rerun(stage):
         out = os.path.join(workdir, "".join(c if c.isalnum() else "_" for c in stage))
+        stage_b = untested[stage][0].stage_b
         samples = sorted(set(str(e.sample_b) for e in untested[stage]))
-        code, notes, stderr = run_with_plan(program, make_plan(run_a.path, stage, "inputs", samples=samples), out,
-                                            side=side_of(run_b.path))
+        plan = make_plan(run_a.path, stage_b, "inputs", samples=samples, source_stage=stage)
+        code, notes, stderr = run_with_plan(program, plan, out, side=side_of(run_b.path))
         substituted = sum(1 for n in notes if n.get("substituted"))
         if not substituted:
             refused = sorted(set(n.get("reason") for n in notes if not n.get("substituted")))
             return stage, None, "the re-run substituted no input of %s%s" % (
                 stage, ": " + "; ".join(refused) if refused else " (did the program run the stage?)")
         try:
-            return stage, diff(run_a, out, explain=False, **tolerances), None if code == 0 else \
+            return stage, _compare_stage(run_a, out, stage, stage_b, result.rules), None if code == 0 else \
                 "program exited with code %d" % code
         except BmtraceError as exc:
             return stage, None, "diff of the re-run failed: %s" % exc
 
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:
-            for stage, rediff, problem in pool.map(rerun, list(untested)):
-                log("tested %s by substitution%s" % (stage, "" if rediff is not None else ": " + problem))
-                _apply(untested[stage], rediff, problem)
+            for stage, compared, problem in pool.map(rerun, list(untested)):
+                log("tested %s by substitution%s" % (stage, "" if compared is not None else ": " + problem))
+                _apply(untested[stage], compared, problem)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _apply(entries, rediff, problem):
+def _apply(entries, compared, problem):
     found = {}
-    if rediff is not None:
-        for e in rediff.stages:
-            found[(e.sample, e.stage, e.occurrence)] = e
+    for e in compared or ():
+        found[(e.sample, e.stage, e.occurrence)] = e
     for entry in entries:
         new = found.get((entry.sample, entry.stage, entry.occurrence))
         if new is None or not new.paired:

@@ -10,10 +10,11 @@ run, so what the program was fed is on record next to what it did with it.
 Plan file::
 
     {"format": "bmtrace-substitution", "source": "/abs/path/run_A", "stage": "resize",
-     "role": "outputs", "tensors": null, "samples": null}
+     "role": "outputs", "tensors": null, "samples": null, "source_stage": null}
 
 ``role`` is "inputs" or "outputs"; ``tensors`` a list of value names (root names such as ``img`` or
-``out``) or null for all; ``samples`` a list of sample keys or null for all.
+``out``) or null for all; ``samples`` a list of sample keys or null for all; the optional
+``source_stage`` names the stage in the source run when it is called differently there.
 
 This module runs inside the recorded program: stdlib and numpy only at import (torch and PIL are used
 only when the program already imported them), Python 3.8.
@@ -40,15 +41,17 @@ class SubstitutionRefused(Exception):
 
 
 # -- the plan ------------------------------------------------------------------------------------------
-def make_plan(source, stage, role="outputs", tensors=None, samples=None):
-    """A plan dict, checked; ``source`` is the run whose values are substituted."""
+def make_plan(source, stage, role="outputs", tensors=None, samples=None, source_stage=None):
+    """A plan dict, checked; ``source`` is the run whose values are substituted, ``source_stage`` the
+    stage's name in that run when it differs (a stage map)."""
     if role not in ROLES:
         raise UsageError("substitution role must be one of %s, got %r" % (", ".join(ROLES), role))
     if not isinstance(stage, str) or not stage:
         raise UsageError("a substitution plan needs a stage name, got %r" % (stage,))
     return {"format": PLAN_FORMAT, "source": os.path.abspath(os.fspath(source)), "stage": stage, "role": role,
             "tensors": list(tensors) if tensors else None,
-            "samples": [str(s) for s in samples] if samples else None}
+            "samples": [str(s) for s in samples] if samples else None,
+            "source_stage": source_stage if source_stage and source_stage != stage else None}
 
 
 def load_plan(path):
@@ -65,7 +68,8 @@ def load_plan(path):
     missing = [k for k in ("source", "stage", "role") if not doc.get(k)]
     if missing:
         raise UsageError("substitution plan %s lacks %s" % (path, ", ".join(missing)))
-    return make_plan(doc["source"], doc["stage"], doc["role"], doc.get("tensors"), doc.get("samples"))
+    return make_plan(doc["source"], doc["stage"], doc["role"], doc.get("tensors"), doc.get("samples"),
+                     doc.get("source_stage"))
 
 
 def write_plan(plan, path):
@@ -102,6 +106,7 @@ class Substitution:
     def __init__(self, plan, run_path):
         self.plan = plan
         self.stage = plan["stage"]
+        self.source_stage = plan.get("source_stage") or self.stage
         self.role = "input" if plan["role"] == "inputs" else "output"
         self.tensors = set(plan["tensors"]) if plan.get("tensors") else None
         self.samples = set(plan["samples"]) if plan.get("samples") else None
@@ -161,10 +166,11 @@ class Substitution:
 
     def _source_value(self, sample, occurrence, name, position):
         """``(value, its name in R, its meta)``: by name, else by position among R's values of the role."""
-        calls = [c for c in self.source().calls(sample=sample, stage=self.stage) if c.occurrence == occurrence]
+        calls = [c for c in self.source().calls(sample=sample, stage=self.source_stage)
+                 if c.occurrence == occurrence]
         if not calls:
             raise SubstitutionRefused("run %s has no call of stage %r for sample %r (occurrence %d)"
-                                      % (self.plan["source"], self.stage, sample, occurrence))
+                                      % (self.plan["source"], self.source_stage, sample, occurrence))
         call = calls[0]
         leaves = call.inputs if self.role == "input" else call.outputs
         groups = _group_by_root(leaves)

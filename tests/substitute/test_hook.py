@@ -59,3 +59,14 @@ def test_plan_and_notes_are_written_into_the_new_run(tmp_path, monkeypatch, sour
     assert b.meta["substitution"] == plan
     notes = read_notes(b.path)
     assert [(n["sample"], n["substituted"], n["conversion"]) for n in notes] == [("s1", True, "as recorded")]
+
+
+def test_stage_named_differently_in_the_source_run(tmp_path, monkeypatch, source):
+    """source_stage maps B's stage "move" to A's "shift" (a stage map), so B's block gets A's output."""
+    plan = make_plan(source, "move", "outputs", source_stage="shift")
+    monkeypatch.setenv("BMTRACE_SUBSTITUTE", write_plan(plan, str(tmp_path / "plan.json")))
+    with bmtrace.run(str(tmp_path / "b"), side="b"):
+        with bmtrace.sample("s1"):
+            with bmtrace.trace_stage("move") as st:
+                moved = st.output(np.zeros(3, np.float32))
+    np.testing.assert_array_equal(moved, np.full(3, 101, np.float32))
