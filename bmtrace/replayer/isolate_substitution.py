@@ -109,7 +109,10 @@ def _test_by_substitution(result, run_a, run_b, untested, program, jobs, log):
         stage_b = untested[stage][0].stage_b
         samples = sorted(set(str(e.sample_b) for e in untested[stage]))
         plan = make_plan(run_a.path, stage_b, "inputs", samples=samples, source_stage=stage)
-        code, notes, stderr = run_with_plan(program, plan, out, side=side_of(run_b.path))
+        try:
+            code, notes, stderr = run_with_plan(program, plan, out, side=side_of(run_b.path))
+        except BmtraceError as exc:  # the diff still stands; this stage stays untested, saying why
+            return stage, None, str(exc)
         substituted = sum(1 for n in notes if n.get("substituted"))
         if not substituted:
             refused = sorted(set(n.get("reason") for n in notes if not n.get("substituted")))
@@ -124,7 +127,8 @@ def _test_by_substitution(result, run_a, run_b, untested, program, jobs, log):
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:
             for stage, compared, problem in pool.map(rerun, list(untested)):
-                log("tested %s by substitution%s" % (stage, "" if compared is not None else ": " + problem))
+                log("tested %s by substitution" % stage if compared is not None
+                    else "could not test %s by substitution: %s" % (stage, problem))
                 _apply(untested[stage], compared, problem)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

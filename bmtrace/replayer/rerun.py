@@ -114,6 +114,12 @@ def run_with_plan(program, plan, out, side=None, overwrite=True, capture=True):
     finally:
         finalize_run(path)
         os.remove(plan_path)
+    if not glob.glob(os.path.join(path, layout.JOURNAL_DIR, "*.jsonl")):
+        tail = "\n".join((completed.stderr or "").strip().splitlines()[-5:])
+        raise UsageError("the re-run of %s recorded nothing into %s (exit code %d)%s; the program must record "
+                         "where BMTRACE_DIR says (as under `bmtrace record`), not into a fixed "
+                         "bmtrace.run(path)" % (program.describe(), path, completed.returncode,
+                                                ":\n" + tail if tail else ""))
     return completed.returncode, read_notes(path), completed.stderr or ""
 
 
