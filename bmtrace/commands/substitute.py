@@ -96,6 +96,10 @@ def run(args):
     if args.stage not in run_a.stages():
         raise UsageError("run %s has no stage %r; its stages are: %s" % (run_a.path, args.stage,
                                                                        ", ".join(run_a.stages())))
+    import os
+
+    if os.path.abspath(args.out) in (run_a.path, run_b.path):
+        raise UsageError("--out %s is one of the runs being compared; give a new run directory" % args.out)
     program = choose_program(args.program, args.trust_recorded, run_b.path)
     if program.recorded_from:
         print("bmtrace substitute: running the command recorded in %s:\n  %s" % (program.recorded_from,

@@ -28,7 +28,7 @@ import threading
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import ReplayError, UsageError
 
 PLAN_FORMAT = "bmtrace-substitution"
 ENV_VAR = "BMTRACE_SUBSTITUTE"
@@ -36,7 +36,7 @@ NOTES_DIR = "substitutions"
 ROLES = ("inputs", "outputs")
 
 
-class SubstitutionRefused(Exception):
+class SubstitutionRefused(ReplayError):
     """R's value cannot be handed to this program's code as it is (the program keeps its own)."""
 
 
