@@ -70,10 +70,12 @@ def finish_summary(isolation, result):
         message = "every tested stage (%s) only inherits error given identical inputs" % ", ".join(
             isolation.get("inheriting") or ())
     names = ", ".join(s["stage"] for s in isolation["untested"])
-    tail = "not tested: %s" % names
+    tail = "" if "not tested:" in message else "not tested: %s" % names  # summarize may have said it
     if any(CONSENT_FLAGS in (s["reason"] or "") for s in isolation["untested"]):
-        tail += " (test with %s)" % CONSENT_FLAGS
-    isolation["message"] = "%s; %s" % (message, tail) if message else tail
+        tail += "%s(test with %s)" % (" " if tail else "", CONSENT_FLAGS)
+    if tail:
+        isolation["message"] = "%s%s%s" % (message, "; " if message and not tail.startswith("(") else " ",
+                                           tail) if message else tail
     return isolation
 
 
