@@ -35,6 +35,8 @@ COMMAND_MODULES = (
     "show",
     "diff",
     "replay",
+    "substitute",
+    "attribute",
     "report",
     "bmodel_info",
     "import_bmrt",

@@ -142,6 +142,10 @@ def activate(path, side, mode, overwrite, append, payload_cap_bytes, strict, sta
     # pulls it in) is no longer allowed: import it now, it is stdlib and light.
     import concurrent.futures.thread  # noqa: F401
     rec = Recorder(path, side, mode, stage_modes, payload_cap_bytes, strict, owner=not joining)
+    if os.environ.get("BMTRACE_SUBSTITUTE"):  # a substitution run (bmtrace substitute / attribute)
+        from .replayer.substitute import attach_from_env
+
+        attach_from_env(rec)
     _state.recorder = rec
     _state.refresh()
     _auto_from_env()

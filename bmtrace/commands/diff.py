@@ -72,9 +72,13 @@ def add_diff_settings(parser):
     steps.add_argument("--isolate", action="store_true",
                        help="replay diverged stages to tell local error from inherited error")
     steps.add_argument("--trust-recorded", action="store_true",
-                       help="let replay import any function the trace names; by default only functions "
-                            "defined in your own source files (the recorded program's folder or the current "
-                            "directory) are imported, never the standard library, site-packages or builtins")
+                       help="let replay import any function the trace names (by default only functions "
+                            "defined in your own source files, the recorded program's folder or the current "
+                            "directory, are imported, never the standard library, site-packages or builtins); "
+                            "with --isolate, also re-run the command recorded in RUN_B (printed first)")
+    steps.add_argument("--rerun", metavar="COMMAND",
+                       help="with --isolate: the command running program B; stages replay cannot test are "
+                            "tested by re-running it with A's inputs substituted at that stage")
     steps.add_argument("--accepted", metavar="FILE",
                        help="accepted differences (from --accept-current): differences within them pass "
                             "as 'accepted'; only what goes beyond fails")
@@ -101,7 +105,7 @@ def diff_options(args):
         "stage_map": dict(parse_map_option(text) for text in args.map),
         "map_file": args.map_file,
         "explain": not args.no_explain,
-        "isolate": args.isolate,
+        "isolate": _isolation(args),
         "trust_recorded": args.trust_recorded,
         "stages": args.stages,
         "skip_stages": args.skip_stages,
@@ -110,6 +114,18 @@ def diff_options(args):
         "fail_fast": args.fail_fast,
         "accepted": args.accepted,
     }
+
+
+def _isolation(args):
+    """True/False, or the program to re-run for substitution tests (--rerun / --trust-recorded)."""
+    rerun, trusted = getattr(args, "rerun", None), getattr(args, "trust_recorded", False)
+    if not args.isolate or not (rerun or trusted):
+        return args.isolate
+    import shlex
+
+    from ..replayer.rerun import choose_program
+
+    return choose_program(shlex.split(rerun) if rerun else None, trusted and not rerun, args.run_b)
 
 
 def _write(path, text, what):

@@ -64,7 +64,9 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
         map_file: file with more stage map entries (JSON/TOML object or ``A=B`` lines).
         explain: ask ``bmtrace.explain`` why diverged pairs differ.
         isolate: replay diverged stages to separate local from inherited error; fills
-            ``local``/``introduces`` on the stage entries and ``result.isolation``.
+            ``local``/``introduces`` on the stage entries and ``result.isolation``. A
+            ``bmtrace.replayer.rerun.Program`` (the command running program B) also tests, by
+            substitution re-runs, the stages replay cannot.
         trust_recorded: let isolation import whatever stage function run A's trace names, not only
             functions defined in the user's own source files (see ``bmtrace.replayer.trust``).
         progress: ``callable(done, total)`` called as call pairs are compared.
@@ -139,7 +141,8 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
     if isolate:
         from ..replayer.isolate import isolate_stages
 
-        isolate_stages(result, run_a, run_b, trust_recorded=trust_recorded)
+        isolate_stages(result, run_a, run_b, trust_recorded=trust_recorded,
+                       rerun=None if isinstance(isolate, bool) else isolate)
     if accepted is not None:
         apply_accepted(result, accepted)
     result.task = task_effect(result)  # after isolation and acceptance: it names the first divergence

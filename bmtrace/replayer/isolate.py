@@ -14,12 +14,14 @@ from .target import target_from_identity, unwrap_traced
 from .trust import ImportPolicy
 
 
-def isolate_stages(result, run_a, run_b, trust_recorded=False, log=None):
+def isolate_stages(result, run_a, run_b, trust_recorded=False, log=None, rerun=None):
     """Fill ``local`` and ``introduces`` on the stage entries of ``result``; set ``result.isolation``.
 
     The stage functions are the ones run A's trace names; by default only those defined in the user's own
     source files are imported (see ``bmtrace.replayer.trust``); ``trust_recorded=True`` imports whatever
     the trace names. ``log`` (default: a line on stderr) is told each function imported or refused.
+    ``rerun`` (a ``rerun.Program`` running program B) lets stages replay cannot test be tested by
+    substitution (``isolate_substitution``); every entry gets ``tested_by``/``untested_reason``.
     """
     log = log or _to_stderr
     calls_a = {c.id: c for c in run_a.calls()}
@@ -48,7 +50,10 @@ def isolate_stages(result, run_a, run_b, trust_recorded=False, log=None):
         entry.local["direction"] = "A's %s on B's recorded inputs vs B's recorded outputs" % call_a.stage
         entry.local["tensors"] = [t.to_json() for t in replayed.tensors]
         entry.introduces = None if replayed.status == Status.ERROR else not replayed.passed
-    result.isolation = summarize(result)
+    from .isolate_substitution import complete_isolation, finish_summary
+
+    complete_isolation(result, run_a, run_b, rerun)
+    result.isolation = finish_summary(summarize(result), result)
     result.isolation["imported"] = list(policy.imported)
     result.isolation["trust_recorded"] = policy.trust_recorded
     return result

@@ -177,7 +177,8 @@ def render(result, color=False, width=None):
         out.append("task effect: %s" % result.task["message"])
     isolation = getattr(result, "isolation", None)
     if isinstance(isolation, dict) and isolation.get("message"):
-        out.append("isolation (replay): %s" % isolation["message"])
+        methods = sorted(set(v for v in (isolation.get("tested_by") or {}).values() if v)) or ["replay"]
+        out.append("isolation (%s): %s" % (" + ".join(methods), isolation["message"]))
     hints = render_hints(result)
     if hints:
         out.append("hints:")

@@ -4,6 +4,8 @@ Steps (each is a command you can also type yourself; the demo prints them):
   1. record original.py and ported.py with `bmtrace record`
   2. compare their predictions, then `bmtrace diff ORIGINAL PORTED --isolate` names the first
      divergent stage and replays each diverged stage of the original on the port's inputs
+  2b. `bmtrace attribute ORIGINAL PORTED -- python ported.py` re-runs the port with the original's
+     values substituted stage by stage and names the stage the top-1 change comes from
   3. record ported_aligned.py (the fix) and diff again
 
 Usage: python demo.py [--out DIR] [--runtime auto|sail|simulator|onnxruntime]
@@ -15,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = sys.executable
@@ -146,6 +149,22 @@ def isolation_lines(report):
     return lines
 
 
+def attribute(run_a, run_b, port_args):
+    """Show `bmtrace attribute` (when this bmtrace has it): which stage the top-1 change comes from."""
+    probe = subprocess.run([PYTHON, "-m", "bmtrace", "attribute", "--help"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, universal_newlines=True)
+    if probe.returncode != 0:
+        print("    (this bmtrace has no `attribute` command)")
+        return None
+    head = ["attribute", shown(run_a), shown(run_b), "--"]
+    print("$ bmtrace %s" % " ".join(head + ["python", "ported.py"] + port_args))
+    sys.stdout.flush()
+    started = time.time()
+    code = subprocess.call([PYTHON, "-m", "bmtrace"] + head + [PYTHON, "ported.py"] + port_args)
+    print("    (attribute took %.1f s)" % (time.time() - started))
+    return code
+
+
 def aligned_summary(report):
     """One line: every stage's worst output difference."""
     parts = []
@@ -200,6 +219,9 @@ def main(argv=None):
     if lines:
         print("    each diverged stage of the original replayed on the port's recorded inputs:")
         print("\n".join(lines))
+
+    print("\n[2b] attribute the changed predictions: re-run the port with the original's values stage by stage")
+    attribute(runs["original"], runs["ported"], port_args)
 
     print("\n[3] the fix: ported_aligned.py resizes like torchvision (PIL bilinear, antialiased)")
     _, aligned = record(runs["aligned"], "aligned", "ported_aligned.py", port_args)
