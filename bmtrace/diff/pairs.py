@@ -65,6 +65,11 @@ def compare_pair(pair, rules, notes=None, cache=None):
                             call_b=call_b.id if call_b is not None else None)
     if call_a is not None:
         entry.parent_a = call_a.parent
+    for side, call in (("a", call_a), ("b", call_b)):
+        function = getattr(call, "function", None)
+        if isinstance(function, dict) and function.get("op"):  # an auto-traced library call
+            entry.extra["op_" + side] = function["op"]
+            entry.extra["params_" + side] = function.get("params") or {}
     if call_b is None:
         entry.status = Status.ONLY_IN_A
         return entry

@@ -121,6 +121,15 @@ class StageSummary:
             return None, None, False, reason
         return tensor.max_abs_diff, tensor.cosine, tensor.is_lower_bound(), tensor.reason()
 
+    def ops(self):
+        """"cv2.resize(interpolation=INTER_LINEAR) vs torchvision.transforms.Resize(...)" for auto-traced
+        stages (the library call each side made), else None."""
+        entry = self.deciding_entry()
+        if entry is None or not (entry.extra.get("op_a") or entry.extra.get("op_b")):
+            return None
+        return "%s vs %s" % (_op_text(entry.extra.get("op_a"), entry.extra.get("params_a")),
+                             _op_text(entry.extra.get("op_b"), entry.extra.get("params_b")))
+
     def status_text(self):
         """The status cell: the word, how many entries have it, and the unpaired counts."""
         status = self.status
@@ -353,6 +362,18 @@ class DiffResult:
         out.stopped_early = doc.get("stopped_early")
         out.accepted = doc.get("accepted")
         return out
+
+
+def _op_text(op, params):
+    if not op:
+        return "(no library call)"
+    shown = ", ".join("%s=%s" % (k, v) for k, v in sorted((params or {}).items())
+                      if isinstance(v, (str, int, float, bool)) and k in _OP_PARAMS)
+    return "%s(%s)" % (op, shown)
+
+
+# The parameters that tell implementations apart, shown next to the op in a stage row.
+_OP_PARAMS = ("interpolation", "antialias", "code", "mode", "border_type", "value")
 
 
 def _show_key(key):

@@ -70,6 +70,12 @@ def target_from_identity(identity, policy):
 
     ReplayError says why it cannot be had: a `with` block, a method, or code the trust model refuses.
     """
+    if isinstance(identity, dict) and identity.get("kind") == "auto":
+        # An auto-traced library call: rebuilt from bmtrace's own table of known ops and their recorded
+        # parameters (never an import of whatever the trace names).
+        from ..auto.replay import replay_target
+
+        return replay_target(identity)
     if not isinstance(identity, dict) or identity.get("kind") == "block":
         where = "%s:%s" % (identity.get("file"), identity.get("line")) if isinstance(identity, dict) else "unknown place"
         raise ReplayError("the stage was recorded from a `with trace_stage(...)` block at %s, not a function; "

@@ -56,7 +56,8 @@ def table_rows(result):
         if lower and max_abs:
             diff_text = ">=" + diff_text  # stats-mode records only bound the difference from below
         predictions = (result.predictions or {}).get(summary.stage)
-        why = "; ".join(part for part in (reason, predictions and "predictions: " + predictions["summary"]) if part)
+        why = "; ".join(part for part in (reason, predictions and "predictions: " + predictions["summary"],
+                                          summary.ops()) if part)
         rows.append((marker, summary.stage, str(summary.samples_compared), summary.status_text(), diff_text,
                      fmt_cos(cosine), why, _SEVERITY_COLOR.get(vocabulary.severity(summary.status))))
     return rows

@@ -177,6 +177,17 @@ class Run:
             for tensor in call.inputs + call.outputs:
                 yield tensor
 
+    def to_pandas(self):
+        """The index as a pandas DataFrame, one row per tensor (requires pyarrow and pandas)."""
+        from .frames import run_to_pandas
+
+        return run_to_pandas(self)
+
+    def _repr_html_(self):
+        from .frames import run_repr_html
+
+        return run_repr_html(self)
+
     def index(self):
         """The run as a pyarrow Table, one row per tensor (requires pyarrow); writes nothing.
 

@@ -202,3 +202,7 @@ def test_diff_pairs_resize_across_libraries(tmp_path, grey_images):
     call_a = bmtrace.open_run(runs["original"]).calls(stage="resize")[0]
     call_b = bmtrace.open_run(runs["port"]).calls(stage="resize")[0]
     assert (call_a.function["op"], call_b.function["op"]) == ("torchvision.transforms.Resize", "cv2.resize")
+    resize = [e for e in report["stages"] if e["stage"] == "resize"][0]
+    assert (resize["op_a"], resize["op_b"]) == ("torchvision.transforms.Resize", "cv2.resize")
+    row = next(line for line in table.splitlines() if " resize " in line)
+    assert "torchvision.transforms.Resize(" in row and "vs cv2.resize(" in row
