@@ -82,6 +82,7 @@ class Explainer:
         """Add hints for the diverged tensors of one stage entry."""
         if self.module is None:
             return
+        self._representation_consumed(entry)
         call_a, call_b = pair.call_a, pair.call_b
         # Tensors whose verdict was reused were explained where their contents were compared.
         targets = [t for t in entry.tensors if t.status in EXPLAINABLE and t.same_as is None
@@ -111,6 +112,34 @@ class Explainer:
                 outputs_b=outputs_b, call_a=call_a.function, call_b=call_b.function, env_a=self.env[0],
                 env_b=self.env[1], inherited=self._inherited(entry, None))
             self._run("explain_stage", entry, None, lambda ev=evidence: self.module.explain_stage(ev))
+
+    def _representation_consumed(self, entry):
+        """A stage whose inputs are A's in another representation (B is BGR, CHW, x255) and whose outputs
+        differ: the representation reached a step that is not indifferent to it. Said once per stage."""
+        key = (entry.stage, "representation")
+        if key in self.done_tensors:
+            return
+        represented = [t for t in entry.tensors if t.role == "input" and t.status == Status.REPRESENTED
+                       and t.representation]
+        failing = [t for t in entry.tensors if t.role == "output" and t.status in EXPLAINABLE]
+        if not represented or not failing or any(t.role == "input" and not t.passed and t.status not in (
+                Status.ONLY_IN_A, Status.ONLY_IN_B) for t in entry.tensors):
+            return
+        self.done_tensors.add(key)
+        tensor, mapping = represented[0], represented[0].representation
+        causes = [c for c in ("channel_order", "layout", "value_scale") if _mapping_has(mapping, c)]
+        advice = {"channel_order": "convert it to A's colour order first (cv2.cvtColor(x, cv2.COLOR_BGR2RGB) or "
+                                   "x[..., ::-1])",
+                  "layout": "transpose it to A's layout first (np.transpose, not reshape)",
+                  "value_scale": "scale it as A does first"}
+        self.hints.append({
+            "sample": entry.sample, "stage": entry.stage, "tensor": tensor.name,
+            "cause": causes[0] if causes else "layout", "confidence": 0.8, "residual": None,
+            "message": "%s receives %s as A's values in another representation (%s) and its output differs: "
+                       "unless %s is meant to take that representation, %s"
+                       % (entry.stage, tensor.name, mapping.get("describe"), entry.stage,
+                          advice.get(causes[0] if causes else "layout")),
+            "details": {"representation": mapping, "input": tensor.name}})
 
     def _inherited(self, entry, tensor):
         """What the diff knows upstream of this pair: do the stage's inputs already differ, and in
@@ -142,3 +171,11 @@ def _find(tensors, name):
         if t.name == name:
             return t
     return None
+
+
+def _mapping_has(mapping, cause):
+    if cause == "channel_order":
+        return bool(mapping.get("channels_reversed"))
+    if cause == "layout":
+        return bool(mapping.get("perm")) or mapping.get("shape_a") != mapping.get("shape_b")
+    return mapping.get("scale") not in (None, 1.0)

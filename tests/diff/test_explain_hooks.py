@@ -82,3 +82,25 @@ def test_hints_are_printed_under_the_table(swapped):
     """The text report lists hints after the stage table."""
     text = render(diff(*swapped))
     assert text.index("channel_order") > text.index("max abs diff")
+
+
+def test_representation_reaching_a_stage_that_minds_it_gets_one_hint(tmp_path):
+    """B's normalize output is A's in BGR (a finding), infer's output then differs: one channel_order hint
+    at infer saying it receives the other representation; no hint at normalize."""
+    import numpy as np
+
+    def program(port):
+        def run(key):
+            img = sample_image(key)
+            with bmtrace.trace_stage("normalize") as st:
+                st.input(img=img)
+                x = ((img[..., ::-1] if port else img) / 255.0).astype(np.float32)
+                st.output(x)
+            with bmtrace.trace_stage("infer") as st:
+                st.input(x=x)
+                st.output(x.mean(axis=(0, 1)))
+        return run
+    result = diff(record(tmp_path / "a", ["x.jpg"], program(False)), record(tmp_path / "b", ["x.jpg"], program(True)))
+    assert result.first_divergence.stage == "infer"
+    assert [(h["stage"], h["cause"]) for h in result.hints] == [("infer", "channel_order")]
+    assert "receives x as A's values in another representation" in result.hints[0]["message"]
