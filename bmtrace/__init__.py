@@ -18,6 +18,7 @@ from .errors import BmtraceError
 from .store.reader import open_run
 # Bound after the bmtrace.diff package is imported, so the name is the function, not the package.
 from .diff.engine import diff
+from .diff.result import DiffResult
 
 
 def auto(libs=None, sample_from=None):
@@ -34,4 +35,4 @@ def replay(run, stage, fn=None, **options):
     return _replay(run, stage, fn, **options)
 
 
-__all__ = sorted(["BmtraceError", "auto", "diff", "open_run", "replay", "run", "sample", "start", "stop", "trace_stage"])
+__all__ = sorted(["BmtraceError", "DiffResult", "auto", "diff", "open_run", "replay", "run", "sample", "start", "stop", "trace_stage"])
