@@ -265,6 +265,9 @@ class StageComparison:
             self.status = Status.ERROR  # a call that raised in one program only
         else:
             counted = [t.status for t in self.tensors if not _ignorable(t)]
+            outputs = [t for t in self.tensors if t.role == "output"]
+            if outputs and all(_ignorable(t) for t in outputs):
+                counted.append(Status.DIVERGED)  # not one output in common: nothing of the call agrees
             self.status = vocabulary.stage_status(vocabulary.worst(counted, Status.ALIGNED))
         return self.status
 
@@ -288,12 +291,17 @@ class StageComparison:
         counted = [t for t in self.tensors if not _ignorable(t)] or self.tensors
         return min(counted, key=_badness) if counted else None
 
+    def unpaired_outputs(self):
+        """Outputs recorded on one side only."""
+        return [t for t in self.tensors if t.role == "output" and _ignorable(t)]
+
     def first_failing_tensor(self):
         """The first tensor (inputs, then outputs, in recording order) that did not pass."""
         for t in self.tensors:
             if not t.passed and not _ignorable(t):
                 return t
-        return None
+        unpaired = self.unpaired_outputs()
+        return unpaired[0] if unpaired and self.status == Status.DIVERGED else None
 
     def failing_tensors(self):
         """Tensors that did not pass (inputs recorded on one side only excepted)."""
@@ -341,5 +349,7 @@ class StageComparison:
 
 
 def _ignorable(tensor):
-    """An input recorded on one side only does not fail a stage (extra arguments are common)."""
-    return tensor.role == "input" and tensor.status in (Status.ONLY_IN_A, Status.ONLY_IN_B)
+    """A tensor recorded on one side only does not fail a stage by itself: extra arguments are common, and
+    so are extra return values (the original returns a ratio as (r, r), the port as r). It is reported in
+    the stage's row; a call none of whose outputs pair is a divergence (see ``finish``)."""
+    return tensor.status in (Status.ONLY_IN_A, Status.ONLY_IN_B)

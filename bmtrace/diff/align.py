@@ -235,6 +235,11 @@ def _note_unpaired_stages(out, stages_a, stages_b, b_as_a):
 def pair_tensors(tensors_a, tensors_b, warnings=None, where=""):
     """Pair two calls' tensors of one role: by name, then leftovers by position (with a warning).
 
+    Position stands in for a name only when it is believable: one leftover on each side, or as many on
+    each side with the same shape pair by pair (``resize(img)`` against ``resize(image)``; a tuple
+    returned under other keys). Two functions with different signatures (``scale_boxes(img1_shape,
+    det, img0_shape)`` against ``rescale(dets, ratio, pad, shape)``) leave their leftovers unpaired.
+
     Returns:
         list of ``(tensor_a or None, tensor_b or None)`` in A's order, then B's leftovers.
     """
@@ -247,7 +252,7 @@ def pair_tensors(tensors_a, tensors_b, warnings=None, where=""):
             leftover_a.append(len(pairs))
         pairs.append([ta, tb])
     leftover_b = list(by_name_b.values())
-    if leftover_a and leftover_b:
+    if _positions_believable([pairs[slot][0] for slot in leftover_a], leftover_b):
         matched = []
         for slot, tb in zip(leftover_a, leftover_b):
             pairs[slot][1] = tb
@@ -258,3 +263,12 @@ def pair_tensors(tensors_a, tensors_b, warnings=None, where=""):
         leftover_b = leftover_b[len(leftover_a):]
     pairs.extend([None, tb] for tb in leftover_b)
     return [tuple(p) for p in pairs]
+
+
+def _positions_believable(left_a, left_b):
+    if not left_a or not left_b:
+        return False
+    if len(left_a) == 1 and len(left_b) == 1:
+        return True
+    return len(left_a) == len(left_b) and all(
+        getattr(ta, "shape", None) == getattr(tb, "shape", None) for ta, tb in zip(left_a, left_b))

@@ -116,10 +116,14 @@ class StageSummary:
             return detections.get("max_coord_diff"), None, False, reason
         tensor = self.deciding_tensor()
         if tensor is None:
-            entry = self.deciding_entry()
             reason = vocabulary.word(entry.status) if entry is not None and not entry.paired else None
             return None, None, False, reason
-        return tensor.max_abs_diff, tensor.cosine, tensor.is_lower_bound(), tensor.reason()
+        reason = tensor.reason()
+        unpaired = [t for e in self.entries for t in e.unpaired_outputs()]
+        if unpaired and tensor not in unpaired:
+            names = sorted(set("%s %s" % (t.name, vocabulary.word(t.status)) for t in unpaired))
+            reason = "; ".join(part for part in (reason, "output %s" % ", ".join(names[:3])) if part)
+        return tensor.max_abs_diff, tensor.cosine, tensor.is_lower_bound(), reason
 
     def ops(self):
         """"cv2.resize(interpolation=INTER_LINEAR) vs torchvision.transforms.Resize(...)" for auto-traced

@@ -17,6 +17,8 @@ from .hint import Hint
 # original (tpu-mlir npz_tool SIMILAR: cosine > 0.99).
 SAME_COSINE = 0.99
 MAX_BRUTE_FORCE = 7
+# Single values (a ratio, a pad) are left out of the matching: equal by coincidence, they prove no permutation.
+MIN_TENSOR = 2
 # Matching looks at a strided subset of each tensor; the reported residual at a larger one.
 MATCH_CAP = 1 << 16
 RESIDUAL_CAP = 1 << 18
@@ -29,7 +31,7 @@ def _numeric(outputs):
             arr = np.asarray(value)
         except Exception:
             continue
-        if arr.dtype.kind in "uifb" and arr.size:
+        if arr.dtype.kind in "uifb" and arr.size >= MIN_TENSOR:
             out.append((str(name), arr))
     return out
 

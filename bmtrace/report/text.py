@@ -102,6 +102,9 @@ def describe_first(result):
         message = err.get("message") if isinstance(err, dict) else err
         err_type = err.get("type") if isinstance(err, dict) else "error"
         return text + ": raised %s in run %s only: %s" % (err_type, side, message)
+    predictions = entry.extra.get("predictions")
+    if isinstance(predictions, dict) and predictions.get("kind") == "detections":
+        return text + ": detections differ: %s" % predictions.get("summary")
     tensor = entry.first_failing_tensor()
     if tensor is None:
         return text

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import bmtrace
+from bmtrace.report.text import render
 from bmtrace.diff.align import MISSING, align, pair_samples
 from bmtrace.compare import Status
 from bmtrace import diff
@@ -177,8 +178,8 @@ def test_tensors_with_different_names_pair_by_position_with_a_warning(tmp_path):
     assert any("position" in w and "logits=output0" in w for w in result.warnings)
 
 
-def test_output_missing_on_one_side_diverges(tmp_path):
-    """An output recorded only in A fails the stage."""
+def test_output_missing_on_one_side_is_reported_not_failed(tmp_path):
+    """An output recorded only in A is reported in the row; the outputs that pair decide the stage."""
 
     def prog(with_scores):
         def run(key):
@@ -191,8 +192,25 @@ def test_output_missing_on_one_side_diverges(tmp_path):
     result = diff(record(tmp_path / "a", ["s"], prog(True)),
                   record(tmp_path / "b", ["s"], prog(False)))
     entry = result.stages[0]
-    assert entry.status == Status.DIVERGED
+    assert entry.status == Status.ALIGNED
     assert [t.status for t in entry.tensors] == ["equal", "only_in_a"]
+    assert "output scores only in A" in render(result)
+
+
+def test_call_with_no_output_in_common_diverges(tmp_path):
+    """A call whose outputs are all missing on the other side is a divergence."""
+
+    def prog(with_output):
+        def run(key):
+            with bmtrace.trace_stage("post") as st:
+                st.input(x=np.zeros(2))
+                if with_output:
+                    st.output(boxes=np.zeros(4))
+        return run
+
+    result = diff(record(tmp_path / "a", ["s"], prog(True)), record(tmp_path / "b", ["s"], prog(False)))
+    assert result.stages[0].status == Status.DIVERGED
+
 
 
 def test_extra_input_on_one_side_does_not_fail_the_stage(tmp_path):
