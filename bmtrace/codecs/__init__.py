@@ -55,7 +55,7 @@ def _walk(value, name, meta, leaves, path):
         return
     kind = containers.kind_of(value)
     items = None
-    if kind == "list" and value and isinstance(value[0], dict) and _prediction_columns(value, name, meta, leaves, path):
+    if kind == "list" and _prediction_columns(value, name, meta, leaves, path):
         return
     if kind is None:
         leaf = _encode_noted(value, name, meta)
@@ -74,9 +74,11 @@ def _walk(value, name, meta, leaves, path):
 def _prediction_columns(value, name, meta, leaves, path):
     """A list of detection dicts (COCO results, torchvision outputs) recorded as a few columns, not one
     leaf per number: 696 COCO records would be ~4,000 leaves and run past the cap. True when done."""
-    from ..predictions.encode import encode_predictions
-
     try:
+        if not isinstance(value[0], dict):  # the cheap refusal for every other list (a len() that raises too)
+            return False
+        from ..predictions.encode import encode_predictions
+
         encoded = encode_predictions(value)
     except Exception:
         return False  # not readable as predictions: flattened as usual

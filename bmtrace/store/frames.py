@@ -13,9 +13,7 @@ from .._deps import require
 def run_to_pandas(run):
     """The run's index (one row per recorded tensor, the ``index.parquet`` columns) as a DataFrame."""
     require("pandas", extra="analysis", feature="Run.to_pandas()")
-    from .index import build_table
-
-    return build_table(run).to_pandas()
+    return run.index().to_pandas()
 
 
 def run_repr_html(run, max_stages=50):

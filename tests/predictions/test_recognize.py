@@ -93,8 +93,9 @@ def test_torchvision_dict_and_per_image_list(nms_rows):
            "labels": torch.from_numpy(nms_rows[:, 5].astype(np.int64))}
     det = recognize(_recorded(one))
     assert len(det) == len(nms_rows) and det.classes.dtype == np.int64
-    many = recognize(_recorded([one, one]))
-    assert len(many) == 2 * len(nms_rows) and many.group_key == "image index"
+    leaves = flatten([one, one], "out")  # recorded as columns: the meta says how to read them
+    many = recognize({leaf.name: leaf.array for leaf in leaves}, leaves[0].meta)
+    assert len(many) == 2 * len(nms_rows) and many.group_key == "image_index"
     assert many.groups.tolist() == [0] * len(nms_rows) + [1] * len(nms_rows)
 
 
