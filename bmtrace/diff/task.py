@@ -9,6 +9,7 @@ its raw values.
 """
 from __future__ import annotations
 
+from .. import predictions
 from ..compare import Status
 
 # Output leaves whose names say "predictions" even when their shapes alone would not.
@@ -43,31 +44,20 @@ class TaskStep:
         self.notes = notes
         self.by_stage = {}        # stage -> [per-sample comparison]
         self.pairs = {}           # stage -> [(sample, Detections a, Detections b)] for mAP
-        self._module = None
-
-    @property
-    def module(self):
-        if self._module is None:
-            try:
-                from .. import predictions as module
-            except ImportError:
-                module = False
-            self._module = module
-        return self._module or None
 
     def judge(self, entry, pair):
         """Add the predictions comparison to one paired entry, and apply a task tolerance if one is set."""
-        if self.module is None or not entry.paired or pair.call_a is None or pair.call_b is None:
+        if not entry.paired or pair.call_a is None or pair.call_b is None:
             return
         if not (could_hold_predictions(pair.call_a) and could_hold_predictions(pair.call_b)):
             return
         try:
-            found_a = self.module.recognize_call(pair.call_a)
-            found_b = self.module.recognize_call(pair.call_b) if found_a is not None else None
+            found_a = predictions.recognize_call(pair.call_a)
+            found_b = predictions.recognize_call(pair.call_b) if found_a is not None else None
             if found_a is None or found_b is None:
                 return
             tolerance = self._tolerance(entry.stage, found_a.kind)
-            comparison = self.module.compare_predictions(found_a, found_b)
+            comparison = predictions.compare_predictions(found_a, found_b)
         except Exception as exc:  # unreadable predictions: a note, never a failed diff
             self.notes.append("stage %s: predictions not compared (%s: %s)" % (entry.stage, type(exc).__name__, exc))
             return
@@ -106,11 +96,11 @@ class TaskStep:
         """``{stage: merged predictions JSON}`` over the samples of each prediction stage."""
         out = {}
         for stage, comparisons in self.by_stage.items():
-            merged = self.module.merge_comparisons(comparisons)
+            merged = predictions.merge_comparisons(comparisons)
             doc = merged.to_json()
             if stage in self.pairs:
                 try:
-                    doc["map_b_vs_a"] = self.module.coco_map(self.pairs[stage]).to_json()
+                    doc["map_b_vs_a"] = predictions.coco_map(self.pairs[stage]).to_json()
                 except Exception as exc:
                     self.notes.append("stage %s: mAP of B against A not computed (%s: %s)"
                                       % (stage, type(exc).__name__, exc))

@@ -6,10 +6,13 @@ by score when both name the same class.
 """
 from __future__ import annotations
 
-import math
 from collections import namedtuple
 
 import numpy as np
+
+from ..compare.results import json_number
+
+from .values import larger
 
 TOP_K = 5
 
@@ -45,8 +48,8 @@ def merge(comparisons):
         total.top1_agree += item.top1_agree
         total._overlaps += item._overlaps
         total.changed += item.changed
-        total.max_prob_diff = _max(total.max_prob_diff, item.max_prob_diff)
-        total.rank_of_a_top1_max = _max(total.rank_of_a_top1_max, item.rank_of_a_top1_max)
+        total.max_prob_diff = larger(total.max_prob_diff, item.max_prob_diff)
+        total.rank_of_a_top1_max = larger(total.rank_of_a_top1_max, item.rank_of_a_top1_max)
         total.softmax_applied = total.softmax_applied or item.softmax_applied
     return total
 
@@ -74,9 +77,9 @@ class ClassificationComparison:
             "kind": "classification",
             "top1_agree": self.top1_agree,
             "samples": self.samples,
-            "top5_overlap_mean": _num(self.top5_overlap_mean),
+            "top5_overlap_mean": json_number(self.top5_overlap_mean),
             "rank_of_a_top1_max": self.rank_of_a_top1_max,
-            "max_prob_diff": _num(self.max_prob_diff),
+            "max_prob_diff": json_number(self.max_prob_diff),
             "softmax_applied": self.softmax_applied,
             "summary": self.summary(),
         }
@@ -84,7 +87,7 @@ class ClassificationComparison:
             doc["top1"] = {"a": self.a.label, "b": self.b.label}
             doc["recognized"] = {"a": self.a.how, "b": self.b.how}
             if self.a.probs is not None and self.b.probs is not None:
-                doc["top5"] = {side: [[int(i), _num(res.probs[i])] for i in res.top(TOP_K)]
+                doc["top5"] = {side: [[int(i), json_number(res.probs[i])] for i in res.top(TOP_K)]
                                for side, res in (("a", self.a), ("b", self.b))}
         return doc
 
@@ -109,18 +112,6 @@ class ClassificationComparison:
             return Verdict(False, "predictions differ: " + "; ".join(problems))
         return Verdict(True, "predictions agree: " + self.summary())
 
-
-def _max(x, y):
-    if x is None:
-        return y
-    return x if y is None else max(x, y)
-
-
-def _num(value):
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 __all__ = ["ClassificationComparison", "compare_classification", "merge"]

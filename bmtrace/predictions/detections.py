@@ -14,7 +14,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from .values import Detections
+from ..compare.results import json_number
+
+from .values import Detections, larger
 
 MATCH_IOU = 0.5
 FLIP_IOU = 0.5
@@ -69,8 +71,8 @@ def merge(comparisons):
                      "below_missing", "below_extra", "_coord_sum", "_coord_count"):
             setattr(total, name, getattr(total, name) + getattr(item, name))
         total._ious = np.concatenate([total._ious, item._ious])
-        total.max_coord_diff = _max(total.max_coord_diff, item.max_coord_diff)
-        total.max_score_diff = _max(total.max_score_diff, item.max_score_diff)
+        total.max_coord_diff = larger(total.max_coord_diff, item.max_coord_diff)
+        total.max_score_diff = larger(total.max_score_diff, item.max_score_diff)
         for note in item.notes:
             if note not in total.notes:
                 total.notes.append(note)
@@ -139,12 +141,12 @@ class DetectionComparison:
             "matched": self.matched,
             "missing": self.missing,
             "extra": self.extra,
-            "iou_min": _num(self.iou_min),
-            "iou_p50": _num(self.iou_p50),
-            "max_coord_diff": _num(self.max_coord_diff),
-            "mean_coord_diff": _num(self.mean_coord_diff),
+            "iou_min": json_number(self.iou_min),
+            "iou_p50": json_number(self.iou_p50),
+            "max_coord_diff": json_number(self.max_coord_diff),
+            "mean_coord_diff": json_number(self.mean_coord_diff),
             "moved_1px": self.moved_1px,
-            "max_score_diff": _num(self.max_score_diff),
+            "max_score_diff": json_number(self.max_score_diff),
             "class_flips": self.class_flips,
             "below_other_min_score": {"missing": self.below_missing, "extra": self.below_extra},
             "matching": "greedy by score within class, IoU >= %g" % self.match_iou,
@@ -174,7 +176,7 @@ class DetectionComparison:
         out = {}
         for name, det in (("a", self.a), ("b", self.b)):
             out[name] = [{"box": [round(float(v), 3) for v in det.boxes[i]],
-                          "score": None if det.scores is None else _num(det.scores[i]),
+                          "score": None if det.scores is None else json_number(det.scores[i]),
                           "class": None if det.classes is None else _plain(det.classes[i]),
                           "group": None if det.groups is None else _plain(det.groups[i]),
                           "status": side[name][i][0], "partner": side[name][i][1]} for i in range(len(det))]
@@ -295,18 +297,6 @@ def _unmatched(count, below, word, other):
         text += " (%d below %s's lowest score)" % (below, other)
     return text
 
-
-def _max(x, y):
-    if x is None:
-        return y
-    return x if y is None else max(x, y)
-
-
-def _num(value):
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def _plain(value):

@@ -132,3 +132,10 @@ def _class_column(values, n):
             return arr.astype(np.int64)
         return arr.astype(np.float64)
     return arr  # strings (class names) compare by equality as they are
+
+
+def larger(x, y):
+    """The larger of two optional numbers (None when both are)."""
+    if x is None:
+        return y
+    return x if y is None else max(x, y)
