@@ -104,7 +104,7 @@ class TensorComparison:
 
     def is_lower_bound(self):
         """True when ``max_abs_diff`` only bounds the difference from below (stats-mode records)."""
-        return self.basis == "stats" and self.status not in (Status.EQUAL,)
+        return self.basis in ("stats", "sketch") and self.status not in (Status.EQUAL,)
 
     def reason(self):
         """Why this pair has its status, when the figures alone do not say it (None otherwise)."""
@@ -122,6 +122,8 @@ class TensorComparison:
                         parts.append("%s %d in %s" % (label, counts[kind], side))
             return ", ".join(parts) or "%d NaN/Inf on one side only" % self.nonfinite_mismatch
         if self.status == Status.UNVERIFIED:
+            if self.basis == "sketch":
+                return "hash differs, sketch agrees"
             return "hash differs, magnitude unknown" if self.max_abs_diff is None else "hash differs, stats agree"
         if self.basis == "value" and not self.passed:
             return "values differ" if self.dtype_a == self.dtype_b else "kinds %s vs %s" % (self.dtype_a, self.dtype_b)

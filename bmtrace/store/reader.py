@@ -192,7 +192,7 @@ class Tensor:
     """One recorded leaf value; ``load()`` reads its payload from disk."""
 
     __slots__ = ("call", "name", "role", "kind", "dtype", "shape", "min", "max", "mean", "std", "nan_count",
-                 "inf_count", "hash", "meta", "note", "payload", "value", "path", "container", "py_type")
+                 "inf_count", "hash", "meta", "note", "payload", "value", "path", "container", "py_type", "sketch")
 
     def __init__(self, call, entry):
         self.call = call
@@ -206,6 +206,7 @@ class Tensor:
         self.payload, self.value = entry.get("payload"), entry.get("value")
         self.path = [tuple(step) for step in entry.get("path") or ()]  # containers down to this leaf
         self.container, self.py_type = entry.get("container"), entry.get("py_type")
+        self.sketch = entry.get("sketch")  # stats mode: sampled values (bmtrace.codecs.sketch)
 
     def __repr__(self):
         return "<Tensor %s %s %s %s>" % (self.name, self.kind, self.dtype, self.shape)
