@@ -6,6 +6,8 @@ the recorded statistics, which give a lower bound on the max abs diff.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .pairs import compare_arrays, compare_values, pair_is_float
@@ -62,8 +64,8 @@ def compare_records(ta, tb, *, stage=None, name=None, rules=None, chunk=None):
         return _equal_by_hash(ta, tb, name, role, name_b, stage, rules)
     if ta.has_payload and tb.has_payload:
         try:
-            a = ta.load()
-            b = tb.load()
+            a = _load(ta)
+            b = _load(tb)
         except Exception as exc:  # a damaged payload is a finding about the run, not a crash
             result = TensorComparison(name, Status.ERROR, role=role, name_b=name_b,
                                       shape_a=_shape(ta), shape_b=_shape(tb),
@@ -77,6 +79,33 @@ def compare_records(ta, tb, *, stage=None, name=None, rules=None, chunk=None):
         result.name_b = name_b
         return result
     return compare_stats(ta, tb, stage=stage, name=name, rules=rules)
+
+
+class preloaded:
+    """``with preloaded({id(tensor): array}):`` compare_records on this thread uses those arrays
+    (loaded ahead by the diff's prefetch thread) instead of reading the payloads again."""
+
+    def __init__(self, arrays):
+        self.arrays = arrays
+
+    def __enter__(self):
+        _local.arrays = self.arrays
+        return self
+
+    def __exit__(self, *exc):
+        _local.arrays = None
+
+
+_local = threading.local()
+
+
+def _load(tensor):
+    arrays = getattr(_local, "arrays", None)
+    if arrays:
+        array = arrays.pop(id(tensor), None)
+        if array is not None:
+            return array
+    return tensor.load()
 
 
 def _equal_by_hash(ta, tb, name, role, name_b, stage, rules):
