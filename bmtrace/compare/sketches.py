@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..codecs.sketch import decode_values, positions
+from ..codecs.sketch import channel_axis, channel_stats, decode_values, positions
 
 _STATS = ("min", "max", "mean", "std")
 
@@ -55,9 +55,18 @@ def sketch_evidence(ta, tb, shape, rtol=0.0):
     ev.complete = ev.count == size and where is None
     if ev.complete:
         ev.arrays = (a.reshape(shape), b.reshape(shape))
+        doc_a, doc_b = _complete_channels(ev.arrays[0], doc_a), _complete_channels(ev.arrays[1], doc_b)
     _value_figures(ev, a.astype(np.float64), b.astype(np.float64), where, rtol)
     _channel_figures(ev, doc_a, doc_b)
     return ev
+
+
+def _complete_channels(array, doc):
+    """A complete sketch records no channel statistics: they follow from its values."""
+    axis = channel_axis(array.shape)
+    if axis is None or doc.get("channels") is not None:
+        return doc
+    return dict(doc, **(channel_stats(array, axis) or {}))
 
 
 def _common_sample(va, vb, shape, size):
