@@ -10,9 +10,11 @@ taken over a fixed grid of at most ``CHANNEL_PIXELS`` pixels: the same pixels on
 per-channel difference is still a lower bound on the max abs diff.
 
 Values are stored as base64 of their little-endian bytes in the tensor's own dtype, so that a
-sampled difference is exact. A sketch adds ~2.8 KB to the journal entry (5.5 KB for 8-byte dtypes):
-512 values of 4 bytes, 1,024 of 2 bytes, 2,048 of 1 byte. Journals of long runs hold one per tensor,
-so the size is a trade between run size and how much of a tensor a stats-mode diff sees.
+sampled difference is exact. A sketch adds ~1.4 KB to the journal entry (2.8 KB for 8-byte dtypes):
+1,024 values of 1 byte, 512 of 2 bytes, 256 of 4 or 8 bytes. Journals of long runs hold one per
+tensor and JSON-encoding a line costs time in proportion to its length (measured: ~10 us per KB
+on a busy 2-core machine), so the size is a trade between recording cost and how much of a tensor
+a stats-mode diff sees.
 
 Recording path: stdlib and numpy only, Python 3.8.
 """
@@ -25,9 +27,9 @@ import threading
 import numpy as np
 
 SCHEME = 1                   # bump when positions change: sketches of other schemes are not compared
-VALUE_BYTES = 2048           # raw bytes of sampled values per tensor (base64 adds a third)
+VALUE_BYTES = 1024           # raw bytes of sampled values per tensor (base64 adds a third)
 MAX_VALUES = 4096
-MIN_VALUES = 512
+MIN_VALUES = 256
 CHANNEL_PIXELS = 1 << 11
 _GOLDEN = 0.6180339887498949
 _MAX_CORNER_DIMS = 6
@@ -38,8 +40,8 @@ _CACHE_LIMIT = 256
 
 
 def sample_count(size, itemsize):
-    """How many values a sketch of ``size`` elements of ``itemsize`` bytes keeps (all up to 4 KB)."""
-    if size * itemsize <= 2 * VALUE_BYTES:
+    """How many values a sketch of ``size`` elements of ``itemsize`` bytes keeps (all up to 1 KB)."""
+    if size * itemsize <= VALUE_BYTES:
         return int(size)
     return int(min(size, MAX_VALUES, max(MIN_VALUES, VALUE_BYTES // max(int(itemsize), 1))))
 
