@@ -11,7 +11,8 @@
 4. Disabled path: extra cost of a decorated call with no run active (target < 0.3 us).
 
 Each figure is the median of interleaved rounds (the variants alternate, so a busy machine slows
-them alike). Run: python benchmarks/bench_pipeline.py [--quick] [--samples N] [--rounds N]
+them alike); CPU-time ratios are printed too, as wall time on an oversubscribed machine is mostly
+other processes' noise. Run: python benchmarks/bench_pipeline.py [--quick] [--samples N] [--rounds N]
 """
 import argparse
 import os
@@ -120,18 +121,21 @@ def pipeline_figures(samples, rounds, root):
     variants = [("plain", run_plain), ("np.save", run_np_save), ("full", _run_traced("full")),
                 ("stats", _run_traced("stats"))]
     times = {name: [] for name, _ in variants}
+    cpu = {name: [] for name, _ in variants}
     sizes = {}
     for r in range(rounds):
         order = variants if r % 2 == 0 else variants[::-1]
         for name, fn in order:
             folder = os.path.join(root, "%s-%d" % (name.replace(".", ""), r))
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn(jpegs, samples, folder)
             times[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
             if os.path.isdir(folder):
                 sizes[name] = disk_bytes(folder)
                 shutil.rmtree(folder, ignore_errors=True)
-    return {k: statistics.median(v) for k, v in times.items()}, sizes
+    median = lambda table: {k: statistics.median(v) for k, v in table.items()}
+    return median(times), median(cpu), sizes
 
 
 def small_records(count, root):
@@ -182,7 +186,7 @@ def main(argv=None):
     small_count = 1000 if args.quick else 5000
     root = tempfile.mkdtemp(prefix="bench_pipeline_", dir=os.environ.get("BENCH_DIR"))
     try:
-        t, sizes = pipeline_figures(samples, rounds, root)
+        t, cpu, sizes = pipeline_figures(samples, rounds, root)
         small, np_us = small_records(small_count, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -198,6 +202,10 @@ def main(argv=None):
     print("  (2) stats cost / full cost     %.0f%%    (target <= 10%%; time above untraced: %.3f s vs %.3f s;"
           " whole runs %.0f%%)" % (100 * cost_stats / cost_full if cost_full > 0 else float("nan"),
                                    cost_stats, cost_full, 100 * stats / full))
+    cpu_full, cpu_stats = cpu["full"] - cpu["plain"], cpu["stats"] - cpu["plain"]
+    print("      CPU time (all threads; steadier than wall time on a shared machine): full / np.save %.2fx,"
+          " stats cost / full cost %.0f%%" % (cpu["full"] / cpu["np.save"],
+                                               100 * cpu_stats / cpu_full if cpu_full > 0 else float("nan")))
     print("  (3) small records (4 KB)       %.1f us per record full, %.1f us stats  (target <= 10 us;"
           " np.save %.1f us)" % (small["full"], small["stats"], np_us))
     print("  (6) disabled path              +%.3f us per call  (target < 0.3 us)" % disabled)
