@@ -93,9 +93,9 @@ class ProcessWriter:
             for future in pending:
                 future.result()
             entry["payload"] = rel
-            if rel is None and arr is not None and leaf.kind in ("array", "bytes"):
-                from ..codecs.sketch import sketch
-                entry["sketch"] = sketch(arr)  # stats mode: a shape-determined sample for the diff
+            if rel is None and role == "output" and arr is not None and leaf.kind in ("array", "bytes"):
+                from ..codecs.sketch import sketch  # stats mode: a shape-determined sample for the diff;
+                entry["sketch"] = sketch(arr)       # outputs only (an input is mostly an earlier output)
             if keep_payload and rel is None and self.cap_reached and leaf.kind in ("array", "bytes"):
                 entry["note"] = _join_note(entry.get("note"), "payload skipped: run payload cap of %d bytes reached"
                                            % self.payload_cap_bytes)

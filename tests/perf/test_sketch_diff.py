@@ -163,3 +163,13 @@ def test_malformed_sketch_is_ignored(tmp_path):
     assert sketch_evidence(Rec(good), Rec(bad), (5000,)) is None
     assert sketch_evidence(Rec(good), Rec(dict(good, dtype="O")), (5000,)) is None
     assert sketch_evidence(Rec(good), Rec(good), (5000,)).bound == 0.0
+
+
+def test_only_outputs_carry_sketches(tmp_path):
+    """Inputs (mostly an earlier stage's output) are journalled without a sketch, outputs with one."""
+    with bmtrace.run(str(tmp_path / "r"), mode="stats"):
+        with bmtrace.trace_stage("scale") as st:
+            st.input(x=np.arange(5000, dtype=np.float32))
+            st.output(np.arange(5000, dtype=np.float32) * 2)
+    (call,) = bmtrace.open_run(str(tmp_path / "r")).calls()
+    assert call.inputs[0].sketch is None and call.outputs[0].sketch["k"] == 256
