@@ -2,7 +2,7 @@
 
 Order of preference: equal content hashes (EQUAL without loading anything), both payloads
 (loaded one pair at a time and released on return), scalar values, and for stats-mode records
-the recorded statistics, which give a lower bound on the max abs diff.
+the recorded statistics and sketches, which give lower bounds on the max abs diff.
 """
 from __future__ import annotations
 

@@ -58,7 +58,8 @@ class TensorComparison:
 
     Attributes mirror the JSON keys; ``basis`` says what the verdict rests on: ``"payload"``
     (both arrays loaded), ``"hash"`` (equal content hashes), ``"stats"`` (stats-mode records:
-    bounds from min/max/mean) or ``"value"`` (scalars, strings, bytes, objects).
+    bounds from min/max/mean), ``"sketch"`` (stats-mode records with sketches: bounds from sampled
+    values, estimates of mean abs diff and cosine) or ``"value"`` (scalars, strings, bytes, objects).
     ``nonfinite_a``/``nonfinite_b`` count NaN and Inf per side when their positions differ; the
     finite-only figures then do not describe the pair and are left empty.
     """
