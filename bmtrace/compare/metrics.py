@@ -11,12 +11,15 @@ metrics, which therefore stay finite numbers.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
 # 64k elements: large enough for per-call ufunc overhead to vanish, small enough that the chunk
 # and its buffers stay in L2 while they are swept ~10 times.
 CHUNK_ELEMENTS = 1 << 16
+# From 1M elements a pair is split over two threads: below, the hand-off costs more than it saves.
+PARALLEL_ELEMENTS = 1 << 20
 
 # Dot products are sums of elementwise products, never np.dot/np.vdot: those go through
 # multi-threaded OpenBLAS, whose spinning threads slowed a diff tenfold on a busy 2-core machine.
@@ -69,11 +72,9 @@ class _Accumulator:
         self.rtol = float(rtol)
         self.max_abs = 0.0
         self.max_index = None
-        self.sum_abs = 0.0
-        self.sse = 0.0
-        self.dot_xy = 0.0
-        self.dot_xx = 0.0
-        self.dot_yy = 0.0
+        # (x.x, y.y, x.y, sum of squared diffs, sum of abs diffs) per chunk, in chunk order: folded
+        # in that order at the end, so splitting the chunks over threads changes no bit of a result.
+        self.sums = []
         self.max_rel = 0.0
         self.min_atol = 0.0
         self.valid = 0
@@ -99,18 +100,13 @@ class _Accumulator:
         i = int(np.argmax(d)) if top is None else top
         m = float(d[i])
         xx = self._dot(x, x, n)
-        self.dot_xx += xx
         if m == 0.0:
             # Identical chunk: x.y = y.y = x.x and every difference metric of it is zero.
-            self.dot_yy += xx
-            self.dot_xy += xx
+            self.sums.append((xx, xx, xx, 0.0, 0.0))
             self.equal += n
             return
-        self.dot_yy += self._dot(y, y, n)
-        self.dot_xy += self._dot(x, y, n)
-        self.sse += self._dot(d, d, n)
+        self.sums.append((xx, self._dot(y, y, n), self._dot(x, y, n), self._dot(d, d, n), float(d.sum())))
         self.equal += n - int(np.count_nonzero(d != 0))
-        self.sum_abs += float(d.sum())
         if m > self.max_abs or self.max_index is None:
             self.max_abs = m
             self.max_index = index_of(i)
@@ -146,8 +142,29 @@ class _Accumulator:
         positions = np.flatnonzero(finite)
         self.add_finite(x[finite], y[finite], lambda i: base + int(positions[i]))
 
+    def merge(self, later):
+        """Fold in the accumulator of the chunks that follow this one's."""
+        if later.max_index is not None and (later.max_abs > self.max_abs or self.max_index is None):
+            self.max_abs, self.max_index = later.max_abs, later.max_index
+        self.sums.extend(later.sums)
+        self.max_rel = max(self.max_rel, later.max_rel)
+        self.min_atol = max(self.min_atol, later.min_atol)
+        self.valid += later.valid
+        self.equal += later.equal
+        self.mismatch += later.mismatch
+
+    def _fold(self):
+        self.dot_xx = self.dot_yy = self.dot_xy = self.sse = self.sum_abs = 0.0
+        for xx, yy, xy, sse, sum_abs in self.sums:
+            self.dot_xx += xx
+            self.dot_yy += yy
+            self.dot_xy += xy
+            self.sse += sse
+            self.sum_abs += sum_abs
+
     def result(self, size):
         """Turn the sums into an ArrayMetrics."""
+        self._fold()
         if self.dot_xx == 0.0 and self.dot_yy == 0.0:
             cosine = 1.0  # both all-zero: identical direction by convention
         elif self.dot_xx == 0.0 or self.dot_yy == 0.0:
@@ -188,7 +205,7 @@ def _max_relative(d, ax):
     return float(finite.max()) if finite.size else 0.0
 
 
-def array_metrics(a, b, rtol=0.0, chunk=CHUNK_ELEMENTS):
+def array_metrics(a, b, rtol=0.0, chunk=CHUNK_ELEMENTS, threads=2):
     """Compare two same-shape numeric arrays element by element.
 
     Args:
@@ -197,6 +214,8 @@ def array_metrics(a, b, rtol=0.0, chunk=CHUNK_ELEMENTS):
         rtol: relative tolerance used for ``min_atol``, the smallest atol with
             ``|a - b| <= atol + rtol * |a|`` everywhere.
         chunk: elements per pass (tests use small values to exercise chunk boundaries).
+        threads: 2 splits pairs of ``PARALLEL_ELEMENTS`` or more over two threads; the results
+            are bit-identical to one thread's.
 
     Returns:
         ArrayMetrics. ``max_rel_diff`` is over elements where ``a != 0``; ``cosine`` is 1.0 when
@@ -213,14 +232,42 @@ def array_metrics(a, b, rtol=0.0, chunk=CHUNK_ELEMENTS):
     fb = b.reshape(-1)
     size = fa.size
     dtype = work_dtype(a.dtype, b.dtype)
-    acc = _Accumulator(rtol, dtype, min(chunk, max(size, 1)))
+    chunks = -(-size // chunk) if size else 0
+    if size >= PARALLEL_ELEMENTS and chunks >= 2 and threads > 1:
+        # Two halves (on chunk boundaries) on two cores; the ufuncs release the GIL.
+        middle = (chunks // 2) * chunk
+        future = _pool().submit(_sweep, fa, fb, middle, size, rtol, dtype, chunk)
+        acc = _sweep(fa, fb, 0, middle, rtol, dtype, chunk)
+        acc.merge(future.result())
+    else:
+        acc = _sweep(fa, fb, 0, size, rtol, dtype, chunk)
+    return acc.result(size)
+
+
+def _sweep(fa, fb, begin, end, rtol, dtype, chunk):
+    """Accumulate chunks ``[begin, end)`` of two flat arrays (``begin`` on a chunk boundary)."""
+    acc = _Accumulator(rtol, dtype, min(chunk, max(end - begin, 1)))
     # Inf - Inf, 0/0 and overflows are expected: they route chunks to the masked slow path.
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        for start in range(0, size, chunk):
+        for start in range(begin, end, chunk):
             x = fa[start:start + chunk].astype(dtype, copy=False)
             y = fb[start:start + chunk].astype(dtype, copy=False)
             acc.add_chunk(x, y, start)
-    return acc.result(size)
+    return acc
+
+
+_executor = None
+_executor_lock = threading.Lock()
+
+
+def _pool():
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bmtrace-metrics")
+        return _executor
 
 
 def psnr(mse, peak):

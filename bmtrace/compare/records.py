@@ -2,14 +2,18 @@
 
 Order of preference: equal content hashes (EQUAL without loading anything), both payloads
 (loaded one pair at a time and released on return), scalar values, and for stats-mode records
-the recorded statistics, which give a lower bound on the max abs diff.
+the recorded statistics and sketches, which give lower bounds on the max abs diff.
 """
 from __future__ import annotations
 
+import threading
+
+import numpy as np
 
 from .pairs import compare_arrays, compare_values, pair_is_float
 from .results import Status, TensorComparison
 from ..store.hashing import same_content
+from .sketches import describe_order, sketch_evidence
 from .tolerance import ToleranceRules
 
 _DEFAULT_RULES = ToleranceRules()
@@ -51,8 +55,8 @@ def compare_records(ta, tb, *, stage=None, name=None, rules=None, chunk=None):
         return _equal_by_hash(ta, tb, name, role, name_b, stage, rules)
     if ta.has_payload and tb.has_payload:
         try:
-            a = ta.load()
-            b = tb.load()
+            a = _load(ta)
+            b = _load(tb)
         except Exception as exc:  # a damaged payload is a finding about the run, not a crash
             result = TensorComparison(name, Status.ERROR, role=role, name_b=name_b,
                                       shape_a=_shape(ta), shape_b=_shape(tb),
@@ -66,6 +70,33 @@ def compare_records(ta, tb, *, stage=None, name=None, rules=None, chunk=None):
         result.name_b = name_b
         return result
     return compare_stats(ta, tb, stage=stage, name=name, rules=rules)
+
+
+class preloaded:
+    """``with preloaded({id(tensor): array}):`` compare_records on this thread uses those arrays
+    (loaded ahead by the diff's prefetch thread) instead of reading the payloads again."""
+
+    def __init__(self, arrays):
+        self.arrays = arrays
+
+    def __enter__(self):
+        _local.arrays = self.arrays
+        return self
+
+    def __exit__(self, *exc):
+        _local.arrays = None
+
+
+_local = threading.local()
+
+
+def _load(tensor):
+    arrays = getattr(_local, "arrays", None)
+    if arrays:
+        array = arrays.pop(id(tensor), None)
+        if array is not None:
+            return array
+    return tensor.load()
 
 
 def _equal_by_hash(ta, tb, name, role, name_b, stage, rules):
@@ -94,12 +125,15 @@ def _squeezed(shape_a, shape_b):
 
 
 def compare_stats(ta, tb, *, stage=None, name=None, rules=None):
-    """Judge a pair from recorded statistics and hashes only (stats-mode runs).
+    """Judge a pair from recorded statistics, hashes and sketches only (stats-mode runs).
 
     ``|min_a - min_b|``, ``|max_a - max_b|``, ``|mean_a - mean_b|`` and ``|std_a - std_b|`` are
     each at most ``max |a - b|``, so their maximum is a lower bound on the max abs diff: above the
-    tolerance the pair surely diverged. Within it nothing is proven (a tensor with its colour planes
-    swapped has the same statistics): equal hashes make it EQUAL, different hashes UNVERIFIED.
+    tolerance the pair surely diverged. When both records carry a sketch (values at the same
+    shape-determined positions, ``bmtrace.codecs.sketch``), every sampled difference is a real one
+    too, and a channel swap or a layout scramble shows there although the statistics agree. Within
+    the tolerance nothing is proven: equal hashes make it EQUAL, different hashes UNVERIFIED (with
+    the sketch's estimates of the mean abs diff and the cosine).
     """
     rules = rules or _DEFAULT_RULES
     name = ta.name if name is None else name
@@ -126,34 +160,109 @@ def compare_stats(ta, tb, *, stage=None, name=None, rules=None):
     same = same_content(ta, tb)
     if same:
         return _equal_by_hash(ta, tb, name, result.role, result.name_b, stage, rules)
+    evidence = sketch_evidence(ta, tb, shape_a, tol.rtol)
+    if evidence is not None and evidence.complete:
+        return _from_complete_sketch(evidence, result, ta, tb, tol)
     pairs = [(getattr(ta, k), getattr(tb, k)) for k in ("min", "max", "mean", "std")]
     known = [(x, y) for x, y in pairs if x is not None and y is not None]
-    if not known:
+    if not known and evidence is None:
         result.status = Status.DIVERGED if same is False else Status.UNVERIFIED
         result.notes.append("no statistics recorded; %s" % (
             "the content hashes differ" if same is False else "the contents could not be compared"))
         return result
-    bound = max(abs(float(x) - float(y)) for x, y in known)
+    bound = max(abs(float(x) - float(y)) for x, y in known) if known else 0.0
     result.max_abs_diff = bound
     if ta.mean is not None and tb.mean is not None:
         result.mean_abs_diff = abs(float(ta.mean) - float(tb.mean))
     scale = max(abs(float(v)) for v in (ta.min, ta.max) if v is not None) if (
         ta.min is not None or ta.max is not None) else 0.0
-    result.min_atol = max(0.0, bound - tol.rtol * scale)
-    if result.min_atol > tol.atol:
+    stats_min_atol = max(0.0, bound - tol.rtol * scale)
+    result.min_atol = stats_min_atol
+    if evidence is not None:
+        _apply_sketch(evidence, result, scale, tol, shape_a)
+    if result.nonfinite_mismatch:
         result.status = Status.DIVERGED
-        result.notes.append("stats-mode record: max abs diff is at least %.4g (from min/max/mean/"
-                            "std)" % bound)
+    elif result.min_atol > tol.atol:
+        result.status = Status.DIVERGED
+        if stats_min_atol > tol.atol:
+            result.notes.append("stats-mode record: max abs diff is at least %.4g (from min/max/mean/"
+                                "std)" % bound)
     elif same is False and tol.atol == 0 and tol.rtol == 0:
         result.status = Status.DIVERGED
         result.notes.append("stats-mode record: contents differ (content hash) and the tolerance "
                             "requires exact equality")
+    elif evidence is not None:
+        result.status = Status.UNVERIFIED
+        result.notes.append(
+            "stats-mode record: %s; the sketch (%d of %d elements) and min/max/mean/std agree within "
+            "tolerance, which does not prove the other values agree: record this stage in full mode "
+            "to verify" % (_hash_words(same), evidence.count, evidence.size))
     else:
         result.status = Status.UNVERIFIED
         result.notes.append("stats-mode record: %s; min/max/mean/std agree within tolerance, which does "
                             "not prove the values agree (a channel swap keeps them): record this stage in "
-                            "full mode to verify" % ("the content hashes differ" if same is False
-                                                     else "the contents could not be compared by hash"))
+                            "full mode to verify" % _hash_words(same))
     if ta.dtype != tb.dtype:
         result.notes.append("dtypes differ (%s vs %s)" % (ta.dtype, tb.dtype))
     return result
+
+
+def _hash_words(same):
+    return "the content hashes differ" if same is False else "the contents could not be compared by hash"
+
+
+def _apply_sketch(ev, result, scale, tol, shape):
+    """Fold sketch figures into a stats-mode result: bounds raise the lower bound, estimates fill in."""
+    result.basis = "sketch"
+    stats_bound = result.max_abs_diff or 0.0
+    result.max_abs_diff = max(stats_bound, ev.bound, ev.channel_bound or 0.0)
+    result.min_atol = max(result.min_atol or 0.0, ev.min_atol,
+                          max(0.0, (ev.channel_bound or 0.0) - tol.rtol * scale))
+    if ev.mean_abs is not None:
+        result.mean_abs_diff = max(result.mean_abs_diff or 0.0, ev.mean_abs)
+    result.cosine = ev.cosine
+    notes = result.notes
+    if ev.nonfinite_mismatch:
+        result.nonfinite_mismatch = ev.nonfinite_mismatch
+        result.max_abs_diff = result.cosine = result.mean_abs_diff = result.min_atol = None
+        notes.append("sketch: NaN/Inf at different positions (at %s: A %r, B %r), although the counts agree"
+                     % (_index_text(ev.index, shape), ev.value_a, ev.value_b))
+        return
+    if ev.min_atol > tol.atol and ev.index is not None:
+        result.max_abs_index = _unravel(ev.index, shape)
+        notes.append("sketch: at %s A is %.6g and B is %.6g (|diff| %.4g), so max abs diff >= %.4g; "
+                     "estimated from %d sampled of %d elements: mean abs diff %.4g, cosine %.6f"
+                     % (_index_text(ev.index, shape), ev.value_a, ev.value_b, ev.bound, ev.bound,
+                        ev.count, ev.size, ev.mean_abs, ev.cosine))
+        if stats_bound <= tol.atol:
+            notes.append("sketch: min/max/mean/std agree but the values at the same positions do not: "
+                         "the same values in another order (channel order, layout, transposition)?")
+    if ev.channel_order is not None:
+        notes.append("sketch: " + describe_order(ev.channel_order))
+    elif ev.channel_bound is not None and ev.channel_bound - tol.rtol * scale > tol.atol:
+        notes.append("sketch: per-channel statistics differ by up to %.4g" % ev.channel_bound)
+    if ev.offset is not None and abs(ev.offset) > tol.atol:
+        notes.append("sketch: every sampled element of B is A's %+.4g (a constant offset)" % ev.offset)
+
+
+def _from_complete_sketch(ev, result, ta, tb, tol):
+    """A tensor no larger than its sketch is known in full: the whole metric ladder applies."""
+    a, b = ev.arrays
+    full = compare_arrays(a, b, tol, name=result.name, role=result.role,
+                          meta_a=getattr(ta, "meta", None), meta_b=getattr(tb, "meta", None))
+    full.basis = "sketch"
+    full.name_b = result.name_b
+    full.dtype_a, full.dtype_b = ta.dtype, tb.dtype
+    full.notes.append("stats-mode record: the sketch holds all %d elements, so these figures are exact"
+                      % ev.size)
+    return full
+
+
+def _unravel(index, shape):
+    if not shape:
+        return ()
+    return tuple(int(i) for i in np.unravel_index(int(index), shape))
+
+
+def _index_text(index, shape):
+    return "index %s" % (list(_unravel(index, shape)),) if index is not None else "a sampled position"

@@ -58,7 +58,8 @@ class TensorComparison:
 
     Attributes mirror the JSON keys; ``basis`` says what the verdict rests on: ``"payload"``
     (both arrays loaded), ``"hash"`` (equal content hashes), ``"stats"`` (stats-mode records:
-    bounds from min/max/mean) or ``"value"`` (scalars, strings, bytes, objects).
+    bounds from min/max/mean), ``"sketch"`` (stats-mode records with sketches: bounds from sampled
+    values, estimates of mean abs diff and cosine) or ``"value"`` (scalars, strings, bytes, objects).
     ``nonfinite_a``/``nonfinite_b`` count NaN and Inf per side when their positions differ; the
     finite-only figures then do not describe the pair and are left empty.
     """
@@ -105,7 +106,7 @@ class TensorComparison:
 
     def is_lower_bound(self):
         """True when ``max_abs_diff`` only bounds the difference from below (stats-mode records)."""
-        return self.basis == "stats" and self.status not in (Status.EQUAL,)
+        return self.basis in ("stats", "sketch") and self.status not in (Status.EQUAL,)
 
     def reason(self):
         """Why this pair has its status, when the figures alone do not say it (None otherwise)."""
@@ -125,6 +126,8 @@ class TensorComparison:
         if self.status == Status.REPRESENTED:
             return "equal under representation (%s)" % self.representation.get("describe")
         if self.status == Status.UNVERIFIED:
+            if self.basis == "sketch":
+                return "hash differs, sketch agrees"
             return "hash differs, magnitude unknown" if self.max_abs_diff is None else "hash differs, stats agree"
         if self.representation and not self.passed:
             return "compared as B's representation (%s)" % self.representation.get("describe")

@@ -1,8 +1,9 @@
 """``bmtrace.diff(run_a, run_b)``: compare two runs stage by stage and name the first divergence.
 
 Calls pair by (sample, stage, occurrence) (``bmtrace.diff.align``), tensors by name, and each tensor
-pair goes up the metric ladder (``bmtrace.compare``). Arrays are loaded one pair at a time and dropped
-before the next, so memory stays bounded by the largest pair whatever the number of samples.
+pair goes up the metric ladder (``bmtrace.compare``). Arrays are loaded one call pair ahead on a
+helper thread (``bmtrace.diff.prefetch``) and dropped after their pair, so memory stays bounded by
+two call pairs whatever the number of samples.
 """
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ import time
 
 from ..compare import Status, ToleranceRules
 from ..compare.environment import environment_diff
+from ..compare.records import preloaded
 from ..compare.tolerance import load_config, load_map_file
 from ..errors import BmtraceError
 from .align import MISSING, align
 from .explain_adapter import Explainer
 from .pairs import ContentCache, compare_pair
 from .accept import apply_accepted, load_accepted
+from .prefetch import Prefetcher
 from .result import DiffResult
 from .select import Selection, check_rules, check_tolerance_names
 from .task import TaskStep, task_effect
@@ -118,17 +121,23 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
     cache = ContentCache()
     task = TaskStep(rules, notes)
     total = len(alignment.pairs)
-    for done, pair in enumerate(alignment.pairs, 1):
-        entry = compare_pair(pair, rules, notes, cache)
-        task.judge(entry, pair)
-        entries.append(entry)
-        if explainer is not None and entry.status in (Status.DIVERGED, Status.SIMILAR):
-            explainer.explain_entry(entry, pair)
-        if progress is not None:
-            progress(done, total)
-        if selection.should_stop(entry):
-            selection.stop(entry, done, total, notes)
-            break
+    prefetch = Prefetcher(alignment.pairs)
+    try:
+        for done, pair in enumerate(alignment.pairs, 1):
+            # the next pair's payloads load on a helper thread while this pair is compared
+            with preloaded(prefetch.take(done - 1)):
+                entry = compare_pair(pair, rules, notes, cache)
+            task.judge(entry, pair)
+            entries.append(entry)
+            if explainer is not None and entry.status in (Status.DIVERGED, Status.SIMILAR):
+                explainer.explain_entry(entry, pair)
+            if progress is not None:
+                progress(done, total)
+            if selection.should_stop(entry):
+                selection.stop(entry, done, total, notes)
+                break
+    finally:
+        prefetch.close()
     result = DiffResult(
         run_a.path, run_b.path, entries, alignment.stage_order,
         environment_diff(env_a, env_b), _dedupe(notes), rules, _sample_counts(alignment),

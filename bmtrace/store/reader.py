@@ -298,7 +298,7 @@ class Tensor:
 
     __slots__ = ("call", "name", "role", "kind", "dtype", "shape", "min", "max", "mean", "std", "nan_count",
                  "inf_count", "hash", "meta", "note", "payload", "value", "path", "container", "py_type",
-                 "_hash_alg")
+                 "_hash_alg", "sketch")
 
     def __init__(self, call, entry):
         """``entry`` is a validated tensor entry from ``schema.parse_tensor``."""
@@ -310,6 +310,7 @@ class Tensor:
         self.path, self.container, self.py_type = entry["path"], entry["container"], entry["py_type"]
         self.shape = tuple(entry["shape"]) if entry["shape"] is not None else None
         self._hash_alg = entry["hash_alg"]
+        self.sketch = entry["sketch"]  # stats mode: sampled values (bmtrace.codecs.sketch)
 
     def __repr__(self):
         return "<Tensor %s %s %s %s>" % (self.name, self.kind, self.dtype, self.shape)

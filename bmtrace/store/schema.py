@@ -111,6 +111,7 @@ TENSOR_FIELDS = {
     "path": (_PATH, None, False),
     "container": (_STR, None, False),
     "py_type": (_STR, None, False),
+    "sketch": (_DICT, None, False),  # stats mode: sampled values (bmtrace.codecs.sketch)
 }
 
 

@@ -94,6 +94,9 @@ class ProcessWriter:
                 entry = leaf.describe()
                 payload = self._store(arr, entry.get("hash"), rel) if wants_payload else None
             entry["payload"] = payload
+            if payload is None and role == "output" and arr is not None and schema.keeps_payload(leaf.kind):
+                from ..codecs.sketch import sketch  # stats mode: a shape-determined sample for the diff;
+                entry["sketch"] = sketch(arr)       # outputs only (an input is mostly an earlier output)
             if wants_payload and payload is None and self.cap_reached:
                 entry["note"] = _join_note(entry.get("note"), "payload skipped: run payload cap of %d bytes reached"
                                            % self.payload_cap_bytes)

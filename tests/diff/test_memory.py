@@ -66,7 +66,7 @@ def test_peak_memory_does_not_grow_with_payload_size(many):
 
 
 def test_at_most_one_pair_of_arrays_is_alive(many, monkeypatch):
-    """Loaded payloads are released before the next pair is loaded."""
+    """Loaded payloads are released after their pair; only the next pair loads ahead (prefetch)."""
     live = set()
     peak = [0]
     original = reader.Tensor.load
@@ -82,4 +82,4 @@ def test_at_most_one_pair_of_arrays_is_alive(many, monkeypatch):
     monkeypatch.setattr(reader.Tensor, "load", tracking_load)
     result = diff(*many["small"], explain=False)
     assert result
-    assert peak[0] <= 2
+    assert peak[0] <= 4

@@ -1,0 +1,164 @@
+"""What two stats-mode sketches (``bmtrace.codecs.sketch``) prove and suggest about a tensor pair.
+
+Both sketches hold the values at the same shape-determined positions, so every sampled difference
+is a real difference: the largest one is a lower bound on the max abs diff, and one above the
+tolerance proves the pair diverged at that position. Mean abs diff and cosine over the sample are
+estimates of the whole tensor's. Per-channel statistics over a common pixel grid are lower bounds
+too, and a permutation of them names a channel swap.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from ..codecs.sketch import channel_axis, channel_stats, decode_values, positions
+
+_STATS = ("min", "max", "mean", "std")
+
+
+class SketchEvidence:
+    """Figures from two sketches of one pair (``None`` when a figure could not be computed)."""
+
+    def __init__(self):
+        self.count = 0                 # sampled positions compared
+        self.size = 0                  # elements in the tensor
+        self.complete = False          # the sample is the whole tensor
+        self.bound = 0.0               # max sampled |a - b|: a lower bound on the max abs diff
+        self.min_atol = 0.0            # max sampled |a - b| - rtol * |a|
+        self.index = None              # flat position of ``bound``
+        self.value_a = self.value_b = None
+        self.mean_abs = None           # estimate over the sample
+        self.cosine = None             # estimate over the sample
+        self.nonfinite_mismatch = 0    # sampled positions with NaN/Inf on one side only
+        self.offset = None             # B - A when every sampled position differs by about that
+        self.channel_bound = None      # max |per-channel stat A - B|: also a lower bound
+        self.channel_order = None      # permutation p with B's channel c ~ A's channel p[c]
+        self.arrays = None             # (a, b) as full arrays when the sample is complete
+
+
+def sketch_evidence(ta, tb, shape, rtol=0.0):
+    """SketchEvidence for records ``ta``/``tb`` of common ``shape``, or None without two usable sketches."""
+    doc_a, doc_b = getattr(ta, "sketch", None), getattr(tb, "sketch", None)
+    if not doc_a or not doc_b or shape is None:
+        return None
+    shape = tuple(int(d) for d in shape)
+    va, vb = decode_values(doc_a, shape), decode_values(doc_b, shape)
+    if va is None or vb is None:
+        return None
+    size = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    ev = SketchEvidence()
+    ev.size = size
+    a, b, where = _common_sample(va, vb, shape, size)
+    ev.count = int(a.size)
+    ev.complete = ev.count == size and where is None
+    if ev.complete:
+        ev.arrays = (a.reshape(shape), b.reshape(shape))
+        doc_a, doc_b = _complete_channels(ev.arrays[0], doc_a), _complete_channels(ev.arrays[1], doc_b)
+    _value_figures(ev, a.astype(np.float64), b.astype(np.float64), where, rtol)
+    _channel_figures(ev, doc_a, doc_b)
+    return ev
+
+
+def _complete_channels(array, doc):
+    """A complete sketch records no channel statistics: they follow from its values."""
+    axis = channel_axis(array.shape)
+    if axis is None or doc.get("channels") is not None:
+        return doc
+    return dict(doc, **(channel_stats(array, axis) or {}))
+
+
+def _common_sample(va, vb, shape, size):
+    """Values of A and B at the same positions, and those positions (None: all, in order)."""
+    ka, kb = va.size, vb.size
+    if ka == size and kb == size:
+        return va, vb, None
+    if ka == size:                       # A kept whole: look up B's positions in it
+        where = positions(shape, kb)
+        return va[where], vb, where
+    if kb == size:
+        where = positions(shape, ka)
+        return va, vb[where], where
+    k = min(ka, kb)                      # a shorter sketch is a prefix of a longer one
+    return va[:k], vb[:k], positions(shape, k)
+
+
+def _value_figures(ev, a, b, where, rtol):
+    finite = np.isfinite(a) & np.isfinite(b)
+    if not finite.all():
+        bad = ~finite
+        same = (a[bad] == b[bad]) | (np.isnan(a[bad]) & np.isnan(b[bad]))
+        ev.nonfinite_mismatch = int(same.size - np.count_nonzero(same))
+        if ev.nonfinite_mismatch:
+            first = int(np.flatnonzero(bad)[np.flatnonzero(~same)[0]])
+            ev.index = int(where[first]) if where is not None else first
+            ev.value_a, ev.value_b = float(a[first]), float(b[first])
+        keep = np.flatnonzero(finite)
+        a, b = a[finite], b[finite]
+        where = where[keep] if where is not None else keep
+    if a.size == 0:
+        return
+    signed = b - a
+    d = np.abs(signed)
+    top = int(np.argmax(d))
+    ev.bound = float(d[top])
+    ev.min_atol = max(0.0, float(np.max(d - rtol * np.abs(a)))) if rtol else ev.bound
+    if ev.index is None:
+        ev.index = int(where[top]) if where is not None else top
+        ev.value_a, ev.value_b = float(a[top]), float(b[top])
+    ev.mean_abs = float(d.mean())
+    xx, yy, xy = float(np.dot(a, a)), float(np.dot(b, b)), float(np.dot(a, b))
+    if xx == 0.0 and yy == 0.0:
+        ev.cosine = 1.0
+    elif xx == 0.0 or yy == 0.0:
+        ev.cosine = 0.0
+    else:
+        ev.cosine = max(-1.0, min(1.0, xy / math.sqrt(xx * yy)))
+    spread = float(signed.max() - signed.min())
+    centre = float(np.median(signed))
+    if ev.bound > 0 and a.size >= 8 and abs(centre) > 0 and spread <= 1e-3 * abs(centre) + 1e-12:
+        ev.offset = centre
+
+
+def _channel_table(doc):
+    channels = doc.get("channels") if isinstance(doc, dict) else None
+    if not isinstance(channels, dict):
+        return None
+    try:
+        table = np.array([[float(v) for v in channels[s]] for s in _STATS], dtype=np.float64)
+    except (KeyError, TypeError, ValueError):
+        return None
+    if table.ndim != 2 or not 1 <= table.shape[1] <= 4 or not np.isfinite(table).all():
+        return None
+    return table
+
+
+def _channel_figures(ev, doc_a, doc_b):
+    ta, tb = _channel_table(doc_a), _channel_table(doc_b)
+    if ta is None or tb is None or ta.shape != tb.shape or doc_a.get("channel_step") != doc_b.get("channel_step"):
+        return
+    ev.channel_bound = float(np.max(np.abs(ta - tb)))
+    channels = ta.shape[1]
+    if channels < 2 or ev.channel_bound == 0.0:
+        return
+    scale = float(np.max(np.abs(ta))) or 1.0
+    best, best_err = None, ev.channel_bound
+    for order in itertools.permutations(range(channels)):
+        if order == tuple(range(channels)):
+            continue
+        err = float(np.max(np.abs(ta[:, list(order)] - tb)))
+        if err < best_err:
+            best, best_err = order, err
+    # A swap: permuted, the statistics agree to a small share of the data's scale and far better
+    # than unpermuted.
+    if best is not None and best_err <= 1e-3 * scale + 1e-9 and best_err <= 0.1 * ev.channel_bound:
+        ev.channel_order = best
+
+
+def describe_order(order):
+    """"B's channels are A's in the order (2, 1, 0)" plus the common name of that order."""
+    text = "B's per-channel statistics are A's in channel order %s" % (tuple(order),)
+    if tuple(order) == (2, 1, 0):
+        text += " (BGR vs RGB)"
+    return text
