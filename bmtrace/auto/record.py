@@ -48,6 +48,8 @@ def _record(op, original, settings, args, kwargs):
         decision = op.decide(bound) if op.decide else None
         if decision is None and _owned_by_other_kind(op.kind):
             decision = GUARD
+        if decision is None and _name_the_decorated_stage(op, bound):
+            decision = GUARD  # the decorated stage of this kind is the record; it now names the library op
         if decision is None:
             if op.kind != "decode":
                 _decode_pending_images(bound)
@@ -124,6 +126,24 @@ def _owned_by_other_kind(kind):
         return False
     name = getattr(stack[-1], "stage", None)
     return name in KINDS and name != kind
+
+
+def _name_the_decorated_stage(op, bound):
+    """Inside a decorated stage named by this call's own kind (``@trace_stage("resize")`` around
+    ``cv2.resize``), the decorated call is the one record of it, so both programs keep one ``resize``
+    stage each; the library op and its parameters go onto that call. True when that is the case."""
+    stack = _state.stage_stack.get()
+    top = stack[-1] if stack else None
+    if top is None or getattr(top, "stage", None) != op.kind:
+        return False
+    function = getattr(top, "function", None)
+    if isinstance(function, dict) and function.get("kind") != "auto" and "op" not in function:
+        try:
+            params = {str(k): plain(v) for k, v in op.params(bound).items()}
+        except Exception:
+            params = {}
+        top.function = dict(function, op=op.name, params=params)  # a copy: the identity is shared by calls
+    return True
 
 
 def _identity(op, bound, settings):
