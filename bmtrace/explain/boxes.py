@@ -23,14 +23,27 @@ def _image_size(ev):
             v = meta.get(key)
             if isinstance(v, (list, tuple)) and len(v) >= 2:
                 return int(v[0]), int(v[1])
+    candidates = []
     for inputs in (ev.inputs_a, ev.inputs_b):
-        for name in list(inputs or {}):
+        names = list(inputs or {})
+        for name in names:
             try:
                 x = np.asarray(inputs[name])
             except Exception:
                 continue
             if x.ndim == 3 and x.shape[2] in (1, 3, 4) and min(x.shape[:2]) > 8:
                 return int(x.shape[0]), int(x.shape[1])
+            # A shape passed as a tuple is recorded as scalars "img0_shape[0]", "img0_shape[1]", ...
+            if name.endswith("[0]") and name[:-3] + "[1]" in names and x.ndim == 0:
+                try:
+                    candidates.append((int(x), int(np.asarray(inputs[name[:-3] + "[1]"]))))
+                except (TypeError, ValueError):
+                    continue
+    boxes = [np.asarray(v, dtype=np.float64) for v in (ev.xa, ev.xb) if v is not None and np.ndim(v) == 2]
+    for h, w in candidates:  # the image the boxes were clipped to touches one of its borders
+        if any(np.any(np.isin(b[:, [0, 2]], (w, w - 1))) or np.any(np.isin(b[:, [1, 3]], (h, h - 1)))
+               for b in boxes if b.shape[1] >= 4):
+            return h, w
     return None
 
 
