@@ -281,3 +281,13 @@ def test_port_prefers_sail_and_reads_outputs_by_name(monkeypatch, tmp_path):
     assert ported.get_runtime().name == "sail"
     assert FakeSailEngine.opened == [(str(bmodel), 0, "SYSIO")]
     assert result["res"] == 7
+
+
+@pytest.mark.slow
+def test_hints_name_only_the_planted_resize(before_fix):
+    """Every hint of the diff is about resize (the planted cause), and the task effect names top-1."""
+    _, report = before_fix
+    assert report["hints"] and {h["stage"] for h in report["hints"]} == {"resize"}
+    assert {h["cause"] for h in report["hints"]} == {"resize_method"}
+    assert report["predictions"]["kind"] == "classification"
+    assert "top-1 differs on" in report["predictions"]["message"]

@@ -132,3 +132,12 @@ def test_lower_threshold_shows_as_extra_boxes_below_a(runs):
     assert total.extra > 0 and total.below_extra == total.extra and total.missing == 0
     assert total.matched == total.boxes_a and not total.verdict().agrees
     assert "below A's lowest score" in total.summary()
+
+
+@pytest.mark.slow
+def test_bmtrace_diff_hints_only_the_planted_clip(runs):
+    """`bmtrace diff` on the port names rescale first, as detections, with one hint: box_clip at rescale."""
+    result = bmtrace.diff(runs["original"], runs["ported"])
+    assert result.first_divergence.stage == "rescale"
+    assert {(h["stage"], h["cause"]) for h in result.hints} == {("rescale", "box_clip")}
+    assert result.task["kind"] == "detections" and result.task["missing"] == 0 and result.task["extra"] == 0
