@@ -117,6 +117,11 @@ def main(argv=None):
             print("%-22s %6.2f s" % (name, seconds))
         print("%-22s %6.2f s wall, %.2f s CPU (load average %.1f)" % ("total", sum(timings.values()), cpu,
                                                                      os.getloadavg()[0]))
+        # The whole `bmtrace diff` of the two runs: the ladder on every pair plus the task step above.
+        t = time.perf_counter()
+        result = bmtrace.diff(os.path.join(root, "a"), os.path.join(root, "b"), explain=False)
+        print("%-22s %6.2f s wall (%d call pairs; %s)" % ("bmtrace.diff", time.perf_counter() - t,
+                                                          len(result.stages), result.task["message"]))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
