@@ -12,7 +12,7 @@ import sys
 import threading
 
 from . import _state
-from .errors import StoreError, UsageError
+from .errors import RunExistsError, StoreError, UsageError
 from .store import run_dir
 from .store.schema import MODES
 from .store.writer import ProcessWriter
@@ -123,7 +123,9 @@ def start_from_env():
     except Exception as exc:
         if strict:
             raise
-        print("bmtrace: not recording: %s" % exc, file=sys.stderr)
+        hint = ("; set BMTRACE_OVERWRITE=1 to replace the old run" if isinstance(exc, RunExistsError)
+                and "BMTRACE_OVERWRITE" not in str(exc) else "")
+        print("bmtrace: not recording: %s%s" % (exc, hint), file=sys.stderr)
         return None
     return _state.recorder
 

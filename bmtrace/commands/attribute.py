@@ -17,6 +17,7 @@ _OPTIONS = []
 
 
 def add_arguments(parser):
+    parser.epilog = 'example: bmtrace attribute runs/original runs/port -- python port.py   (which stage the prediction change comes from)'
     from .substitute import _option_parser
 
     parser.add_argument("run_a", help="run of the reference program (A)")

@@ -12,6 +12,7 @@ USAGE = "bmtrace record --out DIR [--auto [LIBS]] -- python script.py ARGS"
 
 
 def add_arguments(parser):
+    parser.epilog = 'example: bmtrace record --out runs/port --side port --auto -- python port.py images/'
     parser.add_argument("--out", required=True, metavar="DIR", help="run directory to create")
     parser.add_argument("--side", help="label of this program, e.g. original or port")
     parser.add_argument("--mode", choices=("full", "stats"), default="full",

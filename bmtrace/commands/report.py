@@ -9,6 +9,7 @@ HELP = "diff two runs and write a self-contained HTML report (verdict, pipeline,
 
 
 def add_arguments(parser):
+    parser.epilog = 'example: bmtrace report runs/original runs/port -o report.html   (exit code as bmtrace diff)'
     """Options of `bmtrace report`: output, page caps, and the diff settings."""
     parser.add_argument("run_a", help="run directory of the reference program (A, e.g. PyTorch)")
     parser.add_argument("run_b", help="run directory of the program under test (B, e.g. the port)")

@@ -16,6 +16,7 @@ _OPTIONS = []  # the option parser, kept to read options given after the run arg
 
 
 def add_arguments(parser):
+    parser.epilog = 'example: bmtrace substitute runs/original runs/port --stage resize --out runs/port_fed -- python port.py'
     parser.add_argument("run_a", help="run whose values are substituted (A, the reference)")
     parser.add_argument("run_b", help="run of the program that is re-run (B)")
     add_options(parser)

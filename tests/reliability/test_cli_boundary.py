@@ -112,9 +112,8 @@ def test_console_script_passes_the_exit_code(tmp_path):
     assert out.stderr.startswith("bmtrace show: error: ") and str(tmp_path / "nope") in out.stderr
 
 
-# diff, report and record (other owners) are to follow the same rule.
 @pytest.mark.parametrize("command", ["show", "replay", "bmodel-info", "import-bmrt", "import-npy", "pack", "unpack",
-                                     "completion"])
+                                     "completion", "diff", "report", "record", "substitute", "attribute"])
 def test_command_help_shows_an_example(command, capsys):
     """`bmtrace CMD --help` ends with an example that starts with `bmtrace CMD`."""
     assert cli.main([command, "--help"]) == 0
