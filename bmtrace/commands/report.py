@@ -58,7 +58,13 @@ def run(args):
     if args.diff_json:
         result = _load_result(args.diff_json)
     else:
-        result = diff(run_a, run_b, **diff_options(args))
+        from .diff import _progress
+
+        progress = _progress()
+        try:
+            result = diff(run_a, run_b, progress=progress, **diff_options(args))
+        finally:
+            progress.close()
     save_html(result, run_a, run_b, args.output, title=args.title, images_per_stage=args.images_per_stage,
               max_image_side=args.max_image_side)
     first = result.first_divergence

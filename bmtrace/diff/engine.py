@@ -146,7 +146,7 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
     result.predictions = task.summaries()
     selection.finish(result)
     if explainer is not None:
-        result.hints = explainer.hints
+        result.hints = _with_sample_counts(explainer.hints, entries)
     if isolate:
         from ..replayer.isolate import isolate_stages
 
@@ -157,6 +157,18 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
     result.task = task_effect(result)  # after isolation and acceptance: it names the first divergence
     result.elapsed_s = time.perf_counter() - started
     return result
+
+
+def _with_sample_counts(hints, entries):
+    """Each hint is made once, at its stage's first divergence; say over how many samples that stage
+    differs, so one hint stands for all of them."""
+    differing = {}
+    for entry in entries:
+        if entry.paired and not entry.passed:
+            differing.setdefault(entry.stage, set()).add(entry.sample)
+    for hint in hints:
+        hint.setdefault("samples", len(differing.get(hint.get("stage"), ())))
+    return hints
 
 
 def _meta(run):

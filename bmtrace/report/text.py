@@ -150,9 +150,11 @@ def render_hints(result):
             where += "." + str(hint["tensor"])
         confidence = hint.get("confidence")
         conf = " %.0f%%" % (100 * confidence) if isinstance(confidence, (int, float)) else ""
-        lines.append("  %s [%s%s] %s (sample %s)" % (where, hint.get("cause"), conf,
-                                                     hint.get("message"),
-                                                     _show_key(hint.get("sample"))))
+        samples = hint.get("samples") or 0
+        seen = "sample %s" % _show_key(hint.get("sample"))
+        if samples > 1:
+            seen += ", and %d more sample%s" % (samples - 1, "s" if samples > 2 else "")
+        lines.append("  %s [%s%s] %s (%s)" % (where, hint.get("cause"), conf, hint.get("message"), seen))
     return lines
 
 

@@ -141,3 +141,23 @@ def test_bmtrace_diff_hints_only_the_planted_clip(runs):
     assert result.first_divergence.stage == "rescale"
     assert {(h["stage"], h["cause"]) for h in result.hints} == {("rescale", "box_clip")}
     assert result.task["kind"] == "detections" and result.task["missing"] == 0 and result.task["extra"] == 0
+
+
+@pytest.mark.slow
+def test_record_auto_names_the_same_first_divergence_and_cause(tmp_path):
+    """Under `bmtrace record --auto` (library calls recorded too), the diff still names rescale and box_clip,
+    and the auto-recorded stages (decode, resize, pad) agree."""
+    pytest.importorskip("torchvision")
+    pytest.importorskip("onnxruntime")
+    _finish(_start([sys.executable, os.path.join(EXAMPLE, "export_model.py")]))
+    procs = {}
+    for side, script in (("original", "original.py"), ("ported", "ported.py")):
+        procs[side] = _start([sys.executable, "-m", "bmtrace", "record", "--out", str(tmp_path / side), "--side",
+                              side, "--auto", "--", sys.executable, os.path.join(EXAMPLE, script)])
+    for proc in procs.values():
+        _finish(proc)
+    result = bmtrace.diff(str(tmp_path / "original"), str(tmp_path / "ported"))
+    assert result.first_divergence.stage == "rescale"
+    assert ("rescale", "box_clip") in {(h["stage"], h["cause"]) for h in result.hints}
+    rows = {s.stage: s.status for s in result.by_stage()}
+    assert rows["decode"] == rows["resize"] == rows["pad"] == "aligned"
