@@ -306,7 +306,9 @@ def _exact(view, sb, scale, dtype_a, dtype_b):
     return True
 
 
-def _screen_selection(shape):
+def strided_selection(shape, cap):
+    """Slices taking every k-th element along the largest axes so the selection holds <= cap elements,
+    and whether any axis was strided. Strides (not crops) keep borders, corners and the centre."""
     steps = [1] * len(shape)
 
     def size():
@@ -314,12 +316,17 @@ def _screen_selection(shape):
         for dim, step in zip(shape, steps):
             n *= -(-dim // step)
         return n
-    while size() > SCREEN_CAP:
+    while size() > cap:
+        # Stride the axis that currently contributes most elements.
         axis = max(range(len(shape)), key=lambda i: -(-shape[i] // steps[i]))
         if -(-shape[axis] // steps[axis]) <= 1:
             break
         steps[axis] += 1
-    return tuple(slice(None, None, s) for s in steps)
+    return tuple(slice(None, None, s) for s in steps), any(s > 1 for s in steps)
+
+
+def _screen_selection(shape):
+    return strided_selection(shape, SCREEN_CAP)[0]
 
 
 def _perms(shape_a, shape_b, preferred):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..compare.representation import strided_selection  # noqa: F401  (shared with the diagnoses)
+
 # Channel counts that make an axis look like a colour axis (gray, BGR/RGB, BGRA/RGBA).
 CHANNEL_SIZES = (1, 3, 4)
 # Fits and rounding statistics on fewer elements than this would explain anything at all.
@@ -80,26 +82,6 @@ def spatial_axes(shape, meta=None):
     if letters and "H" in letters and "W" in letters:
         return letters.index("H"), letters.index("W")
     return None
-
-
-def strided_selection(shape, cap):
-    """Slices taking every k-th element along the largest axes so the selection holds <= cap elements.
-
-    Strides (not crops) keep the whole image represented: borders, corners and the centre.
-    """
-    steps = [1] * len(shape)
-    def size():
-        n = 1
-        for dim, step in zip(shape, steps):
-            n *= -(-dim // step)
-        return n
-    while size() > cap:
-        # Stride the axis that currently contributes most elements.
-        axis = max(range(len(shape)), key=lambda i: -(-shape[i] // steps[i]))
-        if -(-shape[axis] // steps[axis]) <= 1:
-            break
-        steps[axis] += 1
-    return tuple(slice(None, None, s) for s in steps), any(s > 1 for s in steps)
 
 
 def residuals(pred, target):

@@ -44,3 +44,21 @@ def reasons(keeper, other, extra):
         else:
             out.append(None)
     return out
+
+
+def differing_boxes(ev):
+    """``(da, db, pairs, why)`` for a pair of detection outputs whose box sets differ, else None.
+
+    ``why`` maps "A"/"B" to the reason (see ``reasons``) of each box only that side kept.
+    """
+    from . import _detections
+
+    found = _detections.pair(ev)
+    if found is None:
+        return None
+    da, db = found
+    pairs = _detections.match(da, db)
+    extra_a, extra_b = _detections.unmatched(da, db, pairs)
+    if not extra_a and not extra_b:
+        return None
+    return da, db, pairs, {"A": reasons(da, db, extra_a), "B": reasons(db, da, extra_b)}

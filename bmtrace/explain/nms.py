@@ -3,22 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _detections
-from ._box_reasons import reasons
+from ._box_reasons import differing_boxes
 from .hint import Hint
 
 
 def diagnose(ev):
     """An nms hint when boxes one side kept overlap a higher-scored box of another class, else []."""
-    found = _detections.pair(ev)
+    found = differing_boxes(ev)
     if found is None:
         return []
-    da, db = found
-    pairs = _detections.match(da, db)
-    extra_a, extra_b = _detections.unmatched(da, db, pairs)
-    if not extra_a and not extra_b:
-        return []
-    why = {"A": reasons(da, db, extra_a), "B": reasons(db, da, extra_b)}
+    da, db, pairs, why = found
     flat = [r for rs in why.values() for r in rs]
     if any(r is None for r in flat) or not any(r[0] == "agnostic" for r in flat):
         return []
@@ -28,7 +22,7 @@ def diagnose(ev):
     side = per_class[0]
     other = "B" if side == "A" else "A"
     overlaps = [r[1] for r in why[side] if r[0] == "agnostic"]
-    details = {"matched": len(pairs), "only_in_a": len(extra_a), "only_in_b": len(extra_b),
+    details = {"matched": len(pairs), "only_in_a": len(why["A"]), "only_in_b": len(why["B"]),
                "per_class_side": side, "cross_class_iou": [round(v, 4) for v in overlaps],
                "after_max_abs": max((float(np.max(np.abs(da.boxes[i] - db.boxes[j])))
                                      for i, j in pairs), default=0.0)}

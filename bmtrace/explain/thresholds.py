@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _detections
-from ._box_reasons import reasons
+from ._box_reasons import differing_boxes
 from .hint import Hint
 
 THRESHOLD_KINDS = ("score", "iou", "multilabel")
@@ -15,20 +14,15 @@ INHERITED_GAP = 0.8
 
 def diagnose(ev):
     """A thresholds hint when every box only one side kept is explained by a threshold, else []."""
-    found = _detections.pair(ev)
+    found = differing_boxes(ev)
     if found is None:
         return []
-    da, db = found
-    pairs = _detections.match(da, db)
-    extra_a, extra_b = _detections.unmatched(da, db, pairs)
-    if not extra_a and not extra_b:
-        return []
-    why = {"A": reasons(da, db, extra_a), "B": reasons(db, da, extra_b)}
+    da, db, pairs, why = found
     if any(r is None or r[0] not in THRESHOLD_KINDS for rs in why.values() for r in rs):
         return []  # something else (class-agnostic NMS, a different model) removed or added boxes
     if ev.inherited.inputs_differ and not _clear_gap(why, da, db):
         return []  # boxes near a threshold moved because the inputs differ, not the threshold
-    details = {"matched": len(pairs), "only_in_a": len(extra_a), "only_in_b": len(extra_b),
+    details = {"matched": len(pairs), "only_in_a": len(why["A"]), "only_in_b": len(why["B"]),
                "after_max_abs": max((float(np.max(np.abs(da.boxes[i] - db.boxes[j])))
                                      for i, j in pairs), default=0.0)}
     parts = []
