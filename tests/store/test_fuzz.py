@@ -33,8 +33,9 @@ def test_any_field_value_reads_or_is_reported(small_run, field, tensor_field, va
     """A real record with any call field and any tensor field replaced reads back or is one problem."""
     records = journal_records(small_run)
     records[1][field] = value
-    if isinstance(records[1].get("outputs"), list) and records[1]["outputs"]:
-        records[1]["outputs"][0][tensor_field] = other
+    outputs = records[1].get("outputs")
+    if isinstance(outputs, list) and outputs and isinstance(outputs[0], dict):
+        outputs[0][tensor_field] = other
     write_journal(small_run, [json.dumps(r).encode() for r in records])
     run = bmtrace.open_run(small_run)
     calls = run.calls()
