@@ -5,9 +5,6 @@ when stdout is a TTY).
 """
 from __future__ import annotations
 
-import sys
-import time
-
 from ..compare import status as vocabulary
 
 _COLORS = {"green": "32", "red": "31", "yellow": "33", "dim": "2", "bold": "1"}
@@ -200,33 +197,3 @@ def render(result, color=False, width=None):
             out.append("  ... %d more (see --json)" % (len(result.warnings) - 20))
     out.append(paint(result.verdict, _SEVERITY_COLOR.get(vocabulary.severity(result.status)), color))
     return "\n".join(out)
-
-
-class ProgressBar:
-    """A progress bar on a TTY stream, shown only when the work lasts longer than ``delay_s``."""
-
-    def __init__(self, stream=None, delay_s=0.5, width=30, label="diff"):
-        self.stream = stream if stream is not None else sys.stderr
-        self.delay_s = delay_s
-        self.width = width
-        self.label = label
-        self.started = time.monotonic()
-        self.last = 0.0
-        self.shown = False
-
-    def __call__(self, done, total):
-        now = time.monotonic()
-        if now - self.started < self.delay_s or (now - self.last < 0.1 and done < total):
-            return
-        self.last = now
-        self.shown = True
-        filled = int(self.width * done / total) if total else self.width
-        self.stream.write("\r%s [%s%s] %d/%d stage calls" % (
-            self.label, "#" * filled, "." * (self.width - filled), done, total))
-        self.stream.flush()
-
-    def close(self):
-        """Erase the bar so the table starts on a clean line."""
-        if self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()

@@ -1,9 +1,8 @@
 """The text report: verdict line, table, colours, progress bar."""
-import io
 
 import bmtrace
 from bmtrace import diff
-from bmtrace.report.text import ProgressBar, describe_first, one_line, render_table
+from bmtrace.report.text import describe_first, one_line, render_table
 
 
 def test_one_line_for_missing_samples_says_not_aligned(runs):
@@ -61,24 +60,3 @@ def test_progress_callback_reaches_the_total(runs):
     diff(runs("a"), runs("b"), progress=lambda done, total: seen.append((done, total)))
     assert seen[-1][0] == seen[-1][1] == 12
     assert [d for d, _ in seen] == list(range(1, 13))
-
-
-def test_progress_bar_draws_and_erases():
-    """The bar draws after its delay and erases itself on close."""
-    stream = io.StringIO()
-    bar = ProgressBar(stream, delay_s=0)
-    bar(5, 10)
-    bar(10, 10)
-    bar.close()
-    text = stream.getvalue()
-    assert "10/10" in text and "#" * 30 in text
-    assert text.endswith("\r\x1b[K")
-
-
-def test_progress_bar_silent_for_short_work():
-    """Nothing is drawn when the work ends before the delay."""
-    stream = io.StringIO()
-    bar = ProgressBar(stream, delay_s=60)
-    bar(10, 10)
-    bar.close()
-    assert stream.getvalue() == ""
