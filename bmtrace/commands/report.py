@@ -1,5 +1,4 @@
 """`bmtrace report RUN_A RUN_B -o report.html`: diff two runs and write a self-contained HTML report."""
-import json
 import os
 
 from .diff import add_diff_settings, diff_options
@@ -9,8 +8,8 @@ HELP = "diff two runs and write a self-contained HTML report (verdict, pipeline,
 
 
 def add_arguments(parser):
-    parser.epilog = 'example: bmtrace report runs/original runs/port -o report.html   (exit code as bmtrace diff)'
     """Options of `bmtrace report`: output, page caps, and the diff settings."""
+    parser.epilog = 'example: bmtrace report runs/original runs/port -o report.html   (exit code as bmtrace diff)'
     parser.add_argument("run_a", help="run directory of the reference program (A, e.g. PyTorch)")
     parser.add_argument("run_b", help="run directory of the program under test (B, e.g. the port)")
     parser.add_argument("-o", "--output", default="report.html", help="HTML file to write (default: report.html)")
@@ -27,17 +26,11 @@ def add_arguments(parser):
 
 
 def _load_result(path):
+    from .._jsonfile import read_json_file
     from ..diff import DiffResult
     from ..errors import UsageError
 
-    try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except OSError as exc:
-        raise UsageError("cannot read --diff-json %s: %s" % (path, exc.strerror or exc)) from None
-    except ValueError as exc:
-        raise UsageError("--diff-json %s is not JSON (%s); write one with `bmtrace diff A B --json-out FILE`"
-                         % (path, exc)) from None
+    doc = read_json_file(path, "--diff-json", "write one with `bmtrace diff A B --json-out FILE`")
     try:
         return DiffResult.from_json(doc)
     except ValueError as exc:

@@ -27,6 +27,7 @@ import os
 
 from ..compare import status as vocabulary
 from ..compare.status import Status
+from .._jsonfile import read_json_file
 from ..errors import UsageError
 
 FORMAT = "bmtrace-accepted"
@@ -123,14 +124,7 @@ def load_accepted(source):
         doc = dict(source)
     else:
         path = os.fspath(source)
-        try:
-            with open(path, encoding="utf-8") as fh:
-                doc = json.load(fh)
-        except OSError as exc:
-            raise UsageError("cannot read --accepted %s: %s" % (path, exc.strerror or exc)) from None
-        except ValueError as exc:
-            raise UsageError("--accepted %s is not JSON (%s); write one with `bmtrace diff A B "
-                             "--accept-current %s`" % (path, exc, path)) from None
+        doc = read_json_file(path, "--accepted", "write one with `bmtrace diff A B --accept-current %s`" % path)
         if isinstance(doc, dict):
             doc["file"] = path
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("accepted"), list):

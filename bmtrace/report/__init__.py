@@ -4,6 +4,6 @@
 imports its plotting dependencies when used, so import it explicitly.
 """
 from .json_doc import dumps, validate
-from .text import one_line, render, render_table
+from .text import render, render_table
 
-__all__ = ["dumps", "one_line", "render", "render_table", "validate"]
+__all__ = ["dumps", "render", "render_table", "validate"]

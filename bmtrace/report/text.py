@@ -133,11 +133,6 @@ def describe_first(result):
     return text
 
 
-def one_line(result):
-    """The verdict in one line, as ``str(DiffResult)`` prints it."""
-    return result.one_line()
-
-
 def render_hints(result):
     """Hint lines for the text report."""
     lines = []
