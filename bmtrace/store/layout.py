@@ -6,6 +6,10 @@
     RUN/payloads/<writer>/<seq>-<k>.npy   tensor payloads, plain .npy (numpy alone reads them); a
                                   payload is written once per process and content, and referenced by
                                   every record of that content (journal "payload" paths may repeat)
+    RUN/payloads/<writer>/pack.npys       payloads of at most PACK_MAX_BYTES, appended one .npy record
+                                  after another (creating a file costs more than writing a small
+                                  array); the journal names one as "<path>#<offset>": np.load reads
+                                  it from an open file at that offset
     RUN/index.parquet             one row per tensor; built from the journals at the end of the run
                                   (or by `python -m bmtrace.store.index RUN`)
 
@@ -18,12 +22,15 @@ import glob
 import json
 import os
 
-FORMAT_VERSION = 1
+# 2: small payloads in packs ("<pack>#<offset>"). Version 1 runs are read alike.
+FORMAT_VERSION = 2
 RUN_FILE = "run.json"
 PROCS_DIR = "procs"
 JOURNAL_DIR = "journal"
 PAYLOAD_DIR = "payloads"
 INDEX_FILE = "index.parquet"
+PACK_FILE = "pack.npys"
+PACK_MAX_BYTES = 64 << 10
 
 
 def write_json_atomic(path, document):

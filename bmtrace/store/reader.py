@@ -216,10 +216,16 @@ class Run:
     def payload_path(self, relative, tensor=None):
         """The absolute path of a journal's payload reference, refused unless inside the run directory.
 
+        A packed payload ("<path>#<offset>") gives the pack's path; ``payload_location`` gives both.
+
         Raises:
-            PayloadPathError: ``relative`` is absolute, climbs out with "..", or leads outside the run
-                through a symlink.
+            PayloadPathError: ``relative`` is absolute, climbs out with "..", leads outside the run
+                through a symlink, or has an offset that is not a number.
         """
+        return self.payload_location(relative, tensor)[0]
+
+    def payload_location(self, relative, tensor=None):
+        """``(absolute path, byte offset)`` of a journal's payload reference; see ``payload_path``."""
         def refuse(why):
             what = ("tensor %r (%s of stage %r, sample %r)" % (tensor.name, tensor.role, tensor.call.stage,
                                                              tensor.call.sample) if tensor is not None else "a record")
@@ -229,6 +235,9 @@ class Run:
 
         if not relative or "\x00" in relative:
             raise refuse("is not a file name")
+        relative, packed, offset = relative.partition("#")
+        if packed and not (offset.isdigit() and offset.isascii()):
+            raise refuse("has an offset that is not a number")
         if os.path.isabs(relative) or relative.startswith(("/", "\\")):
             raise refuse("is an absolute path")
         if ".." in relative.replace("\\", "/").split("/"):
@@ -238,7 +247,7 @@ class Run:
         resolved = os.path.realpath(os.path.join(self._real_path, relative))
         if not resolved.startswith(self._real_path + os.sep):
             raise refuse("leads outside the run directory through a symlink (to %s)" % resolved)
-        return resolved
+        return resolved, int(offset) if packed else 0
 
 
 # Process facts the reports print, with their types; a wrong-typed value is dropped (None).
@@ -330,7 +339,8 @@ class Tensor:
 
     @property
     def payload_file(self):
-        """Absolute path of the payload file, checked to be inside the run (None without payload)."""
+        """Absolute path of the payload file, checked to be inside the run (None without payload); a
+        small payload is one record of a pack file, at the offset its reference names."""
         if self.payload is None:
             return None
         return self.call.run.payload_path(self.payload, self)
@@ -355,9 +365,9 @@ class Tensor:
                 "full mode to compare its values" % (self.name, self.role, self.call.stage, self.call.sample,
                                                       self.call.run.path,
                                                       self.note or "recorded in %s mode" % self.call.mode))
-        path = self.payload_file
+        path, offset = self.call.run.payload_location(self.payload, self)
         try:
-            arr = load_npy(path, self.dtype, self.shape)
+            arr = load_npy(path, self.dtype, self.shape, offset)
         except FileNotFoundError:
             raise PayloadMissingError("payload %s of %s is missing: files of the run were deleted or not copied; "
                                       "copy the whole run directory" % (path, self._where())) from None
@@ -387,30 +397,38 @@ class Tensor:
 _NPY_MAGIC = b"\x93NUMPY"
 
 
-def load_npy(path, dtype=None, shape=None):
-    """np.load, minus its header parse (ast.literal_eval, ~0.25 ms a file) when the journal already
-    knows dtype and shape; any file that does not match that expectation goes through np.load."""
+def load_npy(path, dtype=None, shape=None, offset=0):
+    """np.load of the .npy file at ``path`` (or of the .npy record at ``offset`` of a pack), minus its
+    header parse (ast.literal_eval, ~0.25 ms a file) when the journal already knows dtype and shape;
+    anything that does not match that expectation goes through np.load."""
     try:
         expected = np.dtype(dtype) if dtype and shape is not None else None
     except TypeError:
         expected = None
-    if expected is None or expected.hasobject or expected.names is not None:
-        return np.load(path, allow_pickle=False)
     with open(path, "rb") as f:
-        buffer = bytearray(os.fstat(f.fileno()).st_size)  # bytearray: the loaded array stays writable
-        f.readinto(buffer)
-    if buffer[:6] != _NPY_MAGIC:
-        return np.load(path, allow_pickle=False)
-    major = buffer[6]
-    size_bytes = 2 if major == 1 else 4
-    header_len = int.from_bytes(bytes(buffer[8:8 + size_bytes]), "little")
-    offset = 8 + size_bytes + header_len
-    header = bytes(buffer[8 + size_bytes:offset])
-    count = int(np.prod(shape, dtype=np.int64))
-    if (b"'fortran_order': False" not in header or ("'%s'" % expected.str).encode() not in header
-            or len(buffer) - offset != count * expected.itemsize):
-        return np.load(path, allow_pickle=False)
-    return np.frombuffer(buffer, dtype=expected, count=count, offset=offset).reshape(shape)
+        if offset:
+            f.seek(offset)
+        if expected is None or expected.hasobject or expected.names is not None:
+            return np.load(f, allow_pickle=False)
+        prefix = f.read(12)
+        if prefix[:6] != _NPY_MAGIC or len(prefix) < 12:
+            return _np_load_at(f, offset)
+        size_bytes = 2 if prefix[6] == 1 else 4
+        header_len = int.from_bytes(prefix[8:8 + size_bytes], "little")
+        header = prefix[8 + size_bytes:] + f.read(header_len - (12 - 8 - size_bytes))
+        count = int(np.prod(shape, dtype=np.int64))
+        if (b"'fortran_order': False" not in header or ("'%s'" % expected.str).encode() not in header
+                or ("'shape': %r" % (tuple(shape),)).encode() not in header):
+            return _np_load_at(f, offset)
+        buffer = bytearray(count * expected.itemsize)  # bytearray: the loaded array stays writable
+        if f.readinto(buffer) != len(buffer) or (not offset and f.read(1)):
+            return _np_load_at(f, offset)  # truncated, or a whole file longer than the array
+    return np.frombuffer(buffer, dtype=expected, count=count).reshape(shape)
+
+
+def _np_load_at(f, offset):
+    f.seek(offset)
+    return np.load(f, allow_pickle=False)
 
 
 def _by_name(tensors, name, call, role):

@@ -167,6 +167,9 @@ def join(path):
     """The run document of an existing run that this process will add records to."""
     doc = read(path)
     check_version(doc, path, writing=True)
+    if doc["format_version"] < layout.FORMAT_VERSION:  # its new records may use what older readers lack
+        doc["format_version"] = layout.FORMAT_VERSION
+        layout.write_json_atomic(run_file(path), doc)
     return doc
 
 

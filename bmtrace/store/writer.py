@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import os
 import threading
 import time
@@ -11,11 +12,12 @@ from collections import OrderedDict
 import numpy as np
 
 from . import hashing, layout, schema
+from ..codecs.stats import STATS_KEYS
 from .environment import process_snapshot
 
 # Below this size a thread hand-off costs more than it saves.
 _PARALLEL_BYTES = 1 << 20
-# Content hashes of payloads written by this process, most recent first out: duplicates are nearly
+# Content hashes recorded by this process, least recently used first out: duplicates are nearly
 # always recent (a stage's input is the previous stage's output), and memory stays flat in long runs.
 _REMEMBERED_PAYLOADS = 4096
 
@@ -38,7 +40,11 @@ class ProcessWriter:
         self._payload_dir = None
         self._executor = None
         self._opened = None
-        self._written = OrderedDict()  # content hash -> payload path relative to the run
+        self._pack_lock = threading.Lock()
+        self._pack_fd = None  # this writer's pack of small payloads, opened at the first one
+        self._pack_rel = None
+        self._pack_size = 0
+        self._written = OrderedDict()  # content hash -> _Seen, most recently used last
 
     # -- lifecycle -------------------------------------------------------------------------------
     def open(self):
@@ -68,6 +74,9 @@ class ProcessWriter:
         finally:
             os.close(self._journal_fd)
             self._journal_fd = None
+            if self._pack_fd is not None:
+                os.close(self._pack_fd)
+                self._pack_fd = None
 
     # -- records ---------------------------------------------------------------------------------
     def next_seq(self):
@@ -78,25 +87,25 @@ class ProcessWriter:
     def store_leaves(self, leaves, role, seq, start_index, keep_payload):
         """Describe each leaf (stats, hash) and store its payload when asked; return JSON entries.
 
-        Payloads are content-addressed within this process: an array whose content hash was already
-        written (say, a stage input that is the previous stage's output) references that file.
+        Content this process already recorded (say, a stage input that is the previous stage's
+        output) is neither described nor written again: with the fast hash, the hash is taken first
+        and the earlier description and payload file are reused.
         """
         entries = []
         if keep_payload:
             self.ensure_payload_dir()
+        hash_first = hashing.algorithm() != hashing.SHA1  # SHA-1 is too slow to read the data twice
         for offset, leaf in enumerate(leaves):
             arr = leaf.array
             wants_payload = keep_payload and arr is not None and schema.keeps_payload(leaf.kind)
+            wants_sketch = not keep_payload and role == "output" and arr is not None and schema.keeps_payload(leaf.kind)
             rel = "%s/%s/%d-%d.npy" % (layout.PAYLOAD_DIR, self.token, seq, start_index + offset)
-            if arr is not None and arr.nbytes >= _PARALLEL_BYTES:
-                entry, payload = self._store_large(leaf, arr, rel if wants_payload else None)
+            if arr is None:
+                entry, payload = leaf.describe(), None
             else:
-                entry = leaf.describe()
-                payload = self._store(arr, entry.get("hash"), rel) if wants_payload else None
+                entry, payload = self._store_array(leaf, arr, rel if wants_payload else None, wants_sketch,
+                                                   hashing.content_hash(arr) if hash_first else None)
             entry["payload"] = payload
-            if payload is None and role == "output" and arr is not None and schema.keeps_payload(leaf.kind):
-                from ..codecs.sketch import sketch  # stats mode: a shape-determined sample for the diff;
-                entry["sketch"] = sketch(arr)       # outputs only (an input is mostly an earlier output)
             if wants_payload and payload is None and self.cap_reached:
                 entry["note"] = _join_note(entry.get("note"), "payload skipped: run payload cap of %d bytes reached"
                                            % self.payload_cap_bytes)
@@ -104,52 +113,58 @@ class ProcessWriter:
             entries.append(entry)
         return entries
 
-    def _store_large(self, leaf, arr, rel):
-        """Writing and describing (hash + statistics) each read the whole array and release the GIL:
-        the write goes to a helper thread and the description is split in two halves. With the fast
-        hash, the content hash is taken first so a duplicate is never written."""
-        pending = None
-        payload = None
-        key = hashing.content_hash(arr) if rel is not None and hashing.algorithm() != hashing.SHA1 else None
-        if key is not None:
-            payload = self._known(key)
-            if payload is None and self._payload_allowed(arr):
+    def _store_array(self, leaf, arr, rel, wants_sketch, key):
+        """``(entry, payload)`` of an array leaf; ``rel`` is where its payload goes (None: not kept),
+        ``key`` its content hash when already taken (None with SHA-1, which is hashed while describing)."""
+        seen = self._known(key)
+        written = False
+        if seen is not None:  # same dtype, shape and bytes: same statistics, sketch and payload
+            entry = leaf.describe(described=(key, seen.stats))
+        else:
+            # A large array is written on a helper thread while its description is split in two
+            # halves: both read the whole array and release the GIL.
+            large = arr.nbytes >= _PARALLEL_BYTES
+            pending = None
+            if large and rel is not None and key is not None and self._payload_allowed(arr):
                 pending = self._pool().submit(_save, os.path.join(self.run_dir, rel), arr)
-        entry = leaf.describe(pool=self._pool(), parts=2)
-        if pending is not None:
-            pending.result()
-            payload = rel
-            self._remember(key, rel)
-        elif rel is not None and key is None:  # SHA-1: too slow to hash twice; write after describing
-            payload = self._store(arr, entry.get("hash"), rel)
+            entry = leaf.describe(pool=self._pool() if large else None, parts=2 if large else 1, known_hash=key)
+            if pending is not None:
+                pending.result()
+                written = True
+            elif key is None:
+                seen = self._known(entry.get("hash"))  # SHA-1: an earlier identical payload can still serve
+        payload = rel if written else (seen.payload if seen is not None else None)
+        if rel is not None and payload is None and self._payload_allowed(arr):
+            payload = self._write_payload(arr, rel)
+        if wants_sketch:
+            if seen is not None and seen.sketch is not None:
+                entry["sketch"] = seen.sketch
+            else:
+                from ..codecs.sketch import sketch  # stats mode: a shape-determined sample for the diff;
+                entry["sketch"] = sketch(arr)       # outputs only (an input is mostly an earlier output)
+        if seen is None:
+            self._remember(entry.get("hash"), _Seen(_stats_of(entry), payload, entry.get("sketch")))
+        else:
+            seen.payload = seen.payload or payload
+            seen.sketch = seen.sketch or entry.get("sketch")
         return entry, payload
 
-    def _store(self, arr, key, rel):
-        """Reference the payload already written with content hash ``key``, or write ``rel``."""
-        known = self._known(key)
-        if known is not None:
-            return known
-        if not self._payload_allowed(arr):
-            return None
-        _save(os.path.join(self.run_dir, rel), arr)
-        self._remember(key, rel)
-        return rel
-
     def _known(self, key):
+        """What this process recorded of content ``key`` (a ``_Seen``), or None."""
         if key is None:
             return None
         with self._lock:
-            rel = self._written.get(key)
-            if rel is not None:
+            seen = self._written.get(key)
+            if seen is not None:
                 self._written.move_to_end(key)
-            return rel
+            return seen
 
-    def _remember(self, key, rel):
-        """Only called once the file is complete, so a reference never points at a partial payload."""
+    def _remember(self, key, seen):
+        """Only called once the payload file is complete, so a reference never points at a partial one."""
         if key is None:
             return
         with self._lock:
-            self._written[key] = rel
+            self._written[key] = seen
             if len(self._written) > _REMEMBERED_PAYLOADS:
                 self._written.popitem(last=False)
 
@@ -162,12 +177,7 @@ class ProcessWriter:
         line = schema.call_line(record, default=_json_default)
         with self._lock:
             self._check_journal()
-            written = os.write(self._journal_fd, line)
-            while written < len(line):  # a short write (nearly full disk): finish the line or fail
-                more = os.write(self._journal_fd, line[written:])
-                if not more:
-                    raise OSError(errno.ENOSPC, "no space left for a journal line", self._journal_path)
-                written += more
+            _write_all(self._journal_fd, line, self._journal_path)
 
     def _check_journal(self):
         try:
@@ -178,6 +188,25 @@ class ProcessWriter:
         if not same:
             raise FileNotFoundError(errno.ENOENT, "the journal file was deleted or replaced during the run, so "
                                     "new records would be lost", self._journal_path)
+
+    # -- payload files ---------------------------------------------------------------------------
+    def _write_payload(self, arr, rel):
+        """Write ``arr`` and return its reference: ``rel`` (a .npy file of its own), or, for a small
+        array, ``<pack>#<offset>`` in this writer's pack of .npy records."""
+        if arr.nbytes > layout.PACK_MAX_BYTES:
+            _save(os.path.join(self.run_dir, rel), arr)
+            return rel
+        record = _npy_record(arr)
+        with self._pack_lock:  # offsets are handed out in write order
+            if self._pack_fd is None:
+                self._pack_rel = "%s/%s/%s" % (layout.PAYLOAD_DIR, self.token, layout.PACK_FILE)
+                self._pack_fd = os.open(os.path.join(self.run_dir, self._pack_rel),
+                                        os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                self._pack_size = os.fstat(self._pack_fd).st_size
+            offset = self._pack_size
+            _write_all(self._pack_fd, record, self._pack_rel)
+            self._pack_size += len(record)
+        return "%s#%d" % (self._pack_rel, offset)
 
     # -- helpers ---------------------------------------------------------------------------------
     def _payload_allowed(self, arr):
@@ -204,6 +233,48 @@ class ProcessWriter:
             payload_dir = os.path.join(self.run_dir, layout.PAYLOAD_DIR, self.token)
             os.makedirs(payload_dir, exist_ok=True)
             self._payload_dir = payload_dir  # only now, so other threads never write into a missing dir
+
+
+class _Seen:
+    """What was recorded of one content hash: its statistics, payload file (or None) and sketch."""
+
+    __slots__ = ("stats", "payload", "sketch")
+
+    def __init__(self, stats, payload, sketch):
+        self.stats, self.payload, self.sketch = stats, payload, sketch
+
+
+def _stats_of(entry):
+    return {key: entry.get(key) for key in STATS_KEYS}
+
+
+def _write_all(fd, data, where):
+    """One write() (so a kill leaves a whole line or none); a short write (nearly full disk) is
+    finished or fails."""
+    written = os.write(fd, data)
+    while written < len(data):
+        more = os.write(fd, data[written:])
+        if not more:
+            raise OSError(errno.ENOSPC, "no space left on the device", where)
+        written += more
+
+
+_headers = {}  # (dtype, shape) -> .npy header bytes: a small record's header costs more than its data
+
+
+def _npy_record(arr):
+    """``arr`` as the bytes of a .npy file (version 1.0, C order), readable with np.load at its offset."""
+    if not arr.flags.c_contiguous:
+        arr = arr.copy(order="C")  # not np.ascontiguousarray: it makes a 0-d array 1-d
+    key = (arr.dtype.str if arr.dtype.names is None else arr.dtype.descr.__repr__(), arr.shape)
+    header = _headers.get(key)
+    if header is None:
+        buffer = io.BytesIO()
+        np.lib.format.write_array_header_1_0(buffer, np.lib.format.header_data_from_array_1_0(arr))
+        header = buffer.getvalue()
+        if len(_headers) < 1024:
+            _headers[key] = header
+    return header + arr.tobytes()
 
 
 def _save(path, arr):

@@ -216,11 +216,51 @@ def test_parquet_index_is_readable_without_bmtrace(tmp_path):
 
 
 def test_payloads_are_plain_npy_files(tmp_path):
-    """Each payload is a .npy file numpy.load reads with no bmtrace involved."""
+    """Each payload is a .npy file, or a .npy record in a pack at the offset its reference names:
+    numpy.load reads both with no bmtrace involved."""
+    big = np.arange(20000, dtype=np.float64)  # 160 KB: a file of its own
     with bmtrace.run(tmp_path / "run"):
         work(np.arange(5))
-    payload = bmtrace.open_run(tmp_path / "run").calls()[0].output().payload
-    assert np.load(tmp_path / "run" / payload).tolist() == [0, 2, 4, 6, 8]
+        work(big)
+    small_payload, big_payload = [c.output().payload for c in bmtrace.open_run(tmp_path / "run").calls()]
+    assert np.load(tmp_path / "run" / big_payload).tolist() == (big * 2).tolist()
+    path, offset = small_payload.split("#")
+    with open(tmp_path / "run" / path, "rb") as f:
+        f.seek(int(offset))
+        assert np.load(f).tolist() == [0, 2, 4, 6, 8]
+
+
+def test_packed_payloads_of_threads_stay_whole(tmp_path):
+    """Threads appending to one pack: every record loads its own value, verified by its hash."""
+    def job(t):
+        for i in range(50):
+            with bmtrace.sample("t%d-%d" % (t, i)):
+                work(np.full(10 + i, t * 100 + i, np.int32))
+
+    with bmtrace.run(tmp_path / "run"):
+        threads = [threading.Thread(target=job, args=(t,)) for t in range(6)]
+        [th.start() for th in threads]
+        [th.join() for th in threads]
+    calls = bmtrace.open_run(tmp_path / "run").calls()
+    assert len(calls) == 300 and len({c.output().payload for c in calls}) == 300
+    for call in calls:
+        t, i = map(int, call.sample[1:].split("-"))
+        np.testing.assert_array_equal(call.output().load(verify=True), np.full(10 + i, 2 * (t * 100 + i)))
+
+
+def test_packed_payload_references_are_checked(tmp_path):
+    """An offset that is not a number is refused like any bad payload path; one past the pack's end
+    is a damaged payload."""
+    from bmtrace.errors import PayloadCorruptError, PayloadPathError
+
+    with bmtrace.run(tmp_path / "run"):
+        work(np.arange(5))
+    tensor = bmtrace.open_run(tmp_path / "run").calls()[0].output()
+    path = tensor.payload.split("#")[0]
+    for bad, error in (("#-1", PayloadPathError), ("#1e3", PayloadPathError), ("#99999", PayloadCorruptError)):
+        tensor.payload = path + bad
+        with pytest.raises(error):
+            tensor.load()
 
 
 def test_fast_payload_load_matches_np_load(tmp_path):

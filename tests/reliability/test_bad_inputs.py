@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import bmtrace
+from payload_files import damage
 
 WORKTREE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROGRAM = "def resize(img):\n    return img[::2, ::2]\n"
@@ -72,10 +73,6 @@ def _journal(run):
     return journal
 
 
-def _payloads(run):
-    return sorted(p for p in (run / "payloads").rglob("*.npy"))
-
-
 # -- run.json ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("content", [b"\x00\xffnot json{", b"", b"[1, 2]"], ids=["garbage", "empty", "list"])
 @pytest.mark.parametrize("command", ["show", "diff"])
@@ -117,26 +114,15 @@ def test_journal_file_that_is_a_directory(runs, command):
 # -- payloads ------------------------------------------------------------------------------------
 def test_deleted_payload_under_show(runs):
     """show on a run with a deleted payload says which payload file is missing (exit 2)."""
-    victim = _payloads(runs["b"])[0]
-    victim.unlink()
+    victim = damage(bmtrace.open_run(runs["b"]).calls()[0].inputs[0], "deleted")
     out = bmtrace_cli("show", runs["b"])
     assert_clear_error(out, victim)
-
-
-def _damage(path, how):
-    if how == "deleted":
-        path.unlink()
-    elif how == "truncated":
-        path.write_bytes(path.read_bytes()[:-7])
-    else:  # an object array: loading it would need unpickling, which bmtrace never does
-        np.save(str(path), np.array([{"a": 1}, None], dtype=object), allow_pickle=True)  # path ends in .npy
 
 
 @pytest.mark.parametrize("how", ["deleted", "truncated", "pickled"])
 def test_damaged_payload_under_replay(runs, how):
     """replay with a deleted, truncated or pickled input payload is an error naming the payload."""
-    victim = _payloads(runs["b"])[0]  # the first call's input
-    _damage(victim, how)
+    victim = damage(bmtrace.open_run(runs["b"]).calls()[0].inputs[0], how)  # the first call's input
     out = bmtrace_cli("replay", runs["b"], "--stage", "resize", "--call", "prog.py:resize", cwd=runs["b"].parent)
     assert_clear_error(out, victim)
 

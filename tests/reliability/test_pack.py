@@ -76,7 +76,7 @@ def _rewrite(archive, target, change):
 def test_flipped_byte_is_detected(run_dir, tmp_path):
     """A payload whose bytes changed after packing fails its sha256; nothing is left in DIR."""
     def flip(info, data):
-        if info.name.endswith(".npy") and not flipped:
+        if info.name.endswith((".npy", ".npys")) and not flipped:
             flipped.append(info.name)
             data = data[:-1] + bytes([data[-1] ^ 1])
         yield info, data

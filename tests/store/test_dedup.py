@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import bmtrace
+from payload_files import stored_payloads
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -25,10 +26,6 @@ def shift(img):
     return img + 1
 
 
-def _payload_files(run_path):
-    return sorted((run_path / "payloads").rglob("*.npy"))
-
-
 @pytest.mark.parametrize("size", [100, 600 * 1024])  # below and above the parallel-write threshold
 def test_input_equal_to_previous_output_is_stored_once(tmp_path, size):
     """In a two-stage pipeline, the second stage's input references the first stage's output file."""
@@ -37,7 +34,7 @@ def test_input_equal_to_previous_output_is_stored_once(tmp_path, size):
             with bmtrace.sample("s%d" % i):
                 shift(scale(np.full(size, 10 * i + 3, np.float32)))  # all values distinct
     run = bmtrace.open_run(tmp_path / "run")
-    assert len(_payload_files(tmp_path / "run")) == 3 * 3  # scale in, scale out (= shift in), shift out
+    assert len(stored_payloads(tmp_path / "run")) == 3 * 3  # scale in, scale out (= shift in), shift out
     for i, sample in enumerate(run.samples()):
         first, second = run.calls(sample=sample)
         assert second.input("img").payload == first.output().payload
@@ -84,7 +81,7 @@ def test_threads_share_payloads_safely(tmp_path):
         expected = 2 * (i % 5) + (1 if call.stage == "shift" else 0)
         assert call.output().load(verify=True)[0] == expected
         assert call.input("img").load(verify=True).size == (5000 if i % 2 else 300000)
-    assert len(_payload_files(tmp_path / "run")) < 480 * 2  # shared, not one file per tensor
+    assert len(stored_payloads(tmp_path / "run")) < 480 * 2  # shared, not one file per tensor
 
 
 def test_sigkill_with_shared_payloads_leaves_every_record_readable(tmp_path):
@@ -145,7 +142,7 @@ def test_sha1_fallback_also_shares_payloads(tmp_path, monkeypatch):
         for size in (100, 400 * 1024):
             shift(scale(np.full(size, 3, np.float32)))
     run = bmtrace.open_run(tmp_path / "run")
-    assert run.hash_alg == "sha1" and len(_payload_files(tmp_path / "run")) == 6
+    assert run.hash_alg == "sha1" and len(stored_payloads(tmp_path / "run")) == 6
     for first, second in zip(run.calls(stage="scale"), run.calls(stage="shift")):
         assert second.input("img").payload == first.output().payload
         assert second.input("img").load(verify=True)[0] == 6

@@ -8,6 +8,8 @@ import pytest
 import bmtrace
 from bmtrace.errors import PayloadCorruptError, PayloadMissingError, PayloadPathError
 
+from payload_files import damage
+
 from .conftest import journal_records, write_journal
 
 
@@ -54,9 +56,7 @@ def test_symlink_inside_the_run_is_followed(small_run):
 def test_flipped_byte_is_detected(small_run):
     """A payload with one flipped data byte raises PayloadCorruptError naming the file."""
     tensor = bmtrace.open_run(small_run).calls()[1].output()
-    data = bytearray(open(tensor.payload_file, "rb").read())
-    data[-3] ^= 0x01
-    open(tensor.payload_file, "wb").write(bytes(data))
+    damage(tensor, "flipped")
     with pytest.raises(PayloadCorruptError, match="does not match its recorded content hash") as info:
         tensor.load()
     assert tensor.payload_file in str(info.value)
@@ -66,8 +66,7 @@ def test_flipped_byte_is_detected(small_run):
 def test_truncated_payload_is_corrupt(small_run):
     """A payload cut short raises PayloadCorruptError, not a numpy ValueError."""
     tensor = bmtrace.open_run(small_run).calls()[0].output()
-    data = open(tensor.payload_file, "rb").read()
-    open(tensor.payload_file, "wb").write(data[:-5])
+    damage(tensor, "truncated")
     with pytest.raises(PayloadCorruptError, match="cannot be read"):
         tensor.load()
 
@@ -75,7 +74,7 @@ def test_truncated_payload_is_corrupt(small_run):
 def test_pickled_payload_is_refused(small_run):
     """A payload replaced by a pickled object array is refused without unpickling."""
     tensor = bmtrace.open_run(small_run).calls()[0].output()
-    np.save(tensor.payload_file, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    damage(tensor, "pickled")
     with pytest.raises(PayloadCorruptError, match="cannot be read"):
         tensor.load()
 
