@@ -31,11 +31,12 @@ import bmtrace  # noqa: E402
 
 
 def _jpegs(count):
+    """``count`` different 1080p JPEG frames, as a video gives them (no two decode to the same pixels)."""
     import cv2
 
     out = []
+    y, x = np.mgrid[0:1080, 0:1920]
     for i in range(count):
-        y, x = np.mgrid[0:1080, 0:1920]
         img = np.stack([(x + 7 * i) % 256, (y + 3 * i) % 256, (x ^ y) % 256], -1).astype(np.uint8)
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
         assert ok
@@ -117,7 +118,7 @@ def disk_bytes(folder):
 
 
 def pipeline_figures(samples, rounds, root):
-    jpegs = _jpegs(4)
+    jpegs = _jpegs(samples)
     variants = [("plain", run_plain), ("np.save", run_np_save), ("full", _run_traced("full")),
                 ("stats", _run_traced("stats"))]
     times = {name: [] for name, _ in variants}
@@ -139,24 +140,29 @@ def pipeline_figures(samples, rounds, root):
 
 
 def small_records(count, root):
-    """Microseconds per traced call with one 4 KB output (full mode), and per np.save of it."""
-    arr = np.random.default_rng(1).standard_normal(1024).astype(np.float32)
-    stage = bmtrace.trace_stage("small")(lambda x: x)
+    """Microseconds per traced call with one 4 KB output (each call a different array, as the values of
+    successive samples are), and per np.save of it."""
+    arrays = np.random.default_rng(1).standard_normal((count + 1, 1024)).astype(np.float32)
+
+    @bmtrace.trace_stage("small")
+    def stage(i):
+        return arrays[i]
+
     folder = os.path.join(root, "small-np")
     os.makedirs(folder)
     t0 = time.perf_counter()
     for i in range(count):
-        np.save(os.path.join(folder, "%d.npy" % i), arr)
+        np.save(os.path.join(folder, "%d.npy" % i), arrays[i])
     np_us = (time.perf_counter() - t0) / count * 1e6
     results = {}
     for mode in ("full", "stats"):
         path = os.path.join(root, "small-" + mode)
         bmtrace.start(path, mode=mode)
         try:
-            stage(arr)  # warm-up: directories, writer
+            stage(count)  # warm-up: directories, writer
             t0 = time.perf_counter()
-            for _ in range(count):
-                stage(arr)
+            for i in range(count):
+                stage(i)
             results[mode] = (time.perf_counter() - t0) / count * 1e6
         finally:
             bmtrace.stop()

@@ -34,12 +34,13 @@ class Leaf:
     def of_plain(cls, name, kind, value, meta, note=None):
         return cls(name, kind, value=value, meta=meta, note=note)
 
-    def describe(self, pool=None, parts=1, known_hash=None, described=None):
+    def describe(self, pool=None, parts=1, known_hash=None, described=None, sampled=False):
         """The JSON-ready description of this leaf, without any payload reference.
 
         ``pool``/``parts`` let the writer spread the hash and statistics of a large array over threads;
         ``known_hash`` is the array's content hash when already taken, and ``described`` its
-        ``(hash, statistics)`` when identical content was described before.
+        ``(hash, statistics)`` when identical content was described before; ``sampled``: stats-mode
+        statistics (``describe_array``).
         """
         record = {"name": self.name, "kind": self.kind, "meta": self.meta, "note": self.note}
         if self.array is not None:
@@ -47,7 +48,8 @@ class Leaf:
             record["dtype"] = _dtype_name(arr.dtype)
             record["shape"] = list(arr.shape)
             if described is None:
-                digest, stats = describe_array(arr, pool=pool, parts=parts, want_hash=known_hash is None)
+                digest, stats = describe_array(arr, pool=pool, parts=parts, want_hash=known_hash is None,
+                                               sampled=sampled)
                 described = (known_hash or digest, stats)
             record["hash"] = described[0]
             record.update(described[1])

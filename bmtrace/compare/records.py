@@ -163,7 +163,10 @@ def compare_stats(ta, tb, *, stage=None, name=None, rules=None):
     evidence = sketch_evidence(ta, tb, shape_a, tol.rtol)
     if evidence is not None and evidence.complete:
         return _from_complete_sketch(evidence, result, ta, tb, tol)
-    pairs = [(getattr(ta, k), getattr(tb, k)) for k in ("min", "max", "mean", "std")]
+    # Differences of means and stds bound the max abs diff only when both were taken over the same
+    # elements (all of them, or the same stats-mode sample): min and max always are.
+    same_basis = getattr(ta, "stats_sample", None) == getattr(tb, "stats_sample", None)
+    pairs = [(getattr(ta, k), getattr(tb, k)) for k in (("min", "max", "mean", "std") if same_basis else ("min", "max"))]
     known = [(x, y) for x, y in pairs if x is not None and y is not None]
     if not known and evidence is None:
         result.status = Status.DIVERGED if same is False else Status.UNVERIFIED
@@ -172,7 +175,7 @@ def compare_stats(ta, tb, *, stage=None, name=None, rules=None):
         return result
     bound = max(abs(float(x) - float(y)) for x, y in known) if known else 0.0
     result.max_abs_diff = bound
-    if ta.mean is not None and tb.mean is not None:
+    if same_basis and ta.mean is not None and tb.mean is not None:
         result.mean_abs_diff = abs(float(ta.mean) - float(tb.mean))
     scale = max(abs(float(v)) for v in (ta.min, ta.max) if v is not None) if (
         ta.min is not None or ta.max is not None) else 0.0

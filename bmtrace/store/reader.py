@@ -307,7 +307,7 @@ class Tensor:
 
     __slots__ = ("call", "name", "role", "kind", "dtype", "shape", "min", "max", "mean", "std", "nan_count",
                  "inf_count", "hash", "meta", "note", "payload", "value", "path", "container", "py_type",
-                 "_hash_alg", "sketch")
+                 "_hash_alg", "sketch", "stats_sample")
 
     def __init__(self, call, entry):
         """``entry`` is a validated tensor entry from ``schema.parse_tensor``."""
@@ -320,6 +320,7 @@ class Tensor:
         self.shape = tuple(entry["shape"]) if entry["shape"] is not None else None
         self._hash_alg = entry["hash_alg"]
         self.sketch = entry["sketch"]  # stats mode: sampled values (bmtrace.codecs.sketch)
+        self.stats_sample = entry["stats_sample"]  # stats mode: mean/std over this many elements (None: all)
 
     def __repr__(self):
         return "<Tensor %s %s %s %s>" % (self.name, self.kind, self.dtype, self.shape)

@@ -112,6 +112,7 @@ TENSOR_FIELDS = {
     "container": (_STR, None, False),
     "py_type": (_STR, None, False),
     "sketch": (_DICT, None, False),  # stats mode: sampled values (bmtrace.codecs.sketch)
+    "stats_sample": (_COUNT, None, False),  # stats mode: mean/std taken over this many elements
 }
 
 

@@ -103,8 +103,11 @@ class ProcessWriter:
             if arr is None:
                 entry, payload = leaf.describe(), None
             else:
+                if not arr.flags.c_contiguous:  # one copy, read by the hash, statistics, sketch and write
+                    arr = leaf.array = arr.copy(order="C")
                 entry, payload = self._store_array(leaf, arr, rel if wants_payload else None, wants_sketch,
-                                                   hashing.content_hash(arr) if hash_first else None)
+                                                   hashing.content_hash(arr) if hash_first else None,
+                                                   sampled=not keep_payload)
             entry["payload"] = payload
             if wants_payload and payload is None and self.cap_reached:
                 entry["note"] = _join_note(entry.get("note"), "payload skipped: run payload cap of %d bytes reached"
@@ -113,10 +116,13 @@ class ProcessWriter:
             entries.append(entry)
         return entries
 
-    def _store_array(self, leaf, arr, rel, wants_sketch, key):
+    def _store_array(self, leaf, arr, rel, wants_sketch, key, sampled):
         """``(entry, payload)`` of an array leaf; ``rel`` is where its payload goes (None: not kept),
-        ``key`` its content hash when already taken (None with SHA-1, which is hashed while describing)."""
+        ``key`` its content hash when already taken (None with SHA-1, which is hashed while describing),
+        ``sampled`` whether stats-mode statistics will do."""
         seen = self._known(key)
+        if seen is not None and not sampled and "stats_sample" in seen.stats:
+            seen = None  # described in stats mode; a full-mode record gets exact statistics
         written = False
         if seen is not None:  # same dtype, shape and bytes: same statistics, sketch and payload
             entry = leaf.describe(described=(key, seen.stats))
@@ -127,7 +133,8 @@ class ProcessWriter:
             pending = None
             if large and rel is not None and key is not None and self._payload_allowed(arr):
                 pending = self._pool().submit(_save, os.path.join(self.run_dir, rel), arr)
-            entry = leaf.describe(pool=self._pool() if large else None, parts=2 if large else 1, known_hash=key)
+            entry = leaf.describe(pool=self._pool() if large else None, parts=2 if large else 1, known_hash=key,
+                                  sampled=sampled)
             if pending is not None:
                 pending.result()
                 written = True
@@ -245,7 +252,10 @@ class _Seen:
 
 
 def _stats_of(entry):
-    return {key: entry.get(key) for key in STATS_KEYS}
+    stats = {key: entry.get(key) for key in STATS_KEYS}
+    if "stats_sample" in entry:
+        stats["stats_sample"] = entry["stats_sample"]
+    return stats
 
 
 def _write_all(fd, data, where):

@@ -2,6 +2,7 @@
 import os
 
 import numpy as np
+from payload_files import damage
 
 import bmtrace
 from bmtrace.compare import Status, compare_records
@@ -50,9 +51,7 @@ def test_damaged_payload_is_an_error_result(tmp_path):
     """A truncated .npy payload gives status 'error' with the exception, not a crash."""
     a = _record(tmp_path / "a", out=np.zeros(1000))
     b = _record(tmp_path / "b", out=np.ones(1000))
-    payload = os.path.join(b.run.path, b.outputs[0].payload)
-    with open(payload, "r+b") as f:
-        f.truncate(100)
+    damage(b.outputs[0], "truncated")
     r = compare_records(a.outputs[0], b.outputs[0])
     assert r.status == Status.ERROR
     assert "could not load" in r.notes[0]
@@ -62,8 +61,7 @@ def test_damaged_payload_makes_the_stage_an_error(tmp_path):
     """The stage entry of a damaged payload has status 'error' in the diff."""
     _record(tmp_path / "a", out=np.zeros(1000))
     b = _record(tmp_path / "b", out=np.ones(1000))
-    with open(os.path.join(b.run.path, b.outputs[0].payload), "r+b") as f:
-        f.truncate(100)
+    damage(b.outputs[0], "truncated")
     result = bmtrace.diff(str(tmp_path / "a"), str(tmp_path / "b"))
     assert result.stages[0].status == "error"
     assert result.first_divergence.stage == "stage"
