@@ -137,6 +137,21 @@ def sketch(arr):
 
 def channel_grid(shape, axis):
     """The step and the slices selecting the per-channel statistics grid of ``shape``."""
+    key = (tuple(shape), axis)
+    hit = _grid_cache.get(key)
+    if hit is None:
+        hit = _channel_grid(*key)
+        with _cache_lock:
+            if len(_grid_cache) >= _CACHE_LIMIT:
+                _grid_cache.clear()
+            _grid_cache[key] = hit
+    return hit
+
+
+_grid_cache = {}  # (shape, axis) -> (step, slices): the same few shapes come back every sample
+
+
+def _channel_grid(shape, axis):
     # dims of 1 are left out so that (1, H, W, C) and (H, W, C) get the same grid
     others = [d for i, d in enumerate(shape) if i != axis and d > 1] or [1]
     pixels = int(np.prod(others, dtype=np.int64))
@@ -152,18 +167,21 @@ def channel_grid(shape, axis):
 def channel_stats(data, axis):
     """``{"channel_axis", "channel_step", "channels"}`` over the channel grid of ``data``, or None."""
     step, slices = channel_grid(data.shape, axis)
-    grid = np.moveaxis(np.ascontiguousarray(data[slices]), axis, -1)
+    grid = data[slices]
     # channels first and contiguous: each reduction below runs along one long row
-    rows = np.ascontiguousarray(grid.reshape(-1, grid.shape[-1]).T, dtype=np.float64)
-    if rows.size == 0 or (data.dtype.kind == "f" and not np.isfinite(rows).all()):
+    order = (axis,) + tuple(i for i in range(grid.ndim) if i != axis)
+    rows = grid.transpose(order).reshape(grid.shape[axis], -1).astype(np.float64, order="C")
+    if rows.size == 0:
+        return None
+    low, high = rows.min(axis=1), rows.max(axis=1)
+    if data.dtype.kind == "f" and not (np.isfinite(low).all() and np.isfinite(high).all()):
         return None  # NaN/Inf: the global counts already tell the runs apart
-    mean = rows.mean(axis=1)
+    mean = rows.sum(axis=1) / rows.shape[1]
     centred = rows - mean[:, None]
     np.multiply(centred, centred, out=centred)
     std = np.sqrt(centred.sum(axis=1) / rows.shape[1])
     return {"channel_axis": int(axis), "channel_step": int(step),
-            "channels": {"min": rows.min(axis=1).tolist(), "max": rows.max(axis=1).tolist(),
-                         "mean": mean.tolist(), "std": std.tolist()}}
+            "channels": {"min": low.tolist(), "max": high.tolist(), "mean": mean.tolist(), "std": std.tolist()}}
 
 
 def decode_values(doc, shape):
