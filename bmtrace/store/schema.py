@@ -190,10 +190,15 @@ def parse_line(line):
     return parse_call(obj)
 
 
-def call_line(record, default=None):
+def line_encoder(default=None):
+    """What ``call_line`` encodes with; build it once (json.dumps builds one per call)."""
+    return json.JSONEncoder(default=default, allow_nan=True)
+
+
+def call_line(record, encoder):
     """The journal line (bytes, newline-terminated) of a call record: ASCII JSON, so lone surrogates
     and any other text survive as escapes."""
-    return (json.dumps(record, default=default, allow_nan=True) + "\n").encode("ascii")
+    return (encoder.encode(record) + "\n").encode("ascii")
 
 
 def sort_key(record):

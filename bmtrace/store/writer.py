@@ -181,7 +181,7 @@ class ProcessWriter:
         Raises OSError when the journal file was deleted or replaced (writes would be lost).
         """
         record["hash_alg"] = hashing.algorithm()  # every hash of this process's records
-        line = schema.call_line(record, default=_json_default)
+        line = schema.call_line(record, _LINE_ENCODER)
         with self._lock:
             self._check_journal()
             _write_all(self._journal_fd, line, self._journal_path)
@@ -297,6 +297,7 @@ def _join_note(old, new):
 
 
 def _json_default(value):
+    """JSON for what the leaves may still hold: numpy scalars and arrays, sets; anything else as repr."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
@@ -304,3 +305,6 @@ def _json_default(value):
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=repr)
     return repr(value)
+
+
+_LINE_ENCODER = schema.line_encoder(_json_default)
