@@ -146,14 +146,18 @@ def _small_partial(flat):
             return {"n": 0, "nan": nan, "inf": 1 - nan, "min": None, "max": None, "mean": 0.0, "m2": 0.0}
         return {"n": 1, "nan": 0, "inf": 0, "min": value, "max": value, "mean": float(value), "m2": 0.0}
     low, high = flat.min(), flat.max()
-    if flat.dtype.kind == "f" and not (np.isfinite(low) and np.isfinite(high)):
+    bound = max(abs(float(low)), abs(float(high)))
+    if not bound < _NO_OVERFLOW:  # NaN, Inf, or squares that could overflow: the guarded path
         return _partial(flat)
-    with np.errstate(all="ignore"):
-        wide = flat.astype(np.float64)
-        mean = float(wide.sum()) / flat.size
-        wide -= mean
-        m2 = _square_sum(wide)
-    return {"n": int(flat.size), "nan": 0, "inf": 0, "min": low, "max": high, "mean": mean, "m2": m2}
+    wide = flat.astype(np.float64)
+    mean = float(wide.sum()) / flat.size
+    wide -= mean
+    return {"n": int(flat.size), "nan": 0, "inf": 0, "min": low, "max": high, "mean": mean, "m2": _square_sum(wide)}
+
+
+# Below this magnitude, sums and squares of up to _SMALL float64 values cannot overflow, so the small
+# path skips np.errstate (a context manager costs more than the arithmetic here).
+_NO_OVERFLOW = 1e150
 
 
 def _partial(flat):
