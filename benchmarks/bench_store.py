@@ -1,14 +1,11 @@
-"""Store costs, as ratios measured in one process: content hash, deduplicated payloads, verified loads,
-journal parsing.
+"""Store costs, as ratios measured in one process: content hash, verified loads, journal parsing.
 
 1. Content hash throughput: xxh3-128 (when xxhash is installed) against the SHA-1 fallback, 64 MiB.
-2. A decorated four-stage pipeline (1080p decode -> resize -> normalize -> infer), whole runs with
-   start/stop: bmtrace full mode against np.save of each stage's output once, time and bytes on disk.
-   A stage's input is the previous stage's output, so deduplicated payloads write each array once.
-3. Payload loading with hash verification against without, for both hash algorithms.
-4. Reading: microseconds per journal line (JSON decode + validation + objects) and stop() time of a
-   stats-mode run of N samples x 3 stages (which builds the Parquet index when pyarrow is installed).
+2. Payload loading with hash verification against without (a full-mode run of 1080p frames).
+3. Reading: microseconds per journal line (JSON decode + validation + objects) of a stats-mode run
+   of N samples x 3 stages.
 
+Recording cost is measured by bench_pipeline.py, long runs (stop, show, diff) by bench_scale.py.
 Run: python benchmarks/bench_store.py [--samples N] [--small N]
 """
 import argparse
@@ -70,41 +67,17 @@ def infer(x):
     return x.mean(axis=(0, 1))
 
 
-def bench_pipeline(root, samples):
-    print("2. decorated pipeline, %d samples of 1080p, whole runs" % samples)
-    run_path, save_path = os.path.join(root, "run"), os.path.join(root, "save")
-
-    def traced():
-        shutil.rmtree(run_path, ignore_errors=True)
-        bmtrace.start(run_path)
+def record_frames(root, samples):
+    run_path = os.path.join(root, "run")
+    with bmtrace.run(run_path):
         for i in range(samples):
             with bmtrace.sample(str(i)):
                 infer(normalize(resize(decode(i))))
-        bmtrace.stop()
-
-    def by_hand():
-        shutil.rmtree(save_path, ignore_errors=True)
-        os.makedirs(save_path)
-        for i in range(samples):
-            outputs = [decode.__wrapped__(i)]
-            for stage in (resize, normalize, infer):
-                outputs.append(stage.__wrapped__(outputs[-1]))
-            for k, out in enumerate(outputs):
-                np.save(os.path.join(save_path, "%d-%d.npy" % (i, k)), out)
-
-    t_hand, t_traced = [], []
-    for _ in range(3):  # interleaved rounds: the machine's load changes over time
-        t_hand.append(_best(by_hand, 1))
-        t_traced.append(_best(traced, 1))
-    hand, ours = min(t_hand), min(t_traced)
-    print("   np.save each output once: %.2f s, %.0f MB" % (hand, _du(save_path) / 1e6))
-    print("   bmtrace full mode:        %.2f s, %.0f MB  (time %.2fx, bytes %.2fx)"
-          % (ours, _du(run_path) / 1e6, ours / hand, _du(run_path) / _du(save_path)))
     return run_path
 
 
 def bench_verify(run_path):
-    print("3. loading payloads with and without hash verification (%s)" % hashing.algorithm())
+    print("2. loading payloads with and without hash verification (%s)" % hashing.algorithm())
     tensors = [t for t in bmtrace.open_run(run_path).tensors() if t.payload]
     plain = _best(lambda: [t.load(verify=False) for t in tensors], 3)
     checked = _best(lambda: [t.load(verify=True) for t in tensors], 3)
@@ -129,23 +102,18 @@ def _c(x):
 
 
 def bench_reading(root, small):
-    print("4. a stats-mode run of %d samples x 3 stages (64 floats each)" % small)
+    print("3. a stats-mode run of %d samples x 3 stages (64 floats each)" % small)
     path = os.path.join(root, "small")
     bmtrace.start(path, mode="stats", overwrite=True)
     x = np.zeros(64, np.float32)
-    start = time.perf_counter()
     for i in range(small):
         with bmtrace.sample("f%d" % i):
             _c(_b(_a(x + i)))
-    record = time.perf_counter() - start
-    start = time.perf_counter()
     bmtrace.stop()
-    stop = time.perf_counter() - start
     start = time.perf_counter()
     calls = bmtrace.open_run(path).calls()
     read = time.perf_counter() - start
-    print("   recording %.0f us per call, stop() %.2f s, open_run + calls() %.2f s (%.1f us per journal line)"
-          % (record / (3 * small) * 1e6, stop, read, read / len(calls) * 1e6))
+    print("   open_run + calls() %.2f s (%.1f us per journal line)" % (read, read / len(calls) * 1e6))
 
 
 def main():
@@ -156,7 +124,7 @@ def main():
     root = tempfile.mkdtemp(prefix="bench_store-")
     try:
         bench_hash()
-        run_path = bench_pipeline(root, args.samples)
+        run_path = record_frames(root, args.samples)
         bench_verify(run_path)
         bench_reading(root, args.small)
     finally:
