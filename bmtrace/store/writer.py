@@ -273,14 +273,21 @@ _headers = {}  # (dtype, shape) -> .npy header bytes: a small record's header co
 
 
 def _npy_record(arr):
-    """``arr`` as the bytes of a .npy file (version 1.0, C order), readable with np.load at its offset."""
+    """``arr`` as the bytes of a .npy file (C order), readable with np.load at its offset."""
+    if arr.dtype.hasobject:
+        raise ValueError("object arrays are not stored: loading them would need pickle")
     if not arr.flags.c_contiguous:
         arr = arr.copy(order="C")  # not np.ascontiguousarray: it makes a 0-d array 1-d
-    key = (arr.dtype.str if arr.dtype.names is None else arr.dtype.descr.__repr__(), arr.shape)
+    key = (arr.dtype, arr.shape)
     header = _headers.get(key)
     if header is None:
+        fields = np.lib.format.header_data_from_array_1_0(arr)
         buffer = io.BytesIO()
-        np.lib.format.write_array_header_1_0(buffer, np.lib.format.header_data_from_array_1_0(arr))
+        try:
+            np.lib.format.write_array_header_1_0(buffer, fields)
+        except ValueError:  # a header over 64 KB (many structured fields) needs version 2.0
+            buffer = io.BytesIO()
+            np.lib.format.write_array_header_2_0(buffer, fields)
         header = buffer.getvalue()
         if len(_headers) < 1024:
             _headers[key] = header
