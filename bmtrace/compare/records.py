@@ -29,7 +29,7 @@ def _shape(tensor):
     return tuple(shape) if shape is not None else None
 
 
-def compare_records(ta, tb, *, stage=None, name=None, rules=None, chunk=None):
+def compare_records(ta, tb, *, stage=None, name=None, rules=None, chunk=None, loaded=None):
     """Compare tensor record ``ta`` (run A) with ``tb`` (run B).
 
     Args:
@@ -38,6 +38,8 @@ def compare_records(ta, tb, *, stage=None, name=None, rules=None, chunk=None):
         name: name to report; default ``ta.name``.
         rules: ``ToleranceRules``; default: the vendor defaults.
         chunk: elements per metric pass (None: the default).
+        loaded: a list that receives ``(a, b)`` when both payloads were loaded, so a caller that looks
+            at the arrays again (the representation check) does not read them twice.
 
     Returns:
         TensorComparison; unloadable payloads give status ``error`` with a note, never an exception.
@@ -63,6 +65,8 @@ def compare_records(ta, tb, *, stage=None, name=None, rules=None, chunk=None):
                                       dtype_a=ta.dtype, dtype_b=tb.dtype, basis="payload")
             result.notes.append("could not load a payload: %s: %s" % (type(exc).__name__, exc))
             return result
+        if loaded is not None:
+            loaded.append((a, b))
         kwargs = {"chunk": chunk} if chunk else {}
         result = compare_arrays(a, b, name=name, role=role, stage=stage, rules=rules,
                                 meta_a=getattr(ta, "meta", None), meta_b=getattr(tb, "meta", None),
