@@ -195,26 +195,32 @@ def _image_like(x):
 
 
 def _ruled_out_by_stats(ta, tb, scales):
-    """True when the recorded min/max prove that no mapping puts A onto B.
+    """True when the recorded statistics prove that no mapping puts A onto B.
 
-    A mapping moves values (transpose, channel flip) and multiplies them by one scale, so B's min and
-    max are A's times that scale, up to the few ulps the exact check allows. The slack here is far
-    wider than that: this screen may only ever skip pairs the exact check would reject.
+    A mapping moves values (transpose, channel flip) and multiplies them by one scale, so B's min,
+    max, mean and std are A's times that scale, up to the few ulps per element the exact check
+    allows (at most that times max |B| for each of them). The slack here is far wider: this screen
+    may only ever skip pairs the exact check would reject.
     """
-    stats = [getattr(t, key, None) for t in (ta, tb) for key in ("min", "max")]
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in stats):
-        return False
     if any(getattr(t, "nan_count", None) != 0 or getattr(t, "inf_count", None) != 0 for t in (ta, tb)):
-        return False  # recorded min/max are over finite values only
+        return False  # recorded statistics are over finite values only
     if any(_kind(t.dtype) not in "iuf" for t in (ta, tb)):
         return False
-    min_a, max_a, min_b, max_b = (float(v) for v in stats)
-    slack = 1e-4 * max(abs(min_b), abs(max_b), abs(min_a), abs(max_a)) + 1e-30
+    pairs = [(_number(getattr(ta, key, None)), _number(getattr(tb, key, None))) for key in ("min", "max", "mean", "std")]
+    if any(x is None or y is None for x, y in pairs[:2]):
+        return False
+    known = [(x, y) for x, y in pairs if x is not None and y is not None]
+    slack = 1e-4 * max(abs(v) for pair in pairs[:2] for v in pair) + 1e-30
     for scale in scales:
-        if abs(min_a * scale - min_b) <= slack * max(scale, 1.0) and \
-                abs(max_a * scale - max_b) <= slack * max(scale, 1.0):
+        if all(abs(x * scale - y) <= slack * max(scale, 1.0) for x, y in known):
             return False
     return True
+
+
+def _number(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 def _kind(dtype):

@@ -65,6 +65,7 @@ def test_damaged_payload_is_an_error_in_the_diff(tmp_path):
 class _Record:
     def __init__(self, lo, hi, dtype="float32", nan=0):
         self.min, self.max, self.dtype, self.nan_count, self.inf_count = lo, hi, dtype, nan, 0
+        self.mean = self.std = None
 
 
 @pytest.mark.parametrize("scale", SCALES)
@@ -85,3 +86,26 @@ def test_stats_screen_rules_out_real_differences_only_when_it_can():
     assert not _ruled_out_by_stats(_Record(-1.0, 1.0), _Record(-1.5, 1.2, nan=1), SCALES)  # min/max skip NaN
     assert not _ruled_out_by_stats(_Record(None, 1.0), _Record(-1.5, 1.2), SCALES)
     assert not _ruled_out_by_stats(_Record(-1.0, 1.0), _Record(-2.0, 2.0), SCALES + (2.0,))
+
+
+def test_stats_screen_uses_mean_and_std_when_recorded():
+    """Same min and max (a 0..255 image), other mean: no mapping; equal statistics: maybe one."""
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)
+    b = np.clip(a.astype(int) + 9, 0, 255).astype(np.uint8)
+    a[0, 0], b[0, 0] = (0, 0, 255), (0, 0, 255)
+
+    def record(x):
+        r = _Record(int(x.min()), int(x.max()), "uint8")
+        r.mean, r.std = float(x.mean()), float(x.std())
+        return r
+    assert _ruled_out_by_stats(record(a), record(b), SCALES)
+    assert not _ruled_out_by_stats(record(a), record(a[:, :, ::-1].transpose(1, 0, 2)), SCALES)
+    f = a.astype(np.float32) / np.float32(255)
+    assert not _ruled_out_by_stats(record(a), _record_float(f), SCALES)
+
+
+def _record_float(x):
+    r = _Record(float(x.min()), float(x.max()))
+    r.mean, r.std = float(x.astype(np.float64).mean()), float(x.astype(np.float64).std())
+    return r
