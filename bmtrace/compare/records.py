@@ -77,8 +77,10 @@ def compare_records(ta, tb, *, stage=None, name=None, rules=None, chunk=None, lo
 
 
 class preloaded:
-    """``with preloaded({id(tensor): array}):`` compare_records on this thread uses those arrays
-    (loaded ahead by the diff's prefetch thread) instead of reading the payloads again."""
+    """``with preloaded({id(tensor): array}):`` compare_records (and ``load_tensor``) on this thread use
+    those arrays (loaded ahead by the diff's prefetch thread) instead of reading the payloads again.
+    They stay available until the block ends, so later steps on the same call pair (its predictions)
+    do not read them a second time."""
 
     def __init__(self, arrays):
         self.arrays = arrays
@@ -94,13 +96,17 @@ class preloaded:
 _local = threading.local()
 
 
-def _load(tensor):
+def load_tensor(tensor):
+    """``tensor.load()``, or the array a surrounding ``preloaded`` block already holds for it."""
     arrays = getattr(_local, "arrays", None)
     if arrays:
-        array = arrays.pop(id(tensor), None)
+        array = arrays.get(id(tensor))
         if array is not None:
             return array
     return tensor.load()
+
+
+_load = load_tensor
 
 
 def _equal_by_hash(ta, tb, name, role, name_b, stage, rules):
