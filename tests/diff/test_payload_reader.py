@@ -109,3 +109,26 @@ def _record_float(x):
     r = _Record(float(x.min()), float(x.max()))
     r.mean, r.std = float(x.astype(np.float64).mean()), float(x.astype(np.float64).std())
     return r
+
+
+def test_read_buffers_are_reused_only_when_no_array_refers_to_them():
+    from bmtrace.diff.prefetch import _Buffers
+
+    pool = _Buffers()
+    first = pool.take(1000)
+    held = np.frombuffer(first, np.uint8, count=800).reshape(20, 40, order="F")
+    second = pool.take(900)
+    assert second is not first  # ``held`` still reads the first buffer
+    del held
+    assert pool.take(500) is second or pool.take(500) is first
+    assert len(pool.take(pool.MAX_BYTES + 1)) == pool.MAX_BYTES + 1 and len(pool.pool) == 2
+
+
+def test_arrays_loaded_earlier_keep_their_values(tmp_path):
+    """Arrays a caller keeps are never overwritten by later reads into reused buffers."""
+    run = _record(tmp_path / "r", {"o%d" % i: np.full(3000, i, np.float32) for i in range(12)})
+    reader = PayloadReader()
+    kept = [reader.load(t) for t in run.calls()[0].outputs]
+    for _ in range(3):
+        [reader.load(t) for t in run.calls()[0].outputs]
+    assert [float(k[0]) for k in kept] == list(range(12)) and all((k == k[0]).all() for k in kept)
