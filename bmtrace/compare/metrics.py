@@ -81,9 +81,9 @@ class _Accumulator:
         self.valid = 0
         self.equal = 0
         self.mismatch = 0
-        # Reused buffers: no allocation per chunk.
-        self.d = np.empty(chunk, dtype)
-        self.t = np.empty(chunk, dtype)
+        # Reused buffers: no allocation per chunk, nor per pair on this thread.
+        self.d = _scratch("d", dtype, chunk)
+        self.t = _scratch("t", dtype, chunk)
 
     def add_finite(self, x, y, index_of, d=None, top=None):
         """Fold in finite values ``x``, ``y``; ``d`` may hold ``|x - y|`` and ``top`` its argmax."""
@@ -230,8 +230,8 @@ def array_metrics(a, b, rtol=0.0, chunk=CHUNK_ELEMENTS, threads=2):
     b = np.asarray(b)
     if a.shape != b.shape:
         raise ValueError("array_metrics needs equal shapes, got %s and %s" % (a.shape, b.shape))
-    fa = a.reshape(-1)
-    fb = b.reshape(-1)
+    fa = _flat(a, "a")
+    fb = _flat(b, "b")
     size = fa.size
     dtype = work_dtype(a.dtype, b.dtype)
     chunks = -(-size // chunk) if size else 0
@@ -258,14 +258,54 @@ def _total(d):
 
 def _sweep(fa, fb, begin, end, rtol, dtype, chunk):
     """Accumulate chunks ``[begin, end)`` of two flat arrays (``begin`` on a chunk boundary)."""
-    acc = _Accumulator(rtol, dtype, min(chunk, max(end - begin, 1)))
+    size = min(chunk, max(end - begin, 1))
+    acc = _Accumulator(rtol, dtype, size)
+    # Converted chunks go to buffers of this thread too (astype would allocate every chunk).
+    xs = _scratch("x", dtype, size) if fa.dtype != dtype else None
+    ys = _scratch("y", dtype, size) if fb.dtype != dtype else None
     # Inf - Inf, 0/0 and overflows are expected: they route chunks to the masked slow path.
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         for start in range(begin, end, chunk):
-            x = fa[start:start + chunk].astype(dtype, copy=False)
-            y = fb[start:start + chunk].astype(dtype, copy=False)
+            x = fa[start:start + chunk]
+            y = fb[start:start + chunk]
+            if xs is not None:
+                x = xs[:x.size]
+                np.copyto(x, fa[start:start + chunk])
+            if ys is not None:
+                y = ys[:y.size]
+                np.copyto(y, fb[start:start + chunk])
             acc.add_chunk(x, y, start)
     return acc
+
+
+# Arrays up to this many elements are flattened into a reused buffer when not C-contiguous.
+FLAT_SCRATCH_ELEMENTS = 1 << 21
+_local = threading.local()
+
+
+def _scratch(name, dtype, n):
+    """A work array of ``n`` elements kept for this thread: fresh memory costs a page fault per 4 KiB
+    on first write, more than the arithmetic on a small pair. Each name is used once per thread at a
+    time (the accumulator's buffers, the two converted chunks, the two flattened arrays)."""
+    cache = getattr(_local, "buffers", None)
+    if cache is None:
+        cache = _local.buffers = {}
+    key = (name, np.dtype(dtype))
+    buffer = cache.get(key)
+    if buffer is None or buffer.size < n:
+        buffer = np.empty(max(n, 1), dtype)
+        if n <= FLAT_SCRATCH_ELEMENTS:
+            cache[key] = buffer
+    return buffer[:n]
+
+
+def _flat(x, name):
+    """``x.reshape(-1)``: a view when ``x`` is C-contiguous, else a C-order copy into a reused buffer."""
+    if x.flags.c_contiguous or x.size > FLAT_SCRATCH_ELEMENTS:
+        return x.reshape(-1)
+    flat = _scratch("flat_" + name, x.dtype, x.size)
+    np.copyto(flat.reshape(x.shape), x)
+    return flat
 
 
 _executor = None
