@@ -191,19 +191,22 @@ class _Buffers:
         self.lock = threading.Lock()  # the prefetch thread and the comparing thread both read
 
     def take(self, size):
-        """A bytearray of at least ``size`` bytes that no array refers to."""
+        """A bytearray of at least ``size`` (and at most about twice ``size``) bytes no array refers to.
+
+        The upper bound matters: an array kept by a result (predictions keep their logits) keeps its
+        whole buffer alive.
+        """
         if size > self.MAX_BYTES:
             return bytearray(size)  # bytearray: the loaded array stays writable
         with self.lock:
             free = [buffer for buffer in self.pool if _unexported(buffer)]
-            fitting = [buffer for buffer in free if len(buffer) >= size]
+            fitting = [buffer for buffer in free if size <= len(buffer) <= 2 * size + 4096]
             if fitting:
                 return min(fitting, key=len)
             fresh = bytearray(size)
             if len(self.pool) >= self.KEEP:
-                if not free:
-                    return fresh
-                self.pool.remove(min(free, key=len))
+                # drop the smallest free buffer, else the oldest (still held by some result)
+                self.pool.remove(min(free, key=len) if free else self.pool[0])
             self.pool.append(fresh)
             return fresh
 

@@ -115,13 +115,17 @@ def test_read_buffers_are_reused_only_when_no_array_refers_to_them():
     from bmtrace.diff.prefetch import _Buffers
 
     pool = _Buffers()
-    first = pool.take(1000)
-    held = np.frombuffer(first, np.uint8, count=800).reshape(20, 40, order="F")
-    second = pool.take(900)
+    first = pool.take(100000)
+    held = np.frombuffer(first, np.uint8, count=80000).reshape(200, 400, order="F")
+    second = pool.take(90000)
     assert second is not first  # ``held`` still reads the first buffer
     del held
-    assert pool.take(500) is second or pool.take(500) is first
-    assert len(pool.take(pool.MAX_BYTES + 1)) == pool.MAX_BYTES + 1 and len(pool.pool) == 2
+    assert pool.take(60000) is second  # the smallest free buffer that fits
+    small = pool.take(10000)  # both far too large for it: a kept array would pin the whole buffer
+    assert small is not first and small is not second
+    assert len(pool.take(pool.MAX_BYTES + 1)) == pool.MAX_BYTES + 1 and len(pool.pool) == 3
+    pinned = [np.frombuffer(pool.take(10 + i), np.uint8) for i in range(pool.KEEP + 3)]
+    assert len(pool.pool) == pool.KEEP and len(pinned) == pool.KEEP + 3
 
 
 def test_arrays_loaded_earlier_keep_their_values(tmp_path):
