@@ -278,8 +278,9 @@ def _sweep(fa, fb, begin, end, rtol, dtype, chunk):
     return acc
 
 
-# Arrays up to this many elements are flattened into a reused buffer when not C-contiguous.
-FLAT_SCRATCH_ELEMENTS = 1 << 21
+# Work buffers up to this many elements are kept per thread (flattened non-C-contiguous arrays up to
+# 1M elements: at most two per dtype, 8 MB for float32, held for the life of the thread).
+FLAT_SCRATCH_ELEMENTS = 1 << 20
 _local = threading.local()
 
 
