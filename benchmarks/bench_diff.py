@@ -14,16 +14,19 @@ Workloads (recorded once through the public API, then diffed from warm page cach
 3. many small samples: 50x as many samples, one 64x64 float32 output each, all slightly different:
    per-pair overhead rather than arithmetic.
 
-Ratio = baseline time / bmtrace time, best of N each (target >= 2x, aim 3x: bmtrace twice as fast
-as the loop, from skipping what hashes settle, reading payloads ahead on a helper thread while the
-current pair is compared, and splitting large pairs over two cores). MB/s of both sides count the
-bytes of both arrays of every pair the numpy loop loads.
+Ratio = baseline time / bmtrace time, best of N each and median of N interleaved runs (target >= 2x,
+aim 3x: bmtrace twice as fast as the loop, from skipping what hashes settle, reading payloads ahead on
+a helper thread into reused buffers while the current pair is compared, one chunked pass per pair for
+all metrics, and splitting large pairs over two cores). MB/s of both sides (from the best times) count
+the bytes of both arrays of every pair the numpy loop loads. On a shared machine the best-of figures
+are the least disturbed; the medians say what a typical run sees.
 
 Run: python benchmarks/bench_diff.py [--quick] [--samples N] [--repeats N]
 """
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -132,7 +135,7 @@ def baseline(path_a, path_b):
 
 
 def measure(path_a, path_b, repeats, explain):
-    """Best-of-N seconds of the baseline and of bmtrace.diff.
+    """Best-of-N and median seconds of the baseline and of bmtrace.diff.
 
     Runs alternate (and swap which goes first) so both see the same machine load; the best of N
     is the least disturbed by the other processes of a shared machine.
@@ -154,7 +157,8 @@ def measure(path_a, path_b, repeats, explain):
     for i in range(repeats):
         for step in ((time_baseline, time_diff) if i % 2 == 0 else (time_diff, time_baseline)):
             step()
-    return min(base_t), min(diff_t), nbytes, result
+    return (min(base_t), min(diff_t), statistics.median(base_t), statistics.median(diff_t), nbytes,
+            result)
 
 
 def main(argv=None):
@@ -176,18 +180,19 @@ def main(argv=None):
         for name, explain in (("realistic", False), ("realistic", True), ("worst", False),
                               ("small", False)):
             a, b = os.path.join(root, name + "_a"), os.path.join(root, name + "_b")
-            base_s, diff_s, nbytes, result = measure(a, b, args.repeats, explain)
+            base_s, diff_s, base_med, diff_med, nbytes, result = measure(a, b, args.repeats, explain)
             label = {"small": "many small samples"}.get(name, name)
             label += ", explain on" if explain else ""
             first = result.first_divergence
             rows.append((label, nbytes / base_s / 1e6, nbytes / diff_s / 1e6, base_s / diff_s,
-                         first.stage if first else "-"))
-        print("%-24s %14s %14s %8s  %s" % ("workload", "numpy MB/s", "bmtrace MB/s", "ratio",
-                                            "first divergence"))
-        for label, base_mbs, diff_mbs, ratio, first in rows:
-            print("%-24s %14.0f %14.0f %7.2fx  %s" % (label, base_mbs, diff_mbs, ratio, first))
-        print("ratio = numpy loop time / bmtrace.diff time (target >= 2x, aim 3x); MB/s counts the "
-              "bytes of both arrays of every pair the numpy loop loads")
+                         base_med / diff_med, first.stage if first else "-"))
+        print("%-24s %12s %13s %8s %8s  %s" % ("workload", "numpy MB/s", "bmtrace MB/s", "ratio",
+                                             "median", "first divergence"))
+        for label, base_mbs, diff_mbs, ratio, median, first in rows:
+            print("%-24s %12.0f %13.0f %7.2fx %7.2fx  %s" % (label, base_mbs, diff_mbs, ratio, median, first))
+        print("ratio = numpy loop time / bmtrace.diff time, best of %d (median: of the interleaved runs; "
+              "target >= 2x, aim 3x); MB/s counts the bytes of both arrays of every pair the numpy loop "
+              "loads" % args.repeats)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -18,8 +18,9 @@ import numpy as np
 # 64k elements: large enough for per-call ufunc overhead to vanish, small enough that the chunk
 # and its buffers stay in L2 while they are swept ~10 times.
 CHUNK_ELEMENTS = 1 << 16
-# From 1M elements a pair is split over two threads: below, the hand-off costs more than it saves.
-PARALLEL_ELEMENTS = 1 << 20
+# From 512k elements a pair is split over two threads (a 640x480x3 image: 25% faster with a core
+# free, no slower on a busy machine); below, the hand-off costs more than it saves.
+PARALLEL_ELEMENTS = 1 << 19
 
 # Dot products are sums of elementwise products, never np.dot/np.vdot: those go through
 # multi-threaded OpenBLAS, whose spinning threads slowed a diff tenfold on a busy 2-core machine.
@@ -80,13 +81,9 @@ class _Accumulator:
         self.valid = 0
         self.equal = 0
         self.mismatch = 0
-        # Reused buffers: no allocation per chunk.
-        self.d = np.empty(chunk, dtype)
-        self.t = np.empty(chunk, dtype)
-
-    def _dot(self, x, y, n):
-        t = np.multiply(x, y, out=self.t[:n])
-        return float(t.sum())
+        # Reused buffers: no allocation per chunk, nor per pair on this thread.
+        self.d = _scratch("d", dtype, chunk)
+        self.t = _scratch("t", dtype, chunk)
 
     def add_finite(self, x, y, index_of, d=None, top=None):
         """Fold in finite values ``x``, ``y``; ``d`` may hold ``|x - y|`` and ``top`` its argmax."""
@@ -99,24 +96,24 @@ class _Accumulator:
         self.valid += n
         i = int(np.argmax(d)) if top is None else top
         m = float(d[i])
-        xx = self._dot(x, x, n)
+        t = self.t[:n]
+        xx = _dot(x, x, t)
         if m == 0.0:
             # Identical chunk: x.y = y.y = x.x and every difference metric of it is zero.
             self.sums.append((xx, xx, xx, 0.0, 0.0))
             self.equal += n
             return
-        self.sums.append((xx, self._dot(y, y, n), self._dot(x, y, n), self._dot(d, d, n), float(d.sum())))
+        self.sums.append((xx, _dot(y, y, t), _dot(x, y, t), _dot(d, d, t), _total(d)))
         self.equal += n - int(np.count_nonzero(d != 0))
         if m > self.max_abs or self.max_index is None:
             self.max_abs = m
             self.max_index = index_of(i)
-        ax = np.abs(x, out=self.t[:n])
-        self.max_rel = max(self.max_rel, _max_relative(d, ax))
+        self.max_rel = max(self.max_rel, _max_relative(d, x, t))
         if self.rtol > 0:
-            np.abs(x, out=ax)
-            np.multiply(ax, self.rtol, out=ax)
-            np.subtract(d, ax, out=ax)
-            self.min_atol = max(self.min_atol, float(ax.max()))
+            np.abs(x, out=t)
+            np.multiply(t, self.rtol, out=t)
+            np.subtract(d, t, out=t)
+            self.min_atol = max(self.min_atol, float(t.max()))
         else:
             self.min_atol = max(self.min_atol, m)
 
@@ -193,15 +190,20 @@ class _Accumulator:
         )
 
 
-def _max_relative(d, ax):
-    """max(d / ax) over ax > 0, overwriting ``ax``."""
-    np.divide(d, ax, out=ax)
-    # fmax skips the NaN of 0/0; an Inf means a zero reference with a non-zero difference, which
+def _max_relative(d, x, q):
+    """max(d / |x|) over x != 0, using the buffer ``q``.
+
+    |d| / |x| is |d / x| bit for bit, so one division and a max and a min of the signed quotients
+    replace taking |x| first.
+    """
+    np.divide(d, x, out=q)
+    # fmax/fmin skip the NaN of 0/0; an Inf means a zero reference with a non-zero difference, which
     # is excluded by definition: only then take the slower masked route.
-    top = float(np.fmax.reduce(ax))
+    top = max(float(np.fmax.reduce(q)), -float(np.fmin.reduce(q)))
     if math.isfinite(top):
         return top
-    finite = ax[np.isfinite(ax)]
+    np.abs(q, out=q)
+    finite = q[np.isfinite(q)]
     return float(finite.max()) if finite.size else 0.0
 
 
@@ -228,8 +230,8 @@ def array_metrics(a, b, rtol=0.0, chunk=CHUNK_ELEMENTS, threads=2):
     b = np.asarray(b)
     if a.shape != b.shape:
         raise ValueError("array_metrics needs equal shapes, got %s and %s" % (a.shape, b.shape))
-    fa = a.reshape(-1)
-    fb = b.reshape(-1)
+    fa = _flat(a, "a")
+    fb = _flat(b, "b")
     size = fa.size
     dtype = work_dtype(a.dtype, b.dtype)
     chunks = -(-size // chunk) if size else 0
@@ -244,16 +246,67 @@ def array_metrics(a, b, rtol=0.0, chunk=CHUNK_ELEMENTS, threads=2):
     return acc.result(size)
 
 
+def _dot(x, y, t):
+    # multiply, then numpy's pairwise sum: about half of the pass, but einsum (one pass, no temporary)
+    # accumulates float32 in SIMD lanes and moved cosines by 1e-5 relative on real tensors.
+    return float(np.multiply(x, y, out=t).sum())
+
+
+def _total(d):
+    return float(d.sum())
+
+
 def _sweep(fa, fb, begin, end, rtol, dtype, chunk):
     """Accumulate chunks ``[begin, end)`` of two flat arrays (``begin`` on a chunk boundary)."""
-    acc = _Accumulator(rtol, dtype, min(chunk, max(end - begin, 1)))
+    size = min(chunk, max(end - begin, 1))
+    acc = _Accumulator(rtol, dtype, size)
+    # Converted chunks go to buffers of this thread too (astype would allocate every chunk).
+    xs = _scratch("x", dtype, size) if fa.dtype != dtype else None
+    ys = _scratch("y", dtype, size) if fb.dtype != dtype else None
     # Inf - Inf, 0/0 and overflows are expected: they route chunks to the masked slow path.
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         for start in range(begin, end, chunk):
-            x = fa[start:start + chunk].astype(dtype, copy=False)
-            y = fb[start:start + chunk].astype(dtype, copy=False)
+            x = fa[start:start + chunk]
+            y = fb[start:start + chunk]
+            if xs is not None:
+                x = xs[:x.size]
+                np.copyto(x, fa[start:start + chunk])
+            if ys is not None:
+                y = ys[:y.size]
+                np.copyto(y, fb[start:start + chunk])
             acc.add_chunk(x, y, start)
     return acc
+
+
+# Work buffers up to this many elements are kept per thread (flattened non-C-contiguous arrays up to
+# 1M elements: at most two per dtype, 8 MB for float32, held for the life of the thread).
+FLAT_SCRATCH_ELEMENTS = 1 << 20
+_local = threading.local()
+
+
+def _scratch(name, dtype, n):
+    """A work array of ``n`` elements kept for this thread: fresh memory costs a page fault per 4 KiB
+    on first write, more than the arithmetic on a small pair. Each name is used once per thread at a
+    time (the accumulator's buffers, the two converted chunks, the two flattened arrays)."""
+    cache = getattr(_local, "buffers", None)
+    if cache is None:
+        cache = _local.buffers = {}
+    key = (name, np.dtype(dtype))
+    buffer = cache.get(key)
+    if buffer is None or buffer.size < n:
+        buffer = np.empty(max(n, 1), dtype)
+        if n <= FLAT_SCRATCH_ELEMENTS:
+            cache[key] = buffer
+    return buffer[:n]
+
+
+def _flat(x, name):
+    """``x.reshape(-1)``: a view when ``x`` is C-contiguous, else a C-order copy into a reused buffer."""
+    if x.flags.c_contiguous or x.size > FLAT_SCRATCH_ELEMENTS:
+        return x.reshape(-1)
+    flat = _scratch("flat_" + name, x.dtype, x.size)
+    np.copyto(flat.reshape(x.shape), x)
+    return flat
 
 
 _executor = None

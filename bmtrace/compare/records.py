@@ -29,7 +29,7 @@ def _shape(tensor):
     return tuple(shape) if shape is not None else None
 
 
-def compare_records(ta, tb, *, stage=None, name=None, rules=None, chunk=None):
+def compare_records(ta, tb, *, stage=None, name=None, rules=None, chunk=None, loaded=None):
     """Compare tensor record ``ta`` (run A) with ``tb`` (run B).
 
     Args:
@@ -38,6 +38,8 @@ def compare_records(ta, tb, *, stage=None, name=None, rules=None, chunk=None):
         name: name to report; default ``ta.name``.
         rules: ``ToleranceRules``; default: the vendor defaults.
         chunk: elements per metric pass (None: the default).
+        loaded: a list that receives ``(a, b)`` when both payloads were loaded, so a caller that looks
+            at the arrays again (the representation check) does not read them twice.
 
     Returns:
         TensorComparison; unloadable payloads give status ``error`` with a note, never an exception.
@@ -63,6 +65,8 @@ def compare_records(ta, tb, *, stage=None, name=None, rules=None, chunk=None):
                                       dtype_a=ta.dtype, dtype_b=tb.dtype, basis="payload")
             result.notes.append("could not load a payload: %s: %s" % (type(exc).__name__, exc))
             return result
+        if loaded is not None:
+            loaded.append((a, b))
         kwargs = {"chunk": chunk} if chunk else {}
         result = compare_arrays(a, b, name=name, role=role, stage=stage, rules=rules,
                                 meta_a=getattr(ta, "meta", None), meta_b=getattr(tb, "meta", None),
@@ -73,8 +77,10 @@ def compare_records(ta, tb, *, stage=None, name=None, rules=None, chunk=None):
 
 
 class preloaded:
-    """``with preloaded({id(tensor): array}):`` compare_records on this thread uses those arrays
-    (loaded ahead by the diff's prefetch thread) instead of reading the payloads again."""
+    """``with preloaded({id(tensor): array}):`` compare_records (and ``load_tensor``) on this thread use
+    those arrays (loaded ahead by the diff's prefetch thread) instead of reading the payloads again.
+    They stay available until the block ends, so later steps on the same call pair (its predictions)
+    do not read them a second time."""
 
     def __init__(self, arrays):
         self.arrays = arrays
@@ -90,13 +96,17 @@ class preloaded:
 _local = threading.local()
 
 
-def _load(tensor):
+def load_tensor(tensor):
+    """``tensor.load()``, or the array a surrounding ``preloaded`` block already holds for it."""
     arrays = getattr(_local, "arrays", None)
     if arrays:
-        array = arrays.pop(id(tensor), None)
+        array = arrays.get(id(tensor))
         if array is not None:
             return array
     return tensor.load()
+
+
+_load = load_tensor
 
 
 def _equal_by_hash(ta, tb, name, role, name_b, stage, rules):

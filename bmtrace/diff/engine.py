@@ -127,7 +127,7 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
             # the next pair's payloads load on a helper thread while this pair is compared
             with preloaded(prefetch.take(done - 1)):
                 entry = compare_pair(pair, rules, notes, cache)
-            task.judge(entry, pair)
+                task.judge(entry, pair)  # predictions read the pair's arrays already loaded
             entries.append(entry)
             if explainer is not None and entry.status in (Status.DIVERGED, Status.SIMILAR):
                 explainer.explain_entry(entry, pair)

@@ -14,6 +14,9 @@ what it adds, not on a colour order it inherited. The mapping ends where an outp
 from __future__ import annotations
 
 import copy
+import math
+
+import numpy as np
 
 from ..compare import StageComparison, Status, TensorComparison, compare_arrays, compare_records
 from .align import pair_tensors
@@ -104,31 +107,43 @@ def _compare_tensor(ta, tb, role, stage, rules, cache):
     explicit = rules.names_tensor(stage, ta.name) or (role == "output" and stage in rules.overrides)
     if known is not None and not explicit:
         return _reused(known, ta, tb, role)
-    result = compare_records(ta, tb, stage=stage, rules=rules)
+    loaded = []
+    result = compare_records(ta, tb, stage=stage, rules=rules, loaded=loaded)
     result.role = role
     if result.status in (Status.DIVERGED, Status.SIMILAR, Status.SHAPE_MISMATCH) and result.basis == "payload":
-        result = _under_representation(result, ta, tb, role, stage, rules, cache)
+        result = _under_representation(result, ta, tb, role, stage, rules, cache, loaded)
     elif role == "output" and result.passed and result.status != Status.REPRESENTED:
         cache.mapping = None  # B's output equals A's as is: the port converted, the mapping ends here
     cache.put(ta, tb, result, "%s.%s" % (stage, ta.name))
     return result
 
 
-def _under_representation(result, ta, tb, role, stage, rules, cache):
+def _under_representation(result, ta, tb, role, stage, rules, cache, loaded=()):
     """The pair judged in B's representation: exactly equal under a mapping, or compared after it."""
     try:
-        from ..compare.representation import find_mapping
+        from ..compare.representation import SCALES, find_mapping
     except ImportError:
         return result
-    try:
-        a, b = ta.load(), tb.load()
-    except Exception:  # compare_records already loaded them once; a race with deletion is not ours to report
+    carried = cache.mapping
+    # Cheapest first: shapes and recorded min/max rule most pairs out without touching the payloads.
+    if not (_image_like(ta) and _image_like(tb)):
         return result
+    scales = SCALES + ((carried.scale,) if carried is not None else ())
+    possible = not _ruled_out_by_stats(ta, tb, scales)
+    if not possible and carried is None:
+        return result
+    if loaded:
+        a, b = loaded[0]
+    else:
+        try:
+            a, b = ta.load(), tb.load()
+        except Exception:  # compare_records could load them; a race with deletion is not ours to report
+            return result
     # Representations are those of images (colour order, layout, pixel scale): a vector of three
     # values reversed is a different result, not BGR. A constant tensor "equals" every transpose of
     # itself: that proves nothing about the layout.
-    informative = _image_like(a) and _image_like(b) and (a.shape == b.shape or not _constant(a))
-    mapping = find_mapping(a, b, ta.meta, tb.meta, prefer=cache.mapping) if informative else None
+    informative = possible and (a.shape == b.shape or not _constant(a))
+    mapping = find_mapping(a, b, ta.meta, tb.meta, prefer=carried) if informative else None
     if mapping is not None:
         mapped = TensorComparison(result.name, Status.REPRESENTED, role=role, name_b=result.name_b,
                                   shape_a=result.shape_a, shape_b=result.shape_b, dtype_a=result.dtype_a,
@@ -139,8 +154,7 @@ def _under_representation(result, ta, tb, role, stage, rules, cache):
         if role == "output" or cache.mapping is None:
             cache.mapping = mapping
         return mapped
-    carried = cache.mapping
-    if carried is None or not (_image_like(a) and _image_like(b)):
+    if carried is None:
         return result
     try:
         a_as_b = carried.apply(a)
@@ -177,4 +191,40 @@ def _constant(x):
 
 def _image_like(x):
     """At least two axes of 8 or more (height and width) once size-1 axes are dropped."""
-    return sum(1 for n in x.shape if n >= 8) >= 2
+    return sum(1 for n in (x.shape or ()) if n >= 8) >= 2
+
+
+def _ruled_out_by_stats(ta, tb, scales):
+    """True when the recorded statistics prove that no mapping puts A onto B.
+
+    A mapping moves values (transpose, channel flip) and multiplies them by one scale, so B's min,
+    max, mean and std are A's times that scale, up to the few ulps per element the exact check
+    allows (at most that times max |B| for each of them). The slack here is far wider: this screen
+    may only ever skip pairs the exact check would reject.
+    """
+    if any(getattr(t, "nan_count", None) != 0 or getattr(t, "inf_count", None) != 0 for t in (ta, tb)):
+        return False  # recorded statistics are over finite values only
+    if any(_kind(t.dtype) not in "iuf" for t in (ta, tb)):
+        return False
+    pairs = [(_number(getattr(ta, key, None)), _number(getattr(tb, key, None))) for key in ("min", "max", "mean", "std")]
+    if any(x is None or y is None for x, y in pairs[:2]):
+        return False
+    known = [(x, y) for x, y in pairs if x is not None and y is not None]
+    slack = 1e-4 * max(abs(v) for pair in pairs[:2] for v in pair) + 1e-30
+    for scale in scales:
+        if all(abs(x * scale - y) <= slack * max(scale, 1.0) for x, y in known):
+            return False
+    return True
+
+
+def _number(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _kind(dtype):
+    try:
+        return np.dtype(dtype).kind
+    except TypeError:
+        return "O"

@@ -109,7 +109,9 @@ def tensor_value(tensor):
         value = tensor.value
         return value if tensor.py_type else np.asarray(value, dtype=tensor.dtype)[()]
     if tensor.kind in ("array", "bytes"):
-        return tensor.load()
+        from ..compare.records import load_tensor  # inside a diff: the arrays it already loaded
+
+        return load_tensor(tensor)
     if tensor.container in _EMPTY:
         return _EMPTY[tensor.container]()
     return tensor.value

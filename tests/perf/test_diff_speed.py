@@ -36,9 +36,10 @@ def test_prefetched_diff_equals_plain_diff(tmp_path, monkeypatch):
     loader_threads = set()
     original = prefetch._load_all
 
-    def spy(tensors):
-        loader_threads.add(threading.current_thread().name)
-        return original(tensors)
+    def spy(tensors, *args):
+        if tensors:
+            loader_threads.add(threading.current_thread().name)
+        return original(tensors, *args)
 
     monkeypatch.setattr(prefetch, "_load_all", spy)
     ahead = bmtrace.diff(a, b, explain=False).to_json()

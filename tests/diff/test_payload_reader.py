@@ -1,0 +1,138 @@
+"""The diff's payload reader and representation screen: faster paths that must change no result."""
+import os
+
+import numpy as np
+import pytest
+
+import bmtrace
+from bmtrace.compare.representation import SCALES
+from bmtrace.errors import PayloadCorruptError
+from bmtrace.diff.pairs import _ruled_out_by_stats
+from bmtrace.diff.prefetch import PayloadReader
+
+
+def _record(path, arrays):
+    with bmtrace.run(str(path)):
+        with bmtrace.sample("s0"):
+            with bmtrace.trace_stage("infer") as st:
+                st.output(**arrays)
+    return bmtrace.open_run(str(path))
+
+
+def test_reader_gives_what_tensor_load_gives(tmp_path):
+    """Same values, dtype, shape, memory order and writability as Tensor.load, C and Fortran order."""
+    rng = np.random.default_rng(0)
+    arrays = {"c": rng.random((3, 5, 7), dtype=np.float32), "f": rng.random((4, 6)).T,
+              "u8": rng.integers(0, 255, (16, 16, 3)).astype(np.uint8), "one": np.float32([2.5]),
+              "i16": np.arange(-50, 50, dtype=np.int16).reshape(10, 10)[:, ::2]}
+    run = _record(tmp_path / "r", arrays)
+    reader = PayloadReader()
+    for tensor in run.calls()[0].outputs:
+        fast, slow = reader.load(tensor), tensor.load()
+        assert fast is not None, tensor.name
+        assert fast.dtype == slow.dtype and fast.shape == slow.shape and np.array_equal(fast, slow)
+        assert fast.flags.c_contiguous == slow.flags.c_contiguous and fast.flags.writeable
+
+
+def test_reader_leaves_unusual_payloads_to_tensor_load(tmp_path):
+    """A symlinked or damaged payload is not read here: Tensor.load reads it and reports the problem."""
+    run = _record(tmp_path / "r", {"a": np.arange(100, dtype=np.float32), "b": np.ones(50, np.float32)})
+    linked, damaged = run.calls()[0].outputs
+    target = tmp_path / "elsewhere.npy"
+    np.save(str(target), np.arange(100, dtype=np.float32))
+    os.remove(linked.payload_file)
+    os.symlink(str(target), os.path.join(run.path, linked.payload))
+    with open(damaged.payload_file, "r+b") as f:
+        f.seek(-4, os.SEEK_END)
+        f.write(b"\x00\x00\x80\x7f")
+    reader = PayloadReader()
+    assert reader.load(linked) is None and reader.load(damaged) is None
+    with pytest.raises(PayloadCorruptError):
+        damaged.load()
+
+
+def test_damaged_payload_is_an_error_in_the_diff(tmp_path):
+    a = _record(tmp_path / "a", {"x": np.arange(4096, dtype=np.float32)})
+    b = _record(tmp_path / "b", {"x": np.arange(4096, dtype=np.float32) + 1})
+    with open(b.calls()[0].outputs[0].payload_file, "r+b") as f:
+        f.seek(-4, os.SEEK_END)
+        f.write(b"\x00\x00\x80\x7f")
+    result = bmtrace.diff(a.path, b.path, explain=False)
+    tensor = result.stages[0].tensors[0]
+    assert tensor.status == "error" and "content hash" in tensor.notes[0]
+
+
+class _Record:
+    def __init__(self, lo, hi, dtype="float32", nan=0):
+        self.min, self.max, self.dtype, self.nan_count, self.inf_count = lo, hi, dtype, nan, 0
+        self.mean = self.std = None
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_stats_screen_never_rules_out_a_scaled_copy(scale):
+    """Whatever the permutation or channel flip, B = A * scale keeps min and max in that ratio."""
+    rng = np.random.default_rng(1)
+    a = rng.random((8, 8, 3), dtype=np.float32)
+    b = (a[:, :, ::-1].transpose(2, 0, 1) * np.float32(scale)).astype(np.float32)
+    ta, tb = _Record(float(a.min()), float(a.max())), _Record(float(b.min()), float(b.max()))
+    assert not _ruled_out_by_stats(ta, tb, SCALES)
+    u8 = (a * 255).astype(np.uint8)
+    assert not _ruled_out_by_stats(_Record(int(u8.min()), int(u8.max()), "uint8"),
+                                   _Record(float(u8.min()), float(u8.max())), SCALES)
+
+
+def test_stats_screen_rules_out_real_differences_only_when_it_can():
+    assert _ruled_out_by_stats(_Record(-1.0, 1.0), _Record(-1.5, 1.2), SCALES)
+    assert not _ruled_out_by_stats(_Record(-1.0, 1.0), _Record(-1.5, 1.2, nan=1), SCALES)  # min/max skip NaN
+    assert not _ruled_out_by_stats(_Record(None, 1.0), _Record(-1.5, 1.2), SCALES)
+    assert not _ruled_out_by_stats(_Record(-1.0, 1.0), _Record(-2.0, 2.0), SCALES + (2.0,))
+
+
+def test_stats_screen_uses_mean_and_std_when_recorded():
+    """Same min and max (a 0..255 image), other mean: no mapping; equal statistics: maybe one."""
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)
+    b = np.clip(a.astype(int) + 9, 0, 255).astype(np.uint8)
+    a[0, 0], b[0, 0] = (0, 0, 255), (0, 0, 255)
+
+    def record(x):
+        r = _Record(int(x.min()), int(x.max()), "uint8")
+        r.mean, r.std = float(x.mean()), float(x.std())
+        return r
+    assert _ruled_out_by_stats(record(a), record(b), SCALES)
+    assert not _ruled_out_by_stats(record(a), record(a[:, :, ::-1].transpose(1, 0, 2)), SCALES)
+    f = a.astype(np.float32) / np.float32(255)
+    assert not _ruled_out_by_stats(record(a), _record_float(f), SCALES)
+
+
+def _record_float(x):
+    r = _Record(float(x.min()), float(x.max()))
+    r.mean, r.std = float(x.astype(np.float64).mean()), float(x.astype(np.float64).std())
+    return r
+
+
+def test_read_buffers_are_reused_only_when_no_array_refers_to_them():
+    from bmtrace.diff.prefetch import _Buffers
+
+    pool = _Buffers()
+    first = pool.take(100000)
+    held = np.frombuffer(first, np.uint8, count=80000).reshape(200, 400, order="F")
+    second = pool.take(90000)
+    assert second is not first  # ``held`` still reads the first buffer
+    del held
+    assert pool.take(60000) is second  # the smallest free buffer that fits
+    small = pool.take(10000)  # both far too large for it: a kept array would pin the whole buffer
+    assert small is not first and small is not second
+    assert len(pool.take(pool.MAX_BYTES + 1)) == pool.MAX_BYTES + 1 and len(pool.pool) == 3
+    pinned = [np.frombuffer(pool.take(10 + i), np.uint8) for i in range(pool.KEEP + 3)]
+    assert len(pool.pool) == pool.KEEP and len(pinned) == pool.KEEP + 3
+
+
+def test_arrays_loaded_earlier_keep_their_values(tmp_path):
+    """Arrays a caller keeps are never overwritten by later reads into reused buffers."""
+    run = _record(tmp_path / "r", {"o%d" % i: np.full(3000, i, np.float32) for i in range(12)})
+    reader = PayloadReader()
+    kept = [reader.load(t) for t in run.calls()[0].outputs]
+    for _ in range(3):
+        [reader.load(t) for t in run.calls()[0].outputs]
+    assert [float(k[0]) for k in kept] == list(range(12)) and all((k == k[0]).all() for k in kept)
