@@ -5,19 +5,24 @@ The columns are ``schema.INDEX_COLUMNS``.
 """
 from __future__ import annotations
 
+import json
 import os
 
 from .._deps import require
 from . import layout
 from .reader import Run
-from .schema import index_table
 
 _FINGERPRINT_KEY = layout.INDEX_FINGERPRINT_KEY
+# index.parquet metadata key: what `bmtrace show` counts beyond the rows (calls, errors, skipped lines)
+SUMMARY_KEY = b"bmtrace_summary"
 
 
 def build_table(run):
     """All tensors of ``run`` (a reader ``Run``) as a pyarrow Table (the index.parquet schema)."""
-    return index_table(run)
+    require("pyarrow", extra="analysis", feature="the Parquet index")
+    from .journal_columns import run_index
+
+    return run_index(run)[0]
 
 
 def build_index(path, force=False):
@@ -34,10 +39,14 @@ def build_index(path, force=False):
     stamp = fingerprint(run.path)
     if not force and _stored_fingerprint(pq, index_path) == stamp:
         return index_path
-    table = index_table(run)
+    from .journal_columns import run_index  # pyarrow, present: checked above
+
+    table, summary = run_index(run)
     metadata = dict(table.schema.metadata or {})
     metadata.update({_FINGERPRINT_KEY: stamp.encode(),
                      b"bmtrace_format_version": str(layout.FORMAT_VERSION).encode()})
+    if summary is not None:
+        metadata[SUMMARY_KEY] = json.dumps(summary).encode()
     table = table.replace_schema_metadata(metadata)
     tmp = "%s.tmp-%d" % (index_path, os.getpid())
     try:

@@ -195,7 +195,11 @@ class Run:
         (``bmtrace.store.index.build_index(path)`` writes it).
         """
         table = self._stored_index()
-        return table if table is not None else schema.index_table(self)
+        if table is not None:
+            return table
+        from .journal_columns import run_index  # pyarrow: imported only when an index is asked for
+
+        return run_index(self)[0]
 
     def _stored_index(self):
         index_path = os.path.join(self.path, layout.INDEX_FILE)
