@@ -114,7 +114,7 @@ def _careful_chunk(data, name, first_line, problems):
     row = 0
     for number, line in enumerate(data.split(b"\n")[:-1], first_line):
         try:
-            record = schema.parse_line(line)
+            record = schema.parse_line(line + b"\n")  # with its newline, as Run reads it (error texts)
         except schema.RecordError as exc:
             problems.append("%s line %d: not a valid record, skipped: %s" % (name, number, exc))
             continue
