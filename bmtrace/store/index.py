@@ -9,8 +9,10 @@ import json
 import os
 
 from .._deps import require
+from ..errors import MissingDependencyError
 from . import layout
 from .reader import Run
+from .schema import INDEX_COLUMNS
 
 _FINGERPRINT_KEY = layout.INDEX_FINGERPRINT_KEY
 # index.parquet metadata key: what `bmtrace show` counts beyond the rows (calls, errors, skipped lines)
@@ -67,6 +69,27 @@ def index_is_fresh(path):
     return _stored_fingerprint(pq, os.path.join(path, layout.INDEX_FILE)) == fingerprint(path)
 
 
+def read_fresh(path, columns):
+    """``(table of those columns, summary)`` from RUN/index.parquet when it is up to date with the
+    journals and holds the summary ``build_index`` stores; None otherwise (or without pyarrow)."""
+    try:
+        pq = require("pyarrow.parquet", package="pyarrow", extra="analysis", feature="the Parquet index")
+    except MissingDependencyError:
+        return None
+    index_path = os.path.join(path, layout.INDEX_FILE)
+    if not os.path.isfile(index_path):
+        return None
+    try:
+        stored = pq.read_schema(index_path)
+        metadata = stored.metadata or {}
+        if (metadata.get(_FINGERPRINT_KEY) != fingerprint(path).encode() or SUMMARY_KEY not in metadata
+                or stored.names != [column for column, _ in INDEX_COLUMNS]):
+            return None
+        return pq.read_table(index_path, columns=list(columns)), json.loads(metadata[SUMMARY_KEY])
+    except Exception:  # a damaged or foreign index: the journals are the source of truth
+        return None
+
+
 def _stored_fingerprint(pq, index_path):
     if not os.path.exists(index_path):
         return None
@@ -98,8 +121,6 @@ def build_index_if_available(path):
 
     Errors other than a missing pyarrow propagate (the caller reports them).
     """
-    from ..errors import MissingDependencyError
-
     try:
         return build_index(path)
     except MissingDependencyError:
