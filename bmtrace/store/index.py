@@ -85,7 +85,8 @@ def read_fresh(path, columns):
         if (metadata.get(_FINGERPRINT_KEY) != fingerprint(path).encode() or SUMMARY_KEY not in metadata
                 or stored.names != [column for column, _ in INDEX_COLUMNS]):
             return None
-        return pq.read_table(index_path, columns=list(columns)), json.loads(metadata[SUMMARY_KEY])
+        # ParquetFile, not read_table: that imports pyarrow.dataset and pandas (half a second)
+        return pq.ParquetFile(index_path).read(columns=list(columns)), json.loads(metadata[SUMMARY_KEY])
     except Exception:  # a damaged or foreign index: the journals are the source of truth
         return None
 
