@@ -15,7 +15,6 @@ from __future__ import annotations
 import glob
 import json
 import math
-import mmap
 import os
 
 import numpy as np
@@ -25,12 +24,13 @@ import pyarrow.json as pj
 
 from . import layout, schema
 
-CHUNK_BYTES = 32 << 20  # of journal text per pyarrow parse: bounds the memory of a build
+CHUNK_BYTES = 8 << 20  # of journal text per pyarrow parse: bounds the memory of a build (~20x this)
 
 # the call columns every chunk yields, whichever way it was parsed
 _CALL_COLUMNS = ("call_id", "sample", "stage", "parent", "fn_module", "fn_qualname", "fn_file", "mode",
                  "error_type", "error_message", "pid", "thread", "t_start", "t_end", "writer", "seq",
-                 "has_error")
+                 "has_error", "journal", "offset", "length")  # the last three: where its line is
+_SKELETON_COLUMNS = ("sample", "stage", "t_start", "writer", "seq", "journal", "offset", "length")
 _TENSOR_COLUMNS = ("call_row", "role_order", "position", "role", "name", "kind", "dtype", "shape", "min", "max",
                    "mean", "std", "nan_count", "inf_count", "hash", "hash_alg", "meta", "note", "payload", "value")
 _INDEX_FROM_CALL = ("call_id", "sample", "stage", "occurrence", "parent", "fn_module", "fn_qualname", "fn_file",
@@ -57,73 +57,105 @@ def journal_index(path, side):
     summary: {"torn_lines", "problems" (strings, as ``Run.problems``), "samples" (distinct keys),
     "stages": [{"stage", "calls", "samples", "errors"}] in first-call order}.
     """
-    calls, tensors, problems, torn = [], [], [], 0
-    call_base = 0
-    for journal in sorted(glob.glob(os.path.join(path, layout.JOURNAL_DIR, "*.jsonl"))):
-        name = os.path.relpath(journal, path)
-        try:
-            chunks, journal_torn = _journal_chunks(journal, name, problems)
-        except OSError as exc:
-            problems.append("%s: cannot read this journal (%s); its records are skipped"
-                            % (name, exc.strerror or exc))
-            continue
-        torn += journal_torn
-        for call_table, tensor_table in chunks:
-            tensors.append(tensor_table.set_column(0, "call_row", pc.add(tensor_table["call_row"], call_base)))
-            calls.append(call_table)
-            call_base += call_table.num_rows
-    call_types, tensor_types = _column_types(pa)
-    calls = _concat(pa, calls, _CALL_COLUMNS, call_types)
-    tensors = _concat(pa, tensors, _TENSOR_COLUMNS, tensor_types)
-    table, calls = _assemble(pa, calls, tensors, side)
+    calls, tensors, problems, torn, _ = read_journals(path)
+    table, calls = _assemble(calls, tensors, side)
     return table, _summary(calls, problems, torn)
 
 
-def _journal_chunks(journal, name, problems):
-    """Normalised (calls, tensors) tables of one journal, chunk by chunk, and its torn-line count."""
-    out = []
+def call_skeleton(path):
+    """The calls of run ``path`` in recording order, without their tensors, for a lazy ``Run``.
+
+    Returns:
+        ``(columns, problems, torn, journals)``: columns {"sample", "stage", "occurrence", "journal",
+        "offset", "length"} as lists (journal: index into ``journals``, offset/length: its line's bytes);
+        problems as ``(file, line or None, message)``.
+    """
+    calls, _, problems, torn, journals = read_journals(path, tensors=False)
+    calls = _sorted_calls(calls)
+    columns = {name: calls[name].to_pylist() for name in ("sample", "stage", "journal", "offset", "length")}
+    columns["occurrence"] = _occurrences(calls)
+    return columns, problems, torn, journals
+
+
+def read_journals(path, tensors=True):
+    """``(calls, tensors, problems, torn, journals)``: normalised tables in journal order, ``tensors``
+    None unless asked for."""
+    calls, tensor_tables, problems, torn, journals = [], [], [], 0, []
+    call_base = 0
+    for journal in sorted(glob.glob(os.path.join(path, layout.JOURNAL_DIR, "*.jsonl"))):
+        name = os.path.relpath(journal, path)
+        state = {"torn": 0}
+        journals.append(journal)
+        try:
+            for call_table, tensor_table in _journal_chunks(journal, name, problems, len(journals) - 1, state):
+                if tensors:
+                    tensor_tables.append(tensor_table.set_column(0, "call_row",
+                                                                 pc.add(tensor_table["call_row"], call_base)))
+                else:
+                    call_table = call_table.select(_SKELETON_COLUMNS)
+                calls.append(call_table)
+                call_base += call_table.num_rows
+        except OSError as exc:
+            problems.append((name, None, "cannot read this journal (%s); its records are skipped"
+                             % (exc.strerror or exc)))
+        finally:
+            torn += state["torn"]  # records read before an error are kept, as Run keeps them
+    call_types, tensor_types = _column_types(pa)
+    columns = _CALL_COLUMNS if tensors else _SKELETON_COLUMNS
+    calls = _concat(pa, calls, columns, call_types)
+    tensor_table = _concat(pa, tensor_tables, _TENSOR_COLUMNS, tensor_types) if tensors else None
+    return calls, tensor_table, problems, torn, journals
+
+
+def _journal_chunks(journal, name, problems, number, state):
+    """Normalised (calls, tensors) tables of one journal, chunk by chunk; state["torn"]: its torn lines."""
     with open(journal, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size == 0:
-            return out, 0
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            end = mm.rfind(b"\n") + 1  # a last line without newline is torn: skipped, counted
-            torn = 1 if end < size else 0
-            start, first_line = 0, 1
-            while start < end:
-                stop = min(end, start + CHUNK_BYTES)
-                if stop < end:
-                    stop = mm.rfind(b"\n", start, stop) + 1 or mm.find(b"\n", stop) + 1
-                lines = _line_count(mm, start, stop)
-                try:
-                    out.append(_fast_chunk(mm, start, stop, lines))
-                except _Unsure:
-                    out.append(_careful_chunk(mm[start:stop], name, first_line, problems))
-                start, first_line = stop, first_line + lines
-    return out, torn
+        offset, first_line, rest = 0, 1, b""
+        while True:
+            block = f.read(CHUNK_BYTES)
+            if not block:
+                # a last line without newline is a record cut short by a kill: skipped, counted
+                state["torn"] = 1 if rest else 0
+                return
+            data = rest + block if rest else block
+            cut = data.rfind(b"\n") + 1
+            data, rest = data[:cut], data[cut:]
+            if not data:
+                continue  # a line longer than a chunk: read on
+            lines = data.count(b"\n")
+            try:
+                calls, tensors = _fast_chunk(data, offset, lines)
+            except _Unsure:
+                calls, tensors = _careful_chunk(data, name, first_line, problems, offset)
+            yield _located(calls, number), tensors
+            offset, first_line = offset + len(data), first_line + lines
 
 
-def _line_count(mm, start, stop):
-    return int(np.count_nonzero(np.frombuffer(mm, dtype=np.uint8, count=stop - start, offset=start) == 10))
+def _located(calls, number):
+    """The journal's number in the "journal" column (the chunk readers leave it 0)."""
+    return calls.set_column(calls.schema.get_field_index("journal"), "journal",
+                            pa.array(np.full(calls.num_rows, number, dtype=np.int32)))
 
 
 # -- the careful way: schema.parse_line, as Run reads ---------------------------------------------
-def _careful_chunk(data, name, first_line, problems):
+def _careful_chunk(data, name, first_line, problems, offset):
     calls = {column: [] for column in _CALL_COLUMNS}
     tensors = {column: [] for column in _TENSOR_COLUMNS}
     row = 0
     for number, line in enumerate(data.split(b"\n")[:-1], first_line):
+        line_offset, offset = offset, offset + len(line) + 1
         try:
             record = schema.parse_line(line + b"\n")  # with its newline, as Run reads it (error texts)
         except schema.RecordError as exc:
-            problems.append("%s line %d: not a valid record, skipped: %s" % (name, number, exc))
+            problems.append((name, number, "not a valid record, skipped: %s" % exc))
             continue
         fn = record["function"] or {}
         error = record["error"] or {}
         values = (record["id"], record["sample"], record["stage"], record["parent"], _text(fn.get("module")),
                   _text(fn.get("qualname")), _text(fn.get("file")), record["mode"], _text(error.get("type")),
                   _text(error.get("message")), record["pid"], record["thread"], record["t_start"],
-                  record["t_end"], record["writer"], record["seq"], bool(record["error"]))
+                  record["t_end"], record["writer"], record["seq"], bool(record["error"]), 0, line_offset,
+                  len(line) + 1)
         for column, value in zip(_CALL_COLUMNS, values):
             calls[column].append(value)
         call_alg = record["hash_alg"] or schema.LEGACY_HASH_ALG
@@ -163,27 +195,28 @@ def _float(value):
 
 
 # -- the fast way: pyarrow's JSON reader, taken only when its types vouch for every line -----------
-def _fast_chunk(mm, start, stop, lines):
-    view = np.frombuffer(mm, dtype=np.uint8, count=stop - start, offset=start)
+def _fast_chunk(data, start, lines):
+    view = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(view == 10)
     # every line one object ("{...}"), no carriage return: pyarrow and json.loads split lines alike
     if (view[0] != 123 or np.any(view[ends[:-1] + 1] != 123) or np.any(view[ends - 1] != 125)
             or np.count_nonzero(view == 13)):
         raise _Unsure()
     try:
-        table = pj.read_json(pa.BufferReader(pa.py_buffer(memoryview(mm)[start:stop])),
+        table = pj.read_json(pa.BufferReader(pa.py_buffer(data)),
                              read_options=pj.ReadOptions(block_size=1 << 22))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         raise _Unsure() from None
     if table.num_rows != lines:
         raise _Unsure()  # a blank line: json.loads refuses it, pyarrow skips it
     try:
-        return _fast_columns(pa, table.combine_chunks())
+        starts = np.concatenate(([0], ends[:-1] + 1))
+        return _fast_columns(pa, table.combine_chunks(), start + starts, ends + 1 - starts)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
         raise _Unsure() from None
 
 
-def _fast_columns(pa, table):
+def _fast_columns(pa, table, offsets, lengths):
     n = table.num_rows
     fields = {name: table.column(name).combine_chunks() for name in table.column_names}
     call_types, tensor_types = _column_types(pa)
@@ -213,6 +246,8 @@ def _fast_columns(pa, table):
         "writer": pc.fill_null(get("writer", "str", pa.string()), ""),
         "seq": pc.fill_null(get("seq", "int", pa.int64()), 0),
         "has_error": _error_truth(pa, error_arr, error, n),
+        "journal": pa.nulls(n, pa.int32()), "offset": pa.array(offsets.astype(np.int64)),
+        "length": pa.array(lengths.astype(np.int64)),
     }
     call_alg = get("hash_alg", "str", pa.string())
     call_alg = pc.if_else(_nonempty(pc, call_alg), call_alg, schema.LEGACY_HASH_ALG)
@@ -385,7 +420,7 @@ def _values(pa, arr, kind, m):
 # -- putting the chunks together ------------------------------------------------------------------
 def _column_types(pa):
     s, i, f = pa.string(), pa.int64(), pa.float64()
-    call = dict(zip(_CALL_COLUMNS, (s, s, s, s, s, s, s, s, s, s, i, s, f, f, s, i, pa.bool_())))
+    call = dict(zip(_CALL_COLUMNS, (s, s, s, s, s, s, s, s, s, s, i, s, f, f, s, i, pa.bool_(), pa.int32(), i, i)))
     tensor = dict(zip(_TENSOR_COLUMNS, (i, pa.int8(), i, s, s, s, s, pa.list_(i), f, f, f, f, i, i, s, s, s, s,
                                         s, s)))
     return call, tensor
@@ -393,17 +428,24 @@ def _column_types(pa):
 
 def _concat(pa, tables, columns, types):
     if not tables:
-        return pa.table([pa.array([], type=types[c]) for c in columns], names=list(columns))
+        return pa.table([pa.array([], type=types[c]) for c in columns], names=list(columns))  # no calls
     return pa.concat_tables(tables).combine_chunks()
 
 
-def _assemble(pa, calls, tensors, side):
-    """Sort the calls into recording order (``schema.sort_key``), number occurrences, order the tensors."""
-    t_start = calls["t_start"].to_numpy()
-    if np.isnan(t_start).any():
-        raise ValueError("a NaN start time: Python's sort decides the order")  # caller falls back
-    order = pc.sort_indices(calls, sort_keys=[("t_start", "ascending"), ("writer", "ascending"),
-                                              ("seq", "ascending")])  # a stable sort, as sorted()
+def _sort_order(calls):
+    """Recording order (``schema.sort_key``): a stable sort, as ``sorted``."""
+    if np.isnan(calls["t_start"].to_numpy()).any():
+        raise ValueError("a NaN start time: Python's sort decides the order")  # callers fall back
+    return pc.sort_indices(calls, sort_keys=[("t_start", "ascending"), ("writer", "ascending"), ("seq", "ascending")])
+
+
+def _sorted_calls(calls):
+    return calls.take(_sort_order(calls))
+
+
+def _assemble(calls, tensors, side):
+    """Sort the calls into recording order, number occurrences, order the tensors."""
+    order = _sort_order(calls)
     calls = calls.take(order)
     calls = calls.append_column("occurrence", pa.array(_occurrences(calls), type=pa.int64()))
     rank = np.empty(len(order), dtype=np.int64)
@@ -450,5 +492,7 @@ def _summary(calls, problems, torn):
         entry["calls"] += 1
         entry["samples"].add(sample)
         entry["errors"] += has_error
+    problems = [("%s: %s" % (name, message)) if line is None else ("%s line %d: %s" % (name, line, message))
+                for name, line, message in problems]  # as str(RunProblem)
     return {"torn_lines": torn, "problems": problems, "samples": len(samples),
             "stages": [dict(e, samples=len(e["samples"])) for e in stages.values()]}
