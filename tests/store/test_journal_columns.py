@@ -185,3 +185,52 @@ def test_show_from_the_index_says_what_the_journals_say(varied_run, damage):
     assert from_index == from_journals
     if damage:
         assert from_index["problems"] or from_index["torn_records_skipped"] or from_index["missing_payloads"]
+
+
+def _call_fields(call):
+    fields = {name: getattr(call, name) for name in ("id", "sample", "stage", "occurrence", "parent", "function",
+                                                      "error", "meta", "mode", "pid", "thread", "t_start", "t_end",
+                                                      "writer", "seq", "hash_alg")}
+    fields["tensors"] = [(t.name, t.role, t.kind, t.dtype, t.shape, t.hash, t.hash_alg, t.value, t.sketch, t.meta,
+                          t.path) for t in call.inputs + call.outputs]
+    return fields
+
+
+@pytest.mark.parametrize("damage", [None, "problem", "torn"])
+def test_a_lazy_run_reads_as_an_eager_one(varied_run, monkeypatch, damage):
+    """Lazy calls (located by the columnar pass, parsed from their line on use, few kept) hold what
+    eager ones hold; problems and torn lines are the same."""
+    from bmtrace.store import reader
+
+    journal = sorted((varied_run / "journal").glob("*.jsonl"))[0]
+    if damage:
+        with open(journal, "ab") as f:
+            f.write(b"not json\n" if damage == "problem" else b'{"id": "cut')
+    monkeypatch.setattr(reader, "LAZY_CACHE_CALLS", 3)  # evicted and parsed again
+    lazy, eager = Run(varied_run, lazy=True), Run(varied_run)
+    assert [type(c).__name__ for c in lazy.calls()][:1] == ["LazyCall"]
+    assert [_call_fields(c) for c in lazy.calls()] == [_call_fields(c) for c in eager.calls()]
+    assert [_call_fields(c) for c in lazy.calls(sample="img1.jpg", stage="plain")] == \
+        [_call_fields(c) for c in eager.calls(sample="img1.jpg", stage="plain")]
+    assert lazy.samples() == eager.samples() and lazy.stages() == eager.stages()
+    assert [str(p) for p in lazy.problems] == [str(p) for p in eager.problems]
+    assert lazy.torn_lines == eager.torn_lines and lazy.skipped_lines == eager.skipped_lines
+    assert len(lazy._parsed) <= 3
+    call = lazy.calls(stage="plain")[0]
+    assert call.output().load().shape == eager.calls(stage="plain")[0].output().load().shape if call.mode == "full" \
+        else call.output().name == "out"
+
+
+def test_diff_of_lazy_runs_equals_diff_of_eager_runs(tmp_path):
+    """bmtrace.diff opens paths lazily; the result is the one of eagerly read runs."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    _record(a, "stats")
+    _record(b, "stats")
+    lazy = bmtrace.diff(str(a), str(b), explain=False)
+    eager = bmtrace.diff(Run(a), Run(b), explain=False)
+    assert type(lazy.run_objects[0].calls()[0]).__name__ == "LazyCall"
+    ignore = ("elapsed_s",)
+    lazy_doc, eager_doc = lazy.to_json(), eager.to_json()
+    for key in ignore:
+        lazy_doc.pop(key, None), eager_doc.pop(key, None)
+    assert lazy_doc == eager_doc
