@@ -10,7 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 import numpy as np
 
@@ -79,7 +79,7 @@ class Run:
         self._meta = None
         self._real_path = None
         self._lazy = lazy
-        self._parsed = None  # lazy: (journal, offset) -> Call, the most recently used first out last
+        self._parsed = None
         self._journals = None
         self._lock = threading.Lock()  # lazy calls are parsed from the diff's prefetch thread too
 
@@ -171,18 +171,16 @@ class Run:
         self._problems = [RunProblem(*problem) for problem in problems]
         self._torn = torn
         self._journals = journals
-        self._parsed = OrderedDict()
+        self._parsed = deque()  # LazyCalls holding their parsed Call, oldest first
         self._calls = calls
         return calls
 
     def _parsed_call(self, lazy):
-        """The full ``Call`` of a ``LazyCall``: parsed from its journal line, kept among the recent ones."""
-        key = (lazy._journal, lazy._offset)
-        with self._lock:
-            call = self._parsed.get(key)
-            if call is not None:
-                self._parsed.move_to_end(key)
-                return call
+        """The full ``Call`` of a ``LazyCall``, parsed from its journal line; the most recently parsed
+        ``LAZY_CACHE_CALLS`` stay attached to their ``LazyCall``, older ones are dropped."""
+        call = lazy._call
+        if call is not None:
+            return call
         with open(self._journals[lazy._journal], "rb") as f:
             f.seek(lazy._offset)
             line = f.read(lazy._length)
@@ -195,9 +193,12 @@ class Run:
                                   % (self.path, self._journals[lazy._journal], exc)) from None
         call = Call(self, record, lazy.occurrence)
         with self._lock:
-            self._parsed[key] = call
+            if lazy._call is not None:  # parsed meanwhile by the other thread: one Call per record
+                return lazy._call
+            lazy._call = call
+            self._parsed.append(lazy)
             while len(self._parsed) > LAZY_CACHE_CALLS:
-                self._parsed.popitem(last=False)
+                self._parsed.popleft()._call = None
         return call
 
     def _read_journal(self, journal):
@@ -336,16 +337,20 @@ class LazyCall:
     """A call of a lazy ``Run``: sample, stage and occurrence at hand, every other ``Call`` attribute
     read from its journal line on first use (see ``Run``)."""
 
-    __slots__ = ("run", "sample", "stage", "occurrence", "_journal", "_offset", "_length")
+    __slots__ = ("run", "sample", "stage", "occurrence", "_journal", "_offset", "_length", "_call")
 
     def __init__(self, run, sample, stage, occurrence, journal, offset, length):
         self.run, self.sample, self.stage, self.occurrence = run, sample, stage, occurrence
         self._journal, self._offset, self._length = journal, offset, length
+        self._call = None  # the parsed Call while it is among the recent ones
 
     def __getattr__(self, name):  # only for names not in __slots__: the parsed call's
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return getattr(self.run._parsed_call(self), name)
+        call = self._call
+        if call is None:
+            if name.startswith("__"):
+                raise AttributeError(name)
+            call = self.run._parsed_call(self)
+        return getattr(call, name)
 
     def __repr__(self):
         return repr(self.run._parsed_call(self))
