@@ -15,6 +15,7 @@ from __future__ import annotations
 import glob
 import json
 import math
+import re
 import os
 
 import numpy as np
@@ -202,21 +203,58 @@ def _fast_chunk(data, start, lines):
     if (view[0] != 123 or np.any(view[ends[:-1] + 1] != 123) or np.any(view[ends - 1] != 125)
             or np.count_nonzero(view == 13)):
         raise _Unsure()
+    values_from_lines = False
     try:
-        table = pj.read_json(pa.BufferReader(pa.py_buffer(data)),
-                             read_options=pj.ReadOptions(block_size=1 << 22))
+        table = _read_json(data)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise _Unsure() from None
+        # Most often scalar values of several types (an int input here, a str there) or container paths
+        # ([["key", "boxes"], ["index", 0]]): pyarrow wants one type per field. Without them (scalar
+        # values nulled, lists of flat lists emptied: any "value"/"path" key, at any depth) the rest may
+        # still read, and the values come from the lines (the index holds no path).
+        values_from_lines = True
+        try:
+            table = _read_json(_PATH.sub(b'"path": []', _SCALAR_VALUE.sub(b'"value": null', data)))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise _Unsure() from None
     if table.num_rows != lines:
         raise _Unsure()  # a blank line: json.loads refuses it, pyarrow skips it
     try:
         starts = np.concatenate(([0], ends[:-1] + 1))
-        return _fast_columns(pa, table.combine_chunks(), start + starts, ends + 1 - starts)
+        return _fast_columns(pa, table.combine_chunks(), start + starts, ends + 1 - starts, _LineReader(data, starts),
+                             values_from_lines)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
         raise _Unsure() from None
 
 
-def _fast_columns(pa, table, offsets, lengths):
+# JSON scalars exactly as json.loads accepts them (what is substituted away must have been valid): an
+# ASCII string with valid escapes, a number, a constant
+_SCALAR = (rb'(?:"(?:[^"\\\x00-\x1f\x80-\xff]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"'
+           rb'|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?(?![0-9.eE+-])'
+           rb'|true|false|null|NaN|-?Infinity)')
+_SCALAR_VALUE = re.compile(rb'"value": ' + _SCALAR)
+_STEP = rb'\[(?:' + _SCALAR + rb'(?:, ' + _SCALAR + rb')*)?\]'  # a list of scalars
+_PATH = re.compile(rb'"path": \[(?:' + _STEP + rb'(?:, ' + _STEP + rb')*)?\]')
+
+
+def _read_json(data):
+    return pj.read_json(pa.BufferReader(pa.py_buffer(data)), read_options=pj.ReadOptions(block_size=1 << 22))
+
+
+class _LineReader:
+    """json.loads of a chunk's line, for the few fields whose JSON text pyarrow's types cannot give back."""
+
+    def __init__(self, data, starts):
+        self.data, self.starts, self.parsed = data, starts, {}
+
+    def entry(self, row, role, position):
+        obj = self.parsed.get(row)
+        if obj is None:
+            start = self.starts[row]
+            obj = self.parsed[row] = json.loads(self.data[start:self.data.index(b"\n", start)])
+        return obj[role][position]
+
+
+def _fast_columns(pa, table, offsets, lengths, lines, values_from_lines=False):
     n = table.num_rows
     fields = {name: table.column(name).combine_chunks() for name in table.column_names}
     call_types, tensor_types = _column_types(pa)
@@ -251,13 +289,13 @@ def _fast_columns(pa, table, offsets, lengths):
     }
     call_alg = get("hash_alg", "str", pa.string())
     call_alg = pc.if_else(_nonempty(pc, call_alg), call_alg, schema.LEGACY_HASH_ALG)
-    parts = [_fast_tensors(pa, fields.get(role), role_order, call_alg, tensor_types)
+    parts = [_fast_tensors(pa, fields.get(role), role_order, call_alg, tensor_types, lines, values_from_lines)
              for role_order, role in enumerate(("inputs", "outputs"))]
     tensors = pa.concat_tables(parts)
     return (pa.table([calls[c].cast(call_types[c]) for c in _CALL_COLUMNS], names=list(_CALL_COLUMNS)), tensors)
 
 
-def _fast_tensors(pa, lists, role_order, call_alg, tensor_types):
+def _fast_tensors(pa, lists, role_order, call_alg, tensor_types, lines, values_from_lines):
     empty = pa.table([pa.array([], type=tensor_types[c]) for c in _TENSOR_COLUMNS], names=list(_TENSOR_COLUMNS))
     if lists is None or pa.types.is_null(lists.type):
         return empty
@@ -288,10 +326,23 @@ def _fast_tensors(pa, lists, role_order, call_alg, tensor_types):
         if not _is_struct_or_null(pa, field.get(name)):
             raise _Unsure()
     _check_path(pa, field.get("path"))
+    role_key = ("inputs", "outputs")[role_order]
+
+    def from_lines(rows, field_name, **dumps):
+        """JSON text of ``field_name`` of the tensors at ``rows``, from their lines."""
+        call_rows, positions = call_row.to_numpy(), position.to_numpy()
+        return {j: json.dumps(lines.entry(call_rows[j], role_key, positions[j]).get(field_name), **dumps) for j in rows}
+
     meta = field.get("meta")
-    if not (meta is None or pa.types.is_null(meta.type)
-            or (pa.types.is_struct(meta.type) and meta.type.num_fields == 0)):
-        raise _Unsure()  # a non-empty meta: its JSON text is not recoverable from the struct
+    if meta is None or pa.types.is_null(meta.type) or (pa.types.is_struct(meta.type) and meta.type.num_fields == 0):
+        meta_text = pa.array(["{}"] * m, type=pa.string())  # every meta {} or null (read as {})
+    elif pa.types.is_struct(meta.type):
+        # keys and values of a non-empty meta (or {} against {"k": null}) are not in the struct: its lines say
+        texts = from_lines(np.flatnonzero(meta.is_valid().to_numpy(zero_copy_only=False)), "meta", sort_keys=True,
+                           default=str)
+        meta_text = pa.array([texts.get(j, "{}") for j in range(m)], type=pa.string())
+    else:
+        raise _Unsure()
     kind = pc.fill_null(get("kind", "str", pa.string()), "array")
     hashes = get("hash", "str", pa.string())
     own_alg = get("hash_alg", "str", pa.string())
@@ -307,9 +358,10 @@ def _fast_tensors(pa, lists, role_order, call_alg, tensor_types):
         "mean": get("mean", "num", pa.float64()), "std": get("std", "num", pa.float64()),
         "nan_count": counts[0], "inf_count": counts[1], "hash": hashes,
         "hash_alg": pc.if_else(_nonempty(pc, hashes), alg, pa.scalar(None, pa.string())),
-        "meta": pa.array(["{}"] * m, type=pa.string()), "note": get("note", "str", pa.string()),
+        "meta": meta_text, "note": get("note", "str", pa.string()),
         "payload": get("payload", "str", pa.string()),
-        "value": _values(pa, field.get("value"), kind, m),
+        "value": _values(pa, None if values_from_lines else field.get("value"), kind, m,
+                         lambda rows: from_lines(rows, "value", default=str), values_from_lines),
     }
     return pa.table([columns[c].cast(tensor_types[c]) for c in _TENSOR_COLUMNS], names=list(_TENSOR_COLUMNS))
 
@@ -396,10 +448,13 @@ def _check_path(pa, arr):
         raise _Unsure()
 
 
-def _values(pa, arr, kind, m):
+def _values(pa, arr, kind, m, from_lines, all_from_lines=False):
     """The index's "value": JSON text of a journal-held value, null for payload kinds."""
     payload_kind = pc.is_in(kind, value_set=pa.array(list(schema.PAYLOAD_KINDS)))
-    if arr is None or pa.types.is_null(arr.type):
+    if all_from_lines:
+        texts = from_lines(np.flatnonzero(pc.invert(payload_kind).to_numpy(zero_copy_only=False)))
+        text = pa.array([texts.get(j, "null") for j in range(m)], type=pa.string())
+    elif arr is None or pa.types.is_null(arr.type):
         text = pa.array(["null"] * m, type=pa.string())
     else:
         typ = str(arr.type)
@@ -407,13 +462,19 @@ def _values(pa, arr, kind, m):
             text = pc.fill_null(arr.cast(pa.string()), "null")
         elif typ == "bool":
             text = pc.fill_null(pc.if_else(arr, "true", "false"), "null")
-        elif typ in ("string", "double"):
-            values = arr.to_pylist()
-            if typ == "double" and any(v is not None and math.isfinite(v) and v == int(v) for v in values):
-                raise _Unsure()  # 1 or 1.0? pyarrow made both a double
-            text = pa.array([json.dumps(v) for v in values], type=pa.string())
+        elif typ == "string":
+            text = pa.array([json.dumps(v) for v in arr.to_pylist()], type=pa.string())
         else:
-            raise _Unsure()
+            # 1 or 1.0 (pyarrow made both a double)? a list, an object? the lines say
+            keep = pc.invert(payload_kind).to_numpy(zero_copy_only=False)
+            texts = from_lines(np.flatnonzero(keep), "value", default=str) if typ != "double" else {}
+            if typ == "double":
+                values = arr.to_pylist()
+                ambiguous = [j for j, v in enumerate(values)
+                             if keep[j] and v is not None and math.isfinite(v) and v == int(v)]
+                texts = from_lines(ambiguous, "value", default=str)
+                texts.update((j, json.dumps(v)) for j, v in enumerate(values) if keep[j] and j not in texts)
+            text = pa.array([texts.get(j, "null") for j in range(m)], type=pa.string())
     return pc.if_else(payload_kind, pa.scalar(None, pa.string()), text)
 
 

@@ -87,13 +87,18 @@ def test_same_table_chunk_by_chunk(varied_run, monkeypatch, chunk):
     _assert_same(varied_run)
 
 
-def test_a_plain_run_takes_the_fast_way(tmp_path, monkeypatch):
-    """Uniform records never fall back to parsing line by line."""
+@pytest.mark.parametrize("varied", [False, True])
+def test_recorded_runs_take_the_fast_way(tmp_path, monkeypatch, varied):
+    """Recorded runs never fall back to parsing every line: not uniform ones, nor ones with values of
+    several types, container paths, meta (those fields come from the lines)."""
     path = tmp_path / "run"
-    with bmtrace.run(path, mode="stats"):
-        for i in range(5):
-            with bmtrace.sample("s%d" % i):
-                bmtrace.trace_stage("t")(lambda x, k: x + k)(np.ones((2, 2), np.float32) * i, i)
+    if varied:
+        _record(path, "full")
+    else:
+        with bmtrace.run(path, mode="stats"):
+            for i in range(5):
+                with bmtrace.sample("s%d" % i):
+                    bmtrace.trace_stage("t")(lambda x, k: x + k)(np.ones((2, 2), np.float32) * i, i)
 
     def careful(*args):
         raise AssertionError("parsed line by line")
@@ -135,9 +140,21 @@ def _edit_journal(path, edit):
     lambda lines: b"\n".join(lines[:1] + [b'{"id": "x", "stage": "s", "t_start": 1} {"id": "y"}'] + lines[1:])
     + b"\n",
     lambda lines: b"\n".join(line.replace(b'"hash_alg": "xxh3-128"', b'"hash_alg": ""') for line in lines) + b"\n",
+    # invalid JSON where the second pyarrow attempt substitutes scalar values and paths away
+    lambda lines: b"\n".join(lines[:1] + [b'{"id": "x", "stage": "s", "t_start": 1, "outputs": [{"name": "o", '
+                                         b'"kind": "str", "value": 1..2}]}'] + lines[1:]) + b"\n",
+    lambda lines: b"\n".join(lines[:1] + [b'{"id": "x", "stage": "s", "t_start": 1, "outputs": [{"name": "o", '
+                                         b'"kind": "str", "value": "a\\qb"}]}'] + lines[1:]) + b"\n",
+    lambda lines: b"\n".join(lines[:1] + [b'{"id": "x", "stage": "s", "t_start": 1, "outputs": [{"name": "o", '
+                                         b'"kind": "str", "value": "x", "path": [["key", nonsense]]}]}']
+                             + lines[1:]) + b"\n",
+    lambda lines: b"\n".join(lines[:1] + [b'{"id": "x", "stage": "s", "t_start": 1, "outputs": [{"name": "o", '
+                                         b'"kind": "str", "value": 1.0, "path": [["key", "a"], ["index", 0]], '
+                                         b'"meta": {"k": null}}, {"name": "p", "kind": "scalar", "value": "s", '
+                                         b'"meta": {}, "path": [["key", "b"]]}]}'] + lines[1:]) + b"\n",
 ], ids=["torn", "blank", "not-json", "bad-type", "no-id", "not-object", "tensor-not-object", "bad-mode",
         "empty-errors", "negative-dim", "sketch-not-object", "surrogate", "bool-seq", "two-objects",
-        "empty-hash-alg"])
+        "empty-hash-alg", "bad-number", "bad-escape", "bad-path", "mixed-values-paths-meta"])
 def test_damaged_journals_read_as_run_reads_them(small_run, edit):
     """Torn, blank and invalid lines: the same rows, the same problems and torn count as Run."""
     _edit_journal(small_run, edit)
