@@ -1,12 +1,16 @@
-"""The index table straight from the journals, without a Call or Tensor object per record.
+"""Index columns and call locations straight from the journals, without a Call or Tensor per record.
 
 ``Run`` parses every line into Python objects: fine for a diff of a few thousand calls, far too slow
 and too big for the index of a 100k-sample run. Here pyarrow's JSON reader parses a journal chunk by
-chunk (in C++, on every core) and the chunk becomes index columns at once. pyarrow accepts some lines
-``schema.parse_call`` refuses and loses a few distinctions the index keeps (1 against 1.0, an empty
-against a non-empty meta), so a chunk is taken only when its inferred types show that nothing of the
-kind happened; any other chunk is parsed line by line by ``schema.parse_line``, exactly as ``Run``
-does. Either way the table equals ``schema.index_table(Run(path))`` and the problems are ``Run``'s.
+chunk (in C++) and the chunk becomes columns at once: the index (``journal_index``, at stop()) and,
+for a lazy ``Run`` (diffs), where each call's line is (``call_skeleton``).
+
+pyarrow wants one type per field and accepts lines ``schema.parse_call`` refuses, so a chunk is taken
+only when its inferred types prove every line valid. Fields pyarrow cannot type or give back as the
+index spells them (values of several types, container paths, meta, 1 against 1.0) are substituted
+away for it (only JSON scalars exactly as json.loads reads them) and taken from ``json.loads`` of
+their lines. Any other chunk is parsed line by line by ``schema.parse_line``, exactly as ``Run`` does.
+Either way the table equals ``schema.index_table(Run(path))`` and the problems are ``Run``'s.
 
 Analysis only (needs pyarrow); the recording path never imports this.
 """
@@ -15,8 +19,8 @@ from __future__ import annotations
 import glob
 import json
 import math
-import re
 import os
+import re
 
 import numpy as np
 import pyarrow as pa
