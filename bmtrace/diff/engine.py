@@ -8,7 +8,6 @@ two call pairs whatever the number of samples.
 from __future__ import annotations
 
 import os
-import threading
 import time
 
 from ..compare import Status, ToleranceRules
@@ -34,26 +33,6 @@ def _open(run):
     if isinstance(run, (str, bytes, os.PathLike)):
         return Run(os.fsdecode(run) if isinstance(run, bytes) else run, lazy=True)
     return run
-
-
-def _locate_calls(run_a, run_b):
-    """Read both lazy runs' call locations at once: their columnar pass runs in pyarrow, without the
-    GIL. A failure is left for the main thread to meet again (and report) when it asks for B's calls."""
-    if not (getattr(run_a, "_lazy", False) and getattr(run_b, "_lazy", False)):
-        return
-
-    def locate_b():
-        try:
-            run_b.stages()
-        except Exception:  # noqa: BLE001 - raised again, on the main thread, by align()
-            pass
-
-    helper = threading.Thread(target=locate_b, name="bmtrace-locate", daemon=True)
-    helper.start()
-    try:
-        run_a.stages()
-    finally:
-        helper.join()
 
 
 def build_rules(atol=None, rtol=None, cosine=None, int_atol=None, tol=None, config=None):
@@ -130,7 +109,6 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
         full_map.update(load_map_file(os.fspath(map_file)))
     full_map.update(stage_map or {})
     run_a, run_b = _open(run_a), _open(run_b)
-    _locate_calls(run_a, run_b)
     alignment = align(run_a, run_b, full_map)
     notes = ["run %s: %s (left out of the comparison)" % (side, problem)
              for side, run in (("A", run_a), ("B", run_b)) for problem in getattr(run, "problems", ())]
