@@ -62,8 +62,9 @@ def journal_index(path, side):
     summary: {"torn_lines", "problems" (strings, as ``Run.problems``), "samples" (distinct keys),
     "stages": [{"stage", "calls", "samples", "errors"}] in first-call order}.
     """
-    calls, tensors, problems, torn, _ = read_journals(path)
-    table, calls = _assemble(calls, tensors, side)
+    read = list(read_journals(path))
+    problems, torn = read[2], read[3]
+    table, calls = _assemble(read, side)  # it drops the tables read as soon as it has sorted them
     return table, _summary(calls, problems, torn)
 
 
@@ -508,8 +509,14 @@ def _sorted_calls(calls):
     return calls.take(_sort_order(calls))
 
 
-def _assemble(calls, tensors, side):
-    """Sort the calls into recording order, number occurrences, order the tensors."""
+def _assemble(read, side):
+    """Sort the calls into recording order, number occurrences, order the tensors.
+
+    ``read``: the list ``read_journals`` returned; its tables are dropped from it once sorted copies
+    exist, so a build holds about one copy of the rows at a time.
+    """
+    calls, tensors = read[0], read[1]
+    read[0] = read[1] = None
     order = _sort_order(calls)
     calls = calls.take(order)
     calls = calls.append_column("occurrence", pa.array(_occurrences(calls), type=pa.int64()))
@@ -518,7 +525,9 @@ def _assemble(calls, tensors, side):
     call_row = tensors["call_row"].to_numpy()
     tensor_order = np.lexsort((tensors["position"].to_numpy(), tensors["role_order"].to_numpy(),
                                rank[call_row] if len(call_row) else call_row))
+    del call_row
     tensors = tensors.take(pa.array(tensor_order))
+    del tensor_order
     head = calls.take(pa.array(rank[tensors["call_row"].to_numpy()] if tensors.num_rows else
                                np.zeros(0, dtype=np.int64)))
     types = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(), "int64_list": pa.list_(pa.int64())}
