@@ -93,7 +93,8 @@ def read_journals(path, tensors=True):
         state = {"torn": 0}
         journals.append(journal)
         try:
-            for call_table, tensor_table in _journal_chunks(journal, name, problems, len(journals) - 1, state):
+            for call_table, tensor_table in _journal_chunks(journal, name, problems, len(journals) - 1, state,
+                                                            tensors):
                 if tensors:
                     tensor_tables.append(tensor_table.set_column(0, "call_row",
                                                                  pc.add(tensor_table["call_row"], call_base)))
@@ -113,7 +114,7 @@ def read_journals(path, tensors=True):
     return calls, tensor_table, problems, torn, journals
 
 
-def _journal_chunks(journal, name, problems, number, state):
+def _journal_chunks(journal, name, problems, number, state, texts=True):
     """Normalised (calls, tensors) tables of one journal, chunk by chunk; state["torn"]: its torn lines."""
     with open(journal, "rb") as f:
         offset, first_line, rest = 0, 1, b""
@@ -130,7 +131,7 @@ def _journal_chunks(journal, name, problems, number, state):
                 continue  # a line longer than a chunk: read on
             lines = data.count(b"\n")
             try:
-                calls, tensors = _fast_chunk(data, offset, lines)
+                calls, tensors = _fast_chunk(data, offset, lines, texts)
             except _Unsure:
                 calls, tensors = _careful_chunk(data, name, first_line, problems, offset)
             yield _located(calls, number), tensors
@@ -201,7 +202,7 @@ def _float(value):
 
 
 # -- the fast way: pyarrow's JSON reader, taken only when its types vouch for every line -----------
-def _fast_chunk(data, start, lines):
+def _fast_chunk(data, start, lines, texts=True):
     view = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(view == 10)
     # every line one object ("{...}"), no carriage return: pyarrow and json.loads split lines alike
@@ -225,7 +226,7 @@ def _fast_chunk(data, start, lines):
         raise _Unsure()  # a blank line: json.loads refuses it, pyarrow skips it
     try:
         starts = np.concatenate(([0], ends[:-1] + 1))
-        return _fast_columns(pa, table.combine_chunks(), start + starts, ends + 1 - starts, _LineReader(data, starts),
+        return _fast_columns(pa, table.combine_chunks(), start + starts, ends + 1 - starts, _LineReader(data, starts, texts),
                              values_from_lines)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
         raise _Unsure() from None
@@ -248,8 +249,9 @@ def _read_json(data):
 class _LineReader:
     """json.loads of a chunk's line, for the few fields whose JSON text pyarrow's types cannot give back."""
 
-    def __init__(self, data, starts):
+    def __init__(self, data, starts, wanted=True):
         self.data, self.starts, self.parsed = data, starts, {}
+        self.wanted = wanted  # False: only the checks matter (call_skeleton), not the index's text
 
     def entry(self, row, role, position):
         obj = self.parsed.get(row)
@@ -335,6 +337,8 @@ def _fast_tensors(pa, lists, role_order, call_alg, tensor_types, lines, values_f
 
     def from_lines(rows, field_name, **dumps):
         """JSON text of ``field_name`` of the tensors at ``rows``, from their lines."""
+        if not lines.wanted:
+            return {}
         call_rows, positions = call_row.to_numpy(), position.to_numpy()
         return {j: json.dumps(lines.entry(call_rows[j], role_key, positions[j]).get(field_name), **dumps) for j in rows}
 
