@@ -17,7 +17,13 @@ def add_arguments(parser):
 
 
 def summarize(run):
-    """A JSON-ready summary of ``run``."""
+    """A JSON-ready summary of ``run``: from its index when that is up to date (two columns and the
+    counts ``build_index`` stores), else from its journals."""
+    from ..store.index import read_fresh
+
+    fresh = read_fresh(run.path, ("stage", "payload"))
+    if fresh is not None:
+        return _from_index(run, *fresh)
     stages = {}
     errors = 0
     missing = []
@@ -49,6 +55,61 @@ def summarize(run):
     for entry in stages.values():
         entry["samples"] = len(entry["samples"])
         stage_list.append(entry)
+    return _document(run, stage_list, len(run.samples()), errors, run.torn_lines,
+                     [str(problem) for problem in run.problems], missing)
+
+
+def _from_index(run, table, counts):
+    """The summary from the index: call counts per stage stored with it, tensors and payloads from
+    its rows (in recording order, so a shared payload counts for the stage that wrote it first)."""
+    from ..store.schema import safe_text
+
+    stages = {}
+    for entry in counts["stages"]:
+        stages[safe_text(entry["stage"])] = dict(entry, tensors=0, payload_bytes=0)  # the index's spelling
+    missing = []
+    counted = set()
+    rows = zip(table.column("stage").to_pylist(), table.column("payload").to_pylist())
+    for row, (stage, payload) in enumerate(rows):
+        entry = stages[stage]
+        entry["tensors"] += 1
+        if not payload:
+            continue
+        try:
+            path = run.payload_path(payload)
+        except BmtraceError:
+            missing.append(_refusal(run, payload, row))
+            continue
+        if path in counted:
+            continue
+        counted.add(path)
+        try:
+            entry["payload_bytes"] += os.path.getsize(path)
+        except OSError:
+            missing.append(path)
+    stage_list = [dict((key, entry[key]) for key in ("stage", "calls", "samples", "tensors", "payload_bytes",
+                                                     "errors")) for entry in stages.values()]
+    return _document(run, stage_list, counts["samples"], sum(e["errors"] for e in stage_list), counts["torn_lines"],
+                     counts["problems"], missing)
+
+
+def _refusal(run, payload, row):
+    """The message ``Tensor.payload_file`` gives for a payload path refused inside the run."""
+    from ..store.index import read_fresh
+
+    from types import SimpleNamespace
+
+    fields = read_fresh(run.path, ("name", "role", "stage", "sample"))[0].slice(row, 1).to_pylist()[0]
+    tensor = SimpleNamespace(name=fields["name"], role=fields["role"],
+                             call=SimpleNamespace(stage=fields["stage"], sample=fields["sample"]))
+    try:
+        run.payload_path(payload, tensor)
+    except BmtraceError as exc:
+        return str(exc)
+    return payload
+
+
+def _document(run, stage_list, samples, errors, torn, problems, missing):
     meta = run.meta
     return {
         "run": run.path,
@@ -56,13 +117,13 @@ def summarize(run):
         "format_version": meta.get("format_version"),
         "started": meta.get("started"),
         "ended": meta.get("ended"),
-        "samples": len(run.samples()),
+        "samples": samples,
         "calls": sum(e["calls"] for e in stage_list),
         "tensors": sum(e["tensors"] for e in stage_list),
         "payload_bytes": sum(e["payload_bytes"] for e in stage_list),
         "errors": errors,
-        "torn_records_skipped": run.torn_lines,
-        "problems": [str(problem) for problem in run.problems],  # invalid journal lines, file and line
+        "torn_records_skipped": torn,
+        "problems": problems,  # invalid journal lines, file and line
         "missing_payloads": missing,
         "stages": stage_list,
         "environment": {key: meta.get(key) for key in ("host", "platform", "python", "argv", "cwd", "versions", "env")},

@@ -26,10 +26,12 @@ from .task import TaskStep, task_effect
 
 
 def _open(run):
-    from ..store.reader import open_run
+    """A run named by its path opens lazily: its calls are parsed as the comparison reaches them and
+    forgotten after, so memory is bounded by a window of calls, not by the run."""
+    from ..store.reader import Run
 
     if isinstance(run, (str, bytes, os.PathLike)):
-        return open_run(os.fsdecode(run) if isinstance(run, bytes) else run)
+        return Run(os.fsdecode(run) if isinstance(run, bytes) else run, lazy=True)
     return run
 
 

@@ -5,19 +5,26 @@ The columns are ``schema.INDEX_COLUMNS``.
 """
 from __future__ import annotations
 
+import json
 import os
 
 from .._deps import require
+from ..errors import MissingDependencyError
 from . import layout
 from .reader import Run
-from .schema import index_table
+from .schema import INDEX_COLUMNS
 
 _FINGERPRINT_KEY = layout.INDEX_FINGERPRINT_KEY
+# index.parquet metadata key: what `bmtrace show` counts beyond the rows (calls, errors, skipped lines)
+SUMMARY_KEY = b"bmtrace_summary"
 
 
 def build_table(run):
     """All tensors of ``run`` (a reader ``Run``) as a pyarrow Table (the index.parquet schema)."""
-    return index_table(run)
+    require("pyarrow", extra="analysis", feature="the Parquet index")
+    from .journal_columns import run_index
+
+    return run_index(run)[0]
 
 
 def build_index(path, force=False):
@@ -34,10 +41,14 @@ def build_index(path, force=False):
     stamp = fingerprint(run.path)
     if not force and _stored_fingerprint(pq, index_path) == stamp:
         return index_path
-    table = index_table(run)
+    from .journal_columns import run_index  # pyarrow, present: checked above
+
+    table, summary = run_index(run)
     metadata = dict(table.schema.metadata or {})
     metadata.update({_FINGERPRINT_KEY: stamp.encode(),
                      b"bmtrace_format_version": str(layout.FORMAT_VERSION).encode()})
+    if summary is not None:
+        metadata[SUMMARY_KEY] = json.dumps(summary).encode()
     table = table.replace_schema_metadata(metadata)
     tmp = "%s.tmp-%d" % (index_path, os.getpid())
     try:
@@ -56,6 +67,28 @@ def index_is_fresh(path):
     """Whether RUN/index.parquet exists and was built from the journals as they are now."""
     pq = require("pyarrow.parquet", package="pyarrow", extra="analysis", feature="the Parquet index")
     return _stored_fingerprint(pq, os.path.join(path, layout.INDEX_FILE)) == fingerprint(path)
+
+
+def read_fresh(path, columns):
+    """``(table of those columns, summary)`` from RUN/index.parquet when it is up to date with the
+    journals and holds the summary ``build_index`` stores; None otherwise (or without pyarrow)."""
+    try:
+        pq = require("pyarrow.parquet", package="pyarrow", extra="analysis", feature="the Parquet index")
+    except MissingDependencyError:
+        return None
+    index_path = os.path.join(path, layout.INDEX_FILE)
+    if not os.path.isfile(index_path):
+        return None
+    try:
+        stored = pq.read_schema(index_path)
+        metadata = stored.metadata or {}
+        if (metadata.get(_FINGERPRINT_KEY) != fingerprint(path).encode() or SUMMARY_KEY not in metadata
+                or stored.names != [column for column, _ in INDEX_COLUMNS]):
+            return None
+        # ParquetFile, not read_table: that imports pyarrow.dataset and pandas (half a second)
+        return pq.ParquetFile(index_path).read(columns=list(columns)), json.loads(metadata[SUMMARY_KEY])
+    except Exception:  # a damaged or foreign index: the journals are the source of truth
+        return None
 
 
 def _stored_fingerprint(pq, index_path):
@@ -89,8 +122,6 @@ def build_index_if_available(path):
 
     Errors other than a missing pyarrow propagate (the caller reports them).
     """
-    from ..errors import MissingDependencyError
-
     try:
         return build_index(path)
     except MissingDependencyError:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import glob
 import os
-from collections import OrderedDict
+import threading
+from collections import OrderedDict, deque
 
 import numpy as np
 
@@ -59,9 +60,14 @@ class Run:
 
     ``problems`` lists the journal lines skipped because they are not valid records (file and line);
     ``torn_lines`` counts records cut short by a kill during their write (only a file's last line).
+
+    ``lazy=True`` (needs pyarrow; without it the run reads as usual) keeps only each call's sample,
+    stage and occurrence and where its line is: its other fields and tensors are parsed when first
+    used and forgotten once ``LAZY_CACHE_CALLS`` others have been, so a pass over a long run (a diff)
+    holds a bounded number of parsed records.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, lazy=False):
         self.path = os.path.abspath(os.fspath(path))
         doc = run_dir.read(self.path)
         self.side = doc.get("side")
@@ -72,6 +78,10 @@ class Run:
         self._calls = None
         self._meta = None
         self._real_path = None
+        self._lazy = lazy
+        self._parsed = None
+        self._journals = None
+        self._lock = threading.Lock()  # lazy calls are parsed from the diff's prefetch thread too
 
     def __repr__(self):
         return "<bmtrace.Run %s side=%r>" % (self.path, self.side)
@@ -126,6 +136,8 @@ class Run:
     def _load(self):
         if self._calls is not None:
             return self._calls
+        if self._lazy and self._load_lazy() is not None:
+            return self._calls
         records = []
         for journal in sorted(glob.glob(os.path.join(self.path, layout.JOURNAL_DIR, "*.jsonl"))):
             records.extend(self._read_journal(journal))
@@ -139,6 +151,55 @@ class Run:
             calls.append(Call(self, record, occurrence))
         self._calls = calls
         return calls
+
+    def _load_lazy(self):
+        try:
+            from . import journal_columns
+        except ImportError:  # no pyarrow: read as usual
+            return None
+        try:
+            columns, problems, torn, journals = journal_columns.call_skeleton(self.path)
+        except (ValueError, TypeError, OverflowError, ArithmeticError, NotImplementedError):
+            return None  # a journal the columnar reader did not foresee: read as usual
+        keys = {}  # one string object per sample key, whatever the number of its calls
+        calls = []
+        for sample, stage, occurrence, journal, offset, length in zip(
+                columns["sample"], columns["stage"], columns["occurrence"], columns["journal"], columns["offset"],
+                columns["length"]):
+            calls.append(LazyCall(self, keys.setdefault(sample, sample), keys.setdefault(stage, stage), occurrence,
+                                  journal, offset, length))
+        self._problems = [RunProblem(*problem) for problem in problems]
+        self._torn = torn
+        self._journals = journals
+        self._parsed = deque()  # LazyCalls holding their parsed Call, oldest first
+        self._calls = calls
+        return calls
+
+    def _parsed_call(self, lazy):
+        """The full ``Call`` of a ``LazyCall``, parsed from its journal line; the most recently parsed
+        ``LAZY_CACHE_CALLS`` stay attached to their ``LazyCall``, older ones are dropped."""
+        call = lazy._call
+        if call is not None:
+            return call
+        with open(self._journals[lazy._journal], "rb") as f:
+            f.seek(lazy._offset)
+            line = f.read(lazy._length)
+        try:
+            record = schema.parse_line(line)
+        except schema.RecordError as exc:
+            from ..errors import CorruptRunError
+
+            raise CorruptRunError("run %s: %s changed while it was read (%s); open the run again"
+                                  % (self.path, self._journals[lazy._journal], exc)) from None
+        call = Call(self, record, lazy.occurrence)
+        with self._lock:
+            if lazy._call is not None:  # parsed meanwhile by the other thread: one Call per record
+                return lazy._call
+            lazy._call = call
+            self._parsed.append(lazy)
+            while len(self._parsed) > LAZY_CACHE_CALLS:
+                self._parsed.popleft()._call = None
+        return call
 
     def _read_journal(self, journal):
         name = os.path.relpath(journal, self.path)
@@ -195,7 +256,11 @@ class Run:
         (``bmtrace.store.index.build_index(path)`` writes it).
         """
         table = self._stored_index()
-        return table if table is not None else schema.index_table(self)
+        if table is not None:
+            return table
+        from .journal_columns import run_index  # pyarrow: imported only when an index is asked for
+
+        return run_index(self)[0]
 
     def _stored_index(self):
         index_path = os.path.join(self.path, layout.INDEX_FILE)
@@ -271,6 +336,39 @@ def _checked_process(proc):
         if checked[key] is not None:
             checked[key] = {str(k): str(v) for k, v in checked[key].items()}
     return checked
+
+
+# lazy runs: parsed calls kept (a diff walks the calls in order, two runs a pair at a time)
+LAZY_CACHE_CALLS = 1024
+
+
+class LazyCall:
+    """A call of a lazy ``Run``: sample, stage and occurrence at hand, every other ``Call`` attribute
+    read from its journal line on first use (see ``Run``)."""
+
+    __slots__ = ("run", "sample", "stage", "occurrence", "_journal", "_offset", "_length", "_call")
+
+    def __init__(self, run, sample, stage, occurrence, journal, offset, length):
+        self.run, self.sample, self.stage, self.occurrence = run, sample, stage, occurrence
+        self._journal, self._offset, self._length = journal, offset, length
+        self._call = None  # the parsed Call while it is among the recent ones
+
+    def __getattr__(self, name):  # only for names not in __slots__: the parsed call's
+        call = self._call
+        if call is None:
+            if name.startswith("__"):
+                raise AttributeError(name)
+            call = self.run._parsed_call(self)
+        return getattr(call, name)
+
+    def __repr__(self):
+        return repr(self.run._parsed_call(self))
+
+    def input(self, name):
+        return self.run._parsed_call(self).input(name)
+
+    def output(self, name="out"):
+        return self.run._parsed_call(self).output(name)
 
 
 class Call:

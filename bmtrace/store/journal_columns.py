@@ -1,0 +1,576 @@
+"""Index columns and call locations straight from the journals, without a Call or Tensor per record.
+
+``Run`` parses every line into Python objects: fine for a diff of a few thousand calls, far too slow
+and too big for the index of a 100k-sample run. Here pyarrow's JSON reader parses a journal chunk by
+chunk (in C++) and the chunk becomes columns at once: the index (``journal_index``, at stop()) and,
+for a lazy ``Run`` (diffs), where each call's line is (``call_skeleton``).
+
+pyarrow wants one type per field and accepts lines ``schema.parse_call`` refuses, so a chunk is taken
+only when its inferred types prove every line valid. Fields pyarrow cannot type or give back as the
+index spells them (values of several types, container paths, meta, 1 against 1.0) are substituted
+away for it (only JSON scalars exactly as json.loads reads them) and taken from ``json.loads`` of
+their lines. Any other chunk is parsed line by line by ``schema.parse_line``, exactly as ``Run`` does.
+Either way the table equals ``schema.index_table(Run(path))`` and the problems are ``Run``'s.
+
+Analysis only (needs pyarrow); the recording path never imports this.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from . import layout, schema
+
+CHUNK_BYTES = 8 << 20  # of journal text per pyarrow parse: bounds the memory of a build (~20x this)
+
+# the call columns every chunk yields, whichever way it was parsed
+_CALL_COLUMNS = ("call_id", "sample", "stage", "parent", "fn_module", "fn_qualname", "fn_file", "mode",
+                 "error_type", "error_message", "pid", "thread", "t_start", "t_end", "writer", "seq",
+                 "has_error", "journal", "offset", "length")  # the last three: where its line is
+_SKELETON_COLUMNS = ("sample", "stage", "t_start", "writer", "seq", "journal", "offset", "length")
+_TENSOR_COLUMNS = ("call_row", "role_order", "position", "role", "name", "kind", "dtype", "shape", "min", "max",
+                   "mean", "std", "nan_count", "inf_count", "hash", "hash_alg", "meta", "note", "payload", "value")
+_INDEX_FROM_CALL = ("call_id", "sample", "stage", "occurrence", "parent", "fn_module", "fn_qualname", "fn_file",
+                    "mode", "error_type", "error_message", "pid", "thread", "t_start", "t_end")
+
+
+class _Unsure(Exception):
+    """pyarrow's reading of a chunk cannot be vouched for: parse it line by line."""
+
+
+def run_index(run):
+    """``(table, summary)`` of a reader ``Run``: ``journal_index`` of its directory; should that meet a
+    journal it did not foresee, the table is built from the ``Run``'s parsed calls (slower, same table)
+    and the summary is None."""
+    try:
+        return journal_index(run.path, run.side)
+    except (ValueError, TypeError, OverflowError, ArithmeticError, NotImplementedError):  # Arrow* errors too
+        return schema.index_table(run), None
+
+
+def journal_index(path, side):
+    """``(table, summary)`` of run ``path``: its index table and what ``bmtrace show`` needs beyond it.
+
+    summary: {"torn_lines", "problems" (strings, as ``Run.problems``), "samples" (distinct keys),
+    "stages": [{"stage", "calls", "samples", "errors"}] in first-call order}.
+    """
+    read = list(read_journals(path))
+    problems, torn = read[2], read[3]
+    table, calls = _assemble(read, side)  # it drops the tables read as soon as it has sorted them
+    return table, _summary(calls, problems, torn)
+
+
+def call_skeleton(path):
+    """The calls of run ``path`` in recording order, without their tensors, for a lazy ``Run``.
+
+    Returns:
+        ``(columns, problems, torn, journals)``: columns {"sample", "stage", "occurrence", "journal",
+        "offset", "length"} as lists (journal: index into ``journals``, offset/length: its line's bytes);
+        problems as ``(file, line or None, message)``.
+    """
+    calls, _, problems, torn, journals = read_journals(path, tensors=False)
+    calls = _sorted_calls(calls)
+    columns = {name: calls[name].to_pylist() for name in ("sample", "stage", "journal", "offset", "length")}
+    columns["occurrence"] = _occurrences(calls)
+    return columns, problems, torn, journals
+
+
+def read_journals(path, tensors=True):
+    """``(calls, tensors, problems, torn, journals)``: normalised tables in journal order, ``tensors``
+    None unless asked for."""
+    calls, tensor_tables, problems, torn, journals = [], [], [], 0, []
+    call_base = 0
+    for journal in sorted(glob.glob(os.path.join(path, layout.JOURNAL_DIR, "*.jsonl"))):
+        name = os.path.relpath(journal, path)
+        state = {"torn": 0}
+        journals.append(journal)
+        try:
+            for call_table, tensor_table in _journal_chunks(journal, name, problems, len(journals) - 1, state,
+                                                            tensors):
+                if tensors:
+                    tensor_tables.append(tensor_table.set_column(0, "call_row",
+                                                                 pc.add(tensor_table["call_row"], call_base)))
+                else:
+                    call_table = call_table.select(_SKELETON_COLUMNS)
+                calls.append(call_table)
+                call_base += call_table.num_rows
+        except OSError as exc:
+            problems.append((name, None, "cannot read this journal (%s); its records are skipped"
+                             % (exc.strerror or exc)))
+        finally:
+            torn += state["torn"]  # records read before an error are kept, as Run keeps them
+    call_types, tensor_types = _column_types(pa)
+    columns = _CALL_COLUMNS if tensors else _SKELETON_COLUMNS
+    calls = _concat(pa, calls, columns, call_types)
+    tensor_table = _concat(pa, tensor_tables, _TENSOR_COLUMNS, tensor_types) if tensors else None
+    return calls, tensor_table, problems, torn, journals
+
+
+def _journal_chunks(journal, name, problems, number, state, texts=True):
+    """Normalised (calls, tensors) tables of one journal, chunk by chunk; state["torn"]: its torn lines."""
+    with open(journal, "rb") as f:
+        offset, first_line, rest = 0, 1, b""
+        while True:
+            block = f.read(CHUNK_BYTES)
+            if not block:
+                # a last line without newline is a record cut short by a kill: skipped, counted
+                state["torn"] = 1 if rest else 0
+                return
+            data = rest + block if rest else block
+            cut = data.rfind(b"\n") + 1
+            data, rest = data[:cut], data[cut:]
+            if not data:
+                continue  # a line longer than a chunk: read on
+            lines = data.count(b"\n")
+            try:
+                calls, tensors = _fast_chunk(data, offset, lines, texts)
+            except _Unsure:
+                calls, tensors = _careful_chunk(data, name, first_line, problems, offset)
+            yield _located(calls, number), tensors
+            offset, first_line = offset + len(data), first_line + lines
+
+
+def _located(calls, number):
+    """The journal's number in the "journal" column (the chunk readers leave it 0)."""
+    return calls.set_column(calls.schema.get_field_index("journal"), "journal",
+                            pa.array(np.full(calls.num_rows, number, dtype=np.int32)))
+
+
+# -- the careful way: schema.parse_line, as Run reads ---------------------------------------------
+def _careful_chunk(data, name, first_line, problems, offset):
+    calls = {column: [] for column in _CALL_COLUMNS}
+    tensors = {column: [] for column in _TENSOR_COLUMNS}
+    row = 0
+    for number, line in enumerate(data.split(b"\n")[:-1], first_line):
+        line_offset, offset = offset, offset + len(line) + 1
+        try:
+            record = schema.parse_line(line + b"\n")  # with its newline, as Run reads it (error texts)
+        except schema.RecordError as exc:
+            problems.append((name, number, "not a valid record, skipped: %s" % exc))
+            continue
+        fn = record["function"] or {}
+        error = record["error"] or {}
+        values = (record["id"], record["sample"], record["stage"], record["parent"], _text(fn.get("module")),
+                  _text(fn.get("qualname")), _text(fn.get("file")), record["mode"], _text(error.get("type")),
+                  _text(error.get("message")), record["pid"], record["thread"], record["t_start"],
+                  record["t_end"], record["writer"], record["seq"], bool(record["error"]), 0, line_offset,
+                  len(line) + 1)
+        for column, value in zip(_CALL_COLUMNS, values):
+            calls[column].append(value)
+        call_alg = record["hash_alg"] or schema.LEGACY_HASH_ALG
+        for role_order, role in enumerate(("inputs", "outputs")):
+            for position, entry in enumerate(record[role]):
+                kind = entry["kind"]
+                values = (row, role_order, position, entry["role"], entry["name"], kind, entry["dtype"],
+                          entry["shape"], _float(entry["min"]), _float(entry["max"]), _float(entry["mean"]),
+                          _float(entry["std"]), entry["nan_count"], entry["inf_count"], entry["hash"],
+                          (entry["hash_alg"] or call_alg) if entry["hash"] else None,
+                          json.dumps(entry["meta"], sort_keys=True, default=str), entry["note"], entry["payload"],
+                          None if schema.keeps_payload(kind) else json.dumps(entry["value"], default=str))
+                for column, value in zip(_TENSOR_COLUMNS, values):
+                    tensors[column].append(value)
+        row += 1
+    call_types, tensor_types = _column_types(pa)
+    return (pa.table([_array(pa, calls[c], call_types[c]) for c in _CALL_COLUMNS], names=list(_CALL_COLUMNS)),
+            pa.table([_array(pa, tensors[c], tensor_types[c]) for c in _TENSOR_COLUMNS], names=list(_TENSOR_COLUMNS)))
+
+
+def _array(pa, values, typ):
+    try:
+        return pa.array(values, type=typ)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+        if typ != pa.string():
+            raise
+        # lone surrogates (undecodable file names) are not UTF-8: store them as \udcXX escapes
+        return pa.array([v if v is None else schema.safe_text(v) for v in values], type=typ)
+
+
+def _text(value):
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def _float(value):
+    return float(value) if type(value) in (int, float) else None
+
+
+# -- the fast way: pyarrow's JSON reader, taken only when its types vouch for every line -----------
+def _fast_chunk(data, start, lines, texts=True):
+    view = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(view == 10)
+    # every line one object ("{...}"), no carriage return: pyarrow and json.loads split lines alike
+    if (view[0] != 123 or np.any(view[ends[:-1] + 1] != 123) or np.any(view[ends - 1] != 125)
+            or np.count_nonzero(view == 13)):
+        raise _Unsure()
+    values_from_lines = False
+    try:
+        table = _read_json(data)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        # Most often scalar values of several types (an int input here, a str there) or container paths
+        # ([["key", "boxes"], ["index", 0]]): pyarrow wants one type per field. Without them (scalar
+        # values nulled, lists of flat lists emptied: any "value"/"path" key, at any depth) the rest may
+        # still read, and the values come from the lines (the index holds no path).
+        values_from_lines = True
+        try:
+            table = _read_json(_PATH.sub(b'"path": []', _SCALAR_VALUE.sub(b'"value": null', data)))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise _Unsure() from None
+    if table.num_rows != lines:
+        raise _Unsure()  # a blank line: json.loads refuses it, pyarrow skips it
+    try:
+        starts = np.concatenate(([0], ends[:-1] + 1))
+        return _fast_columns(pa, table.combine_chunks(), start + starts, ends + 1 - starts, _LineReader(data, starts, texts),
+                             values_from_lines)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
+        raise _Unsure() from None
+
+
+# JSON scalars exactly as json.loads accepts them (what is substituted away must have been valid): an
+# ASCII string with valid escapes, a number, a constant
+_SCALAR = (rb'(?:"(?:[^"\\\x00-\x1f\x80-\xff]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"'
+           rb'|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?(?![0-9.eE+-])'
+           rb'|true|false|null|NaN|-?Infinity)')
+_SCALAR_VALUE = re.compile(rb'"value": ' + _SCALAR)
+_STEP = rb'\[(?:' + _SCALAR + rb'(?:, ' + _SCALAR + rb')*)?\]'  # a list of scalars
+_PATH = re.compile(rb'"path": \[(?:' + _STEP + rb'(?:, ' + _STEP + rb')*)?\]')
+
+
+def _read_json(data):
+    return pj.read_json(pa.BufferReader(pa.py_buffer(data)), read_options=pj.ReadOptions(block_size=1 << 22))
+
+
+class _LineReader:
+    """json.loads of a chunk's line, for the few fields whose JSON text pyarrow's types cannot give back."""
+
+    def __init__(self, data, starts, wanted=True):
+        self.data, self.starts, self.parsed = data, starts, {}
+        self.wanted = wanted  # False: only the checks matter (call_skeleton), not the index's text
+
+    def entry(self, row, role, position):
+        obj = self.parsed.get(row)
+        if obj is None:
+            start = self.starts[row]
+            obj = self.parsed[row] = json.loads(self.data[start:self.data.index(b"\n", start)])
+        return obj[role][position]
+
+
+def _fast_columns(pa, table, offsets, lengths, lines, values_from_lines=False):
+    n = table.num_rows
+    fields = {name: table.column(name).combine_chunks() for name in table.column_names}
+    call_types, tensor_types = _column_types(pa)
+
+    def get(name, kinds, typ, required=False):
+        return _checked(pa, fields.get(name), kinds, typ, n, required)
+
+    function = _struct_fields(pa, fields.get("function"), n)
+    error_arr = fields.get("error")
+    error = _struct_fields(pa, error_arr, n)
+    if not _is_struct_or_null(pa, fields.get("meta")):
+        raise _Unsure()
+    mode = get("mode", "str", pa.string())
+    if not _only(pc, mode, schema.MODES):
+        raise _Unsure()
+    calls = {
+        "call_id": get("id", "str", pa.string(), True), "sample": get("sample", "str", pa.string()),
+        "stage": get("stage", "str", pa.string(), True), "parent": get("parent", "str", pa.string()),
+        "fn_module": _checked(pa, function.get("module"), "str", pa.string(), n),
+        "fn_qualname": _checked(pa, function.get("qualname"), "str", pa.string(), n),
+        "fn_file": _checked(pa, function.get("file"), "str", pa.string(), n),
+        "mode": pc.fill_null(mode, "full"),
+        "error_type": _checked(pa, error.get("type"), "str", pa.string(), n),
+        "error_message": _checked(pa, error.get("message"), "str", pa.string(), n),
+        "pid": get("pid", "int", pa.int64()), "thread": get("thread", "str", pa.string()),
+        "t_start": get("t_start", "num", pa.float64(), True), "t_end": get("t_end", "num", pa.float64()),
+        "writer": pc.fill_null(get("writer", "str", pa.string()), ""),
+        "seq": pc.fill_null(get("seq", "int", pa.int64()), 0),
+        "has_error": _error_truth(pa, error_arr, error, n),
+        "journal": pa.nulls(n, pa.int32()), "offset": pa.array(offsets.astype(np.int64)),
+        "length": pa.array(lengths.astype(np.int64)),
+    }
+    call_alg = get("hash_alg", "str", pa.string())
+    call_alg = pc.if_else(_nonempty(pc, call_alg), call_alg, schema.LEGACY_HASH_ALG)
+    parts = [_fast_tensors(pa, fields.get(role), role_order, call_alg, tensor_types, lines, values_from_lines)
+             for role_order, role in enumerate(("inputs", "outputs"))]
+    tensors = pa.concat_tables(parts)
+    return (pa.table([calls[c].cast(call_types[c]) for c in _CALL_COLUMNS], names=list(_CALL_COLUMNS)), tensors)
+
+
+def _fast_tensors(pa, lists, role_order, call_alg, tensor_types, lines, values_from_lines):
+    empty = pa.table([pa.array([], type=tensor_types[c]) for c in _TENSOR_COLUMNS], names=list(_TENSOR_COLUMNS))
+    if lists is None or pa.types.is_null(lists.type):
+        return empty
+    if not pa.types.is_list(lists.type):
+        raise _Unsure()
+    entries = lists.flatten()
+    if pa.types.is_null(entries.type):
+        if len(entries):
+            raise _Unsure()  # [null]: not a tensor object
+        return empty
+    if not pa.types.is_struct(entries.type) or entries.null_count:
+        raise _Unsure()
+    m = len(entries)
+    call_row = pc.list_parent_indices(lists)
+    starts = pc.take(lists.offsets, call_row)
+    position = pc.subtract(pa.array(np.arange(m, dtype=np.int32)), starts.cast(pa.int32()))
+    field = dict(zip([entries.type.field(i).name for i in range(entries.type.num_fields)], entries.flatten()))
+
+    def get(name, kinds, typ, required=False):
+        return _checked(pa, field.get(name), kinds, typ, m, required)
+
+    role = get("role", "str", pa.string())
+    if not _only(pc, role, schema.ROLES):
+        raise _Unsure()
+    for name in ("container", "py_type"):
+        get(name, "str", pa.string())
+    for name in ("sketch",):
+        if not _is_struct_or_null(pa, field.get(name)):
+            raise _Unsure()
+    _check_path(pa, field.get("path"))
+    role_key = ("inputs", "outputs")[role_order]
+
+    def from_lines(rows, field_name, **dumps):
+        """JSON text of ``field_name`` of the tensors at ``rows``, from their lines."""
+        if not lines.wanted:
+            return {}
+        call_rows, positions = call_row.to_numpy(), position.to_numpy()
+        return {j: json.dumps(lines.entry(call_rows[j], role_key, positions[j]).get(field_name), **dumps) for j in rows}
+
+    meta = field.get("meta")
+    if meta is None or pa.types.is_null(meta.type) or (pa.types.is_struct(meta.type) and meta.type.num_fields == 0):
+        meta_text = pa.array(["{}"] * m, type=pa.string())  # every meta {} or null (read as {})
+    elif pa.types.is_struct(meta.type):
+        # keys and values of a non-empty meta (or {} against {"k": null}) are not in the struct: its lines say
+        texts = from_lines(np.flatnonzero(meta.is_valid().to_numpy(zero_copy_only=False)), "meta", sort_keys=True,
+                           default=str)
+        meta_text = pa.array([texts.get(j, "{}") for j in range(m)], type=pa.string())
+    else:
+        raise _Unsure()
+    kind = pc.fill_null(get("kind", "str", pa.string()), "array")
+    hashes = get("hash", "str", pa.string())
+    own_alg = get("hash_alg", "str", pa.string())
+    alg = pc.if_else(_nonempty(pc, own_alg), own_alg, pc.take(call_alg, call_row))
+    counts = [pc.fill_null(get(name, "int", pa.int64()), 0) for name in ("nan_count", "inf_count")]
+    if any(len(c) and pc.min(c).as_py() < 0 for c in counts):
+        raise _Unsure()
+    columns = {
+        "call_row": call_row.cast(pa.int64()), "role_order": pa.array(np.full(m, role_order, dtype=np.int8)),
+        "position": position.cast(pa.int64()), "role": role, "name": get("name", "str", pa.string(), True),
+        "kind": kind, "dtype": get("dtype", "str", pa.string()), "shape": _shape(pa, field.get("shape"), m),
+        "min": get("min", "num", pa.float64()), "max": get("max", "num", pa.float64()),
+        "mean": get("mean", "num", pa.float64()), "std": get("std", "num", pa.float64()),
+        "nan_count": counts[0], "inf_count": counts[1], "hash": hashes,
+        "hash_alg": pc.if_else(_nonempty(pc, hashes), alg, pa.scalar(None, pa.string())),
+        "meta": meta_text, "note": get("note", "str", pa.string()),
+        "payload": get("payload", "str", pa.string()),
+        "value": _values(pa, None if values_from_lines else field.get("value"), kind, m,
+                         lambda rows: from_lines(rows, "value", default=str), values_from_lines),
+    }
+    return pa.table([columns[c].cast(tensor_types[c]) for c in _TENSOR_COLUMNS], names=list(_TENSOR_COLUMNS))
+
+
+_KINDS = {"str": ("string",), "int": ("int64",), "num": ("int64", "double")}
+
+
+def _checked(pa, arr, kinds, typ, n, required=False):
+    """``arr`` (None: the field never occurs) as ``typ``, if its inferred type is one the field allows."""
+    if arr is None or pa.types.is_null(arr.type):
+        if required and n:
+            raise _Unsure()
+        return pa.nulls(n, typ)
+    if str(arr.type) not in _KINDS[kinds] or (required and arr.null_count):
+        raise _Unsure()
+    return arr.cast(typ)
+
+
+def _struct_fields(pa, arr, n):
+    """An object field's children by name ({} when never present); _Unsure unless always an object."""
+    if arr is None or pa.types.is_null(arr.type):
+        return {}
+    if not pa.types.is_struct(arr.type):
+        raise _Unsure()
+    names = [arr.type.field(i).name for i in range(arr.type.num_fields)]
+    return dict(zip(names, arr.flatten()))  # flatten(): a null object's children are null
+
+
+def _is_struct_or_null(pa, arr):
+    return arr is None or pa.types.is_null(arr.type) or pa.types.is_struct(arr.type)
+
+
+def _error_truth(pa, arr, children, n):
+    """Whether each call's "error" is a non-empty object (``Run`` counts ``if call.error``)."""
+    if arr is None or pa.types.is_null(arr.type) or not children:
+        return pa.array(np.zeros(n, dtype=bool))
+    valid = arr.is_valid()
+    any_child = children and None
+    for child in children.values():
+        any_child = child.is_valid() if any_child is None else pc.or_(any_child, child.is_valid())
+    if pc.any(pc.and_(valid, pc.invert(any_child))).as_py():
+        raise _Unsure()  # {} (falsy) and {"type": null} (truthy) look alike here
+    return valid
+
+
+def _nonempty(pc, arr):
+    """Python truthiness of an optional string: null and "" are false."""
+    return pc.fill_null(pc.greater(pc.utf8_length(arr), 0), False)
+
+
+def _only(pc, arr, allowed):
+    """Whether every present value of ``arr`` is one of ``allowed``."""
+    present = arr.drop_null()
+    return not len(present) or pc.all(pc.is_in(present, value_set=pa.array(list(allowed)))).as_py()
+
+
+def _shape(pa, arr, m):
+    typ = pa.list_(pa.int64())
+    if arr is None or pa.types.is_null(arr.type):
+        return pa.nulls(m, typ)
+    if not pa.types.is_list(arr.type):
+        raise _Unsure()
+    dims = arr.flatten()
+    if pa.types.is_null(dims.type):
+        if len(dims):
+            raise _Unsure()
+        return arr.cast(typ)
+    if str(dims.type) != "int64" or dims.null_count or (len(dims) and pc.min(dims).as_py() < 0):
+        raise _Unsure()
+    return arr
+
+
+def _check_path(pa, arr):
+    """"path" must be a list of lists (``schema._is_path``)."""
+    if arr is None or pa.types.is_null(arr.type):
+        return
+    if not pa.types.is_list(arr.type):
+        raise _Unsure()
+    steps = arr.flatten()
+    if pa.types.is_null(steps.type):
+        if len(steps):
+            raise _Unsure()
+    elif not pa.types.is_list(steps.type) or steps.null_count:
+        raise _Unsure()
+
+
+def _values(pa, arr, kind, m, from_lines, all_from_lines=False):
+    """The index's "value": JSON text of a journal-held value, null for payload kinds."""
+    payload_kind = pc.is_in(kind, value_set=pa.array(list(schema.PAYLOAD_KINDS)))
+    if all_from_lines:
+        texts = from_lines(np.flatnonzero(pc.invert(payload_kind).to_numpy(zero_copy_only=False)))
+        text = pa.array([texts.get(j, "null") for j in range(m)], type=pa.string())
+    elif arr is None or pa.types.is_null(arr.type):
+        text = pa.array(["null"] * m, type=pa.string())
+    else:
+        typ = str(arr.type)
+        if typ == "int64":
+            text = pc.fill_null(arr.cast(pa.string()), "null")
+        elif typ == "bool":
+            text = pc.fill_null(pc.if_else(arr, "true", "false"), "null")
+        elif typ == "string":
+            text = pa.array([json.dumps(v) for v in arr.to_pylist()], type=pa.string())
+        else:
+            # 1 or 1.0 (pyarrow made both a double)? a list, an object? the lines say
+            keep = pc.invert(payload_kind).to_numpy(zero_copy_only=False)
+            texts = from_lines(np.flatnonzero(keep), "value", default=str) if typ != "double" else {}
+            if typ == "double":
+                values = arr.to_pylist()
+                ambiguous = [j for j, v in enumerate(values)
+                             if keep[j] and v is not None and math.isfinite(v) and v == int(v)]
+                texts = from_lines(ambiguous, "value", default=str)
+                texts.update((j, json.dumps(v)) for j, v in enumerate(values) if keep[j] and j not in texts)
+            text = pa.array([texts.get(j, "null") for j in range(m)], type=pa.string())
+    return pc.if_else(payload_kind, pa.scalar(None, pa.string()), text)
+
+
+# -- putting the chunks together ------------------------------------------------------------------
+def _column_types(pa):
+    s, i, f = pa.string(), pa.int64(), pa.float64()
+    call = dict(zip(_CALL_COLUMNS, (s, s, s, s, s, s, s, s, s, s, i, s, f, f, s, i, pa.bool_(), pa.int32(), i, i)))
+    tensor = dict(zip(_TENSOR_COLUMNS, (i, pa.int8(), i, s, s, s, s, pa.list_(i), f, f, f, f, i, i, s, s, s, s,
+                                        s, s)))
+    return call, tensor
+
+
+def _concat(pa, tables, columns, types):
+    if not tables:
+        return pa.table([pa.array([], type=types[c]) for c in columns], names=list(columns))  # no calls
+    return pa.concat_tables(tables).combine_chunks()
+
+
+def _sort_order(calls):
+    """Recording order (``schema.sort_key``): a stable sort, as ``sorted``."""
+    if np.isnan(calls["t_start"].to_numpy()).any():
+        raise ValueError("a NaN start time: Python's sort decides the order")  # callers fall back
+    return pc.sort_indices(calls, sort_keys=[("t_start", "ascending"), ("writer", "ascending"), ("seq", "ascending")])
+
+
+def _sorted_calls(calls):
+    return calls.take(_sort_order(calls))
+
+
+def _assemble(read, side):
+    """Sort the calls into recording order, number occurrences, order the tensors.
+
+    ``read``: the list ``read_journals`` returned; its tables are dropped from it once sorted copies
+    exist, so a build holds about one copy of the rows at a time.
+    """
+    calls, tensors = read[0], read[1]
+    read[0] = read[1] = None
+    order = _sort_order(calls)
+    calls = calls.take(order)
+    calls = calls.append_column("occurrence", pa.array(_occurrences(calls), type=pa.int64()))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order.to_numpy()] = np.arange(len(order))
+    call_row = tensors["call_row"].to_numpy()
+    tensor_order = np.lexsort((tensors["position"].to_numpy(), tensors["role_order"].to_numpy(),
+                               rank[call_row] if len(call_row) else call_row))
+    del call_row
+    tensors = tensors.take(pa.array(tensor_order))
+    del tensor_order
+    head = calls.take(pa.array(rank[tensors["call_row"].to_numpy()] if tensors.num_rows else
+                               np.zeros(0, dtype=np.int64)))
+    types = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(), "int64_list": pa.list_(pa.int64())}
+    arrays = []
+    for column, typ in schema.INDEX_COLUMNS:
+        if column == "run_side":
+            arrays.append(pa.array([side] * tensors.num_rows, type=pa.string()))
+        elif column in _INDEX_FROM_CALL:
+            arrays.append(head[column].combine_chunks().cast(types[typ]))
+        else:
+            arrays.append(tensors[column].combine_chunks().cast(types[typ]))
+    index_schema = pa.schema([pa.field(column, types[typ]) for column, typ in schema.INDEX_COLUMNS])
+    return pa.Table.from_arrays(arrays, schema=index_schema), calls
+
+
+def _occurrences(calls):
+    counters = {}
+    out = []
+    for key in zip(calls["sample"].to_pylist(), calls["stage"].to_pylist()):
+        occurrence = counters.get(key, 0)
+        counters[key] = occurrence + 1
+        out.append(occurrence)
+    return out
+
+
+def _summary(calls, problems, torn):
+    """What ``bmtrace show`` counts per stage, from the calls in recording order."""
+    stages = {}
+    samples = set()
+    for sample, stage, has_error in zip(calls["sample"].to_pylist(), calls["stage"].to_pylist(),
+                                        calls["has_error"].to_pylist()):
+        samples.add(sample)
+        entry = stages.get(stage)
+        if entry is None:
+            entry = stages[stage] = {"stage": stage, "calls": 0, "samples": set(), "errors": 0}
+        entry["calls"] += 1
+        entry["samples"].add(sample)
+        entry["errors"] += has_error
+    problems = [("%s: %s" % (name, message)) if line is None else ("%s line %d: %s" % (name, line, message))
+                for name, line, message in problems]  # as str(RunProblem)
+    return {"torn_lines": torn, "problems": problems, "samples": len(samples),
+            "stages": [dict(e, samples=len(e["samples"])) for e in stages.values()]}
