@@ -145,7 +145,9 @@ class PayloadReader:
             return None
 
     def _load(self, tensor):
-        relative = tensor.payload
+        relative, packed, offset = tensor.payload.partition("#") if isinstance(tensor.payload, str) else ("", "", "")
+        if packed and not (offset.isdigit() and offset.isascii()):
+            return None
         directory, name = posixpath.split(relative) if isinstance(relative, str) else ("", "")
         if not directory or name in ("", ".", "..") or "\\" in relative:
             return None
@@ -159,10 +161,19 @@ class PayloadReader:
             return None
         fd = os.open(os.path.join(resolved, name), _OPEN_FLAGS)
         try:
-            size = os.fstat(fd).st_size
+            if packed:  # one .npy record of a pack: its length is its header's plus the array's
+                start = int(offset)
+                prefix = os.pread(fd, 12, start)
+                if len(prefix) < 12 or prefix[6] not in (1, 2, 3):
+                    return None
+                header_end = (10 + int.from_bytes(prefix[8:10], "little") if prefix[6] == 1
+                              else 12 + int.from_bytes(prefix[8:12], "little"))
+                size = header_end + int(np.prod(tensor.shape, dtype=np.int64)) * expected.itemsize
+            else:
+                start, size = 0, os.fstat(fd).st_size
             buffer = self.buffers.take(size)
             with memoryview(buffer) as view:
-                if os.readv(fd, [view[:size]]) != size:
+                if os.preadv(fd, [view[:size]], start) != size:
                     return None
         finally:
             os.close(fd)

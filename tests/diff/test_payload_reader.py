@@ -2,6 +2,7 @@
 import os
 
 import numpy as np
+from payload_files import damage
 import pytest
 
 import bmtrace
@@ -36,10 +37,11 @@ def test_reader_gives_what_tensor_load_gives(tmp_path):
 
 def test_reader_leaves_unusual_payloads_to_tensor_load(tmp_path):
     """A symlinked or damaged payload is not read here: Tensor.load reads it and reports the problem."""
-    run = _record(tmp_path / "r", {"a": np.arange(100, dtype=np.float32), "b": np.ones(50, np.float32)})
+    # over 64 KB each: payload files of their own, not records of one pack
+    run = _record(tmp_path / "r", {"a": np.arange(20000, dtype=np.float32), "b": np.ones(20000, np.float32)})
     linked, damaged = run.calls()[0].outputs
     target = tmp_path / "elsewhere.npy"
-    np.save(str(target), np.arange(100, dtype=np.float32))
+    np.save(str(target), np.arange(20000, dtype=np.float32))
     os.remove(linked.payload_file)
     os.symlink(str(target), os.path.join(run.path, linked.payload))
     with open(damaged.payload_file, "r+b") as f:
@@ -54,9 +56,7 @@ def test_reader_leaves_unusual_payloads_to_tensor_load(tmp_path):
 def test_damaged_payload_is_an_error_in_the_diff(tmp_path):
     a = _record(tmp_path / "a", {"x": np.arange(4096, dtype=np.float32)})
     b = _record(tmp_path / "b", {"x": np.arange(4096, dtype=np.float32) + 1})
-    with open(b.calls()[0].outputs[0].payload_file, "r+b") as f:
-        f.seek(-4, os.SEEK_END)
-        f.write(b"\x00\x00\x80\x7f")
+    damage(b.calls()[0].outputs[0], "flipped")  # a record in the writer's pack
     result = bmtrace.diff(a.path, b.path, explain=False)
     tensor = result.stages[0].tensors[0]
     assert tensor.status == "error" and "content hash" in tensor.notes[0]
