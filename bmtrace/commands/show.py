@@ -27,7 +27,7 @@ def summarize(run):
     stages = {}
     errors = 0
     missing = []
-    counted = set()
+    sizes = _PayloadSizes()
     for call in run.calls():
         entry = stages.setdefault(call.stage, {"stage": call.stage, "calls": 0, "samples": set(), "tensors": 0,
                                                "payload_bytes": 0, "errors": 0})
@@ -40,17 +40,12 @@ def summarize(run):
             entry["tensors"] += 1
             if tensor.payload:
                 try:
-                    path = tensor.payload_file  # resolved inside the run, or an error naming it
+                    location = run.payload_location(tensor.payload, tensor)  # inside the run, or an error
                 except BmtraceError as exc:
                     missing.append(str(exc))
                     continue
-                if path in counted:
-                    continue  # a payload shared by several records (same content) is stored once
-                counted.add(path)
-                try:
-                    entry["payload_bytes"] += os.path.getsize(path)
-                except OSError:
-                    missing.append(path)
+                sizes.add(entry, location, "#" in tensor.payload)
+    sizes.settle(missing)
     stage_list = []
     for entry in stages.values():
         entry["samples"] = len(entry["samples"])
@@ -68,7 +63,7 @@ def _from_index(run, table, counts):
     for entry in counts["stages"]:
         stages[safe_text(entry["stage"])] = dict(entry, tensors=0, payload_bytes=0)  # the index's spelling
     missing = []
-    counted = set()
+    sizes = _PayloadSizes()
     rows = zip(table.column("stage").to_pylist(), table.column("payload").to_pylist())
     for row, (stage, payload) in enumerate(rows):
         entry = stages[stage]
@@ -76,21 +71,47 @@ def _from_index(run, table, counts):
         if not payload:
             continue
         try:
-            path = run.payload_path(payload)
+            location = run.payload_location(payload)
         except BmtraceError:
             missing.append(_refusal(run, payload, row))
             continue
-        if path in counted:
-            continue
-        counted.add(path)
-        try:
-            entry["payload_bytes"] += os.path.getsize(path)
-        except OSError:
-            missing.append(path)
+        sizes.add(entry, location, "#" in payload)
+    sizes.settle(missing)
     stage_list = [dict((key, entry[key]) for key in ("stage", "calls", "samples", "tensors", "payload_bytes",
                                                      "errors")) for entry in stages.values()]
     return _document(run, stage_list, counts["samples"], sum(e["errors"] for e in stage_list), counts["torn_lines"],
                      counts["problems"], missing)
+
+
+class _PayloadSizes:
+    """Bytes on disk per stage: a payload shared by several records (same content) is stored once
+    and counts for the first; a record of a pack is as long as the distance to the next one."""
+
+    def __init__(self):
+        self.first = {}  # (path, offset) -> (stage entry, packed)
+
+    def add(self, entry, location, packed):
+        self.first.setdefault(location, (entry, packed))
+
+    def settle(self, missing):
+        """Add the sizes to the stage entries; unreadable files go to ``missing``."""
+        offsets = {}
+        for (path, offset), (_, packed) in self.first.items():
+            if packed:
+                offsets.setdefault(path, []).append(offset)
+        ends = {}
+        for path, starts in offsets.items():
+            starts.sort()
+            try:
+                size = os.path.getsize(path)
+            except OSError:
+                continue
+            ends.update(((path, start), end) for start, end in zip(starts, starts[1:] + [size]))
+        for (path, offset), (entry, packed) in self.first.items():
+            try:
+                entry["payload_bytes"] += (ends[(path, offset)] - offset if packed else os.path.getsize(path))
+            except (OSError, KeyError):
+                missing.append(path)
 
 
 def _refusal(run, payload, row):
