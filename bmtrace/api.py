@@ -10,7 +10,7 @@ import sys
 from . import _state, recorder
 from .errors import StoreError, UsageError
 from .recorder import Recorder
-from .stage import NULL_CALL, StageCall, open_call
+from .stage import NULL_CALL, open_call
 from .store import run_dir
 
 

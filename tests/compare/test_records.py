@@ -1,5 +1,4 @@
 """compare_records on tensors read back from real runs: hash, payload, value and error bases."""
-import os
 
 import numpy as np
 from payload_files import damage
