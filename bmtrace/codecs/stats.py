@@ -127,14 +127,24 @@ def sampled_positions(size):
 def _sampled_stats(flat):
     """Stats-mode statistics: exact min/max and no NaN/Inf, sampled mean/std; None when the array
     holds NaN or Inf (counting them needs every element: the exact path does that)."""
-    low, high = flat.min(), flat.max()
-    if flat.dtype.kind == "f" and not (np.isfinite(low) and np.isfinite(high)):
+    extremes = _finite_extremes(flat)
+    if extremes is None:
         return None
+    low, high = extremes
     sample = np.concatenate([flat[start:start + _SAMPLED_BLOCK] for start in sampled_positions(flat.size)])
     stats = _finish([_partial(sample)])
     stats["min"], stats["max"] = _py(low), _py(high)
     stats["stats_sample"] = int(sample.size)
     return stats
+
+
+def _finite_extremes(flat):
+    """``(min, max)`` of ``flat``, or None when it holds NaN or Inf: NaN propagates into min and max,
+    and an Inf is one of them, so no finite mask is needed to tell."""
+    low, high = flat.min(), flat.max()
+    if flat.dtype.kind == "f" and not (np.isfinite(low) and np.isfinite(high)):
+        return None
+    return low, high
 
 
 def _small_partial(flat):
@@ -168,9 +178,10 @@ def _partial(flat):
 
 def _partial_unguarded(flat):
     nan = inf = 0
-    low, high = flat.min(), flat.max()
-    if flat.dtype.kind == "f" and not (np.isfinite(low) and np.isfinite(high)):
-        # NaN propagates into min and max, Inf is one of them: only then is a finite mask needed
+    extremes = _finite_extremes(flat)
+    if extremes is not None:
+        low, high = extremes
+    else:  # only then is a finite mask needed
         finite = np.isfinite(flat)
         nan = int(np.isnan(flat).sum())
         inf = int(flat.size - finite.sum() - nan)

@@ -19,9 +19,9 @@ import numpy as np
 
 from ..compare.records import same_content
 from ..store import hashing
+from ..store.reader import npy_header_bounds, npy_layout
 from .align import pair_tensors
 
-_NPY_MAGIC = b"\x93NUMPY"
 # Without O_NOFOLLOW a symlinked payload could not be refused cheaply: Tensor.load then reads all.
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 _FAST = hasattr(os, "O_NOFOLLOW")
@@ -163,12 +163,10 @@ class PayloadReader:
         try:
             if packed:  # one .npy record of a pack: its length is its header's plus the array's
                 start = int(offset)
-                prefix = os.pread(fd, 12, start)
-                if len(prefix) < 12 or prefix[6] not in (1, 2, 3):
+                bounds = npy_header_bounds(os.pread(fd, 12, start))
+                if bounds is None:
                     return None
-                header_end = (10 + int.from_bytes(prefix[8:10], "little") if prefix[6] == 1
-                              else 12 + int.from_bytes(prefix[8:12], "little"))
-                size = header_end + int(np.prod(tensor.shape, dtype=np.int64)) * expected.itemsize
+                size = bounds[1] + int(np.prod(tensor.shape, dtype=np.int64)) * expected.itemsize
             else:
                 start, size = 0, os.fstat(fd).st_size
             buffer = self.buffers.take(size)
@@ -237,19 +235,15 @@ def _unexported(buffer):
 def _parse_npy(buffer, size, expected, shape):
     """The array in the first ``size`` bytes of ``buffer`` (an .npy file) when its header says exactly
     dtype ``expected`` and ``shape``."""
-    if buffer[:6] != _NPY_MAGIC:
+    bounds = npy_header_bounds(bytes(buffer[:12])) if size >= 12 else None
+    if bounds is None:
         return None
-    size_bytes = 2 if buffer[6] == 1 else 4
-    header_len = int.from_bytes(bytes(buffer[8:8 + size_bytes]), "little")
-    offset = 8 + size_bytes + header_len
-    header = bytes(buffer[8 + size_bytes:offset])
+    offset = bounds[1]
+    order = npy_layout(bytes(buffer[bounds[0]:offset]), expected, shape)
     count = 1
     for dim in shape:
         count *= int(dim)
-    fortran = b"'fortran_order': True" in header
-    if ((not fortran and b"'fortran_order': False" not in header) or ("'%s'" % expected.str).encode() not in header
-            or ("'shape': %r" % (shape,)).encode() not in header
-            or size - offset != count * expected.itemsize):
+    if order is None or size - offset != count * expected.itemsize:
         return None
     # A transposed array is saved in Fortran order; np.load gives it back Fortran-contiguous, as here.
-    return np.frombuffer(buffer, dtype=expected, count=count, offset=offset).reshape(shape, order="F" if fortran else "C")
+    return np.frombuffer(buffer, dtype=expected, count=count, offset=offset).reshape(shape, order=order)

@@ -427,16 +427,25 @@ def _only(pc, arr, allowed):
     return not len(present) or pc.all(pc.is_in(present, value_set=pa.array(list(allowed)))).as_py()
 
 
-def _shape(pa, arr, m):
-    typ = pa.list_(pa.int64())
+def _list_items(pa, arr):
+    """The items of list column ``arr`` (null-typed when every list is empty), or None when the column
+    is absent; _Unsure when it is not a list column or a null-typed column has items."""
     if arr is None or pa.types.is_null(arr.type):
-        return pa.nulls(m, typ)
+        return None
     if not pa.types.is_list(arr.type):
         raise _Unsure()
-    dims = arr.flatten()
+    items = arr.flatten()
+    if pa.types.is_null(items.type) and len(items):
+        raise _Unsure()
+    return items
+
+
+def _shape(pa, arr, m):
+    typ = pa.list_(pa.int64())
+    dims = _list_items(pa, arr)
+    if dims is None:
+        return pa.nulls(m, typ)
     if pa.types.is_null(dims.type):
-        if len(dims):
-            raise _Unsure()
         return arr.cast(typ)
     if str(dims.type) != "int64" or dims.null_count or (len(dims) and pc.min(dims).as_py() < 0):
         raise _Unsure()
@@ -445,15 +454,9 @@ def _shape(pa, arr, m):
 
 def _check_path(pa, arr):
     """"path" must be a list of lists (``schema._is_path``)."""
-    if arr is None or pa.types.is_null(arr.type):
-        return
-    if not pa.types.is_list(arr.type):
-        raise _Unsure()
-    steps = arr.flatten()
-    if pa.types.is_null(steps.type):
-        if len(steps):
-            raise _Unsure()
-    elif not pa.types.is_list(steps.type) or steps.null_count:
+    steps = _list_items(pa, arr)
+    if steps is not None and not pa.types.is_null(steps.type) and (
+            not pa.types.is_list(steps.type) or steps.null_count):
         raise _Unsure()
 
 

@@ -510,19 +510,35 @@ def load_npy(path, dtype=None, shape=None, offset=0):
         if expected is None or expected.hasobject or expected.names is not None:
             return np.load(f, allow_pickle=False)
         prefix = f.read(12)
-        if prefix[:6] != _NPY_MAGIC or len(prefix) < 12:
+        bounds = npy_header_bounds(prefix)
+        if bounds is None:
             return _np_load_at(f, offset)
-        size_bytes = 2 if prefix[6] == 1 else 4
-        header_len = int.from_bytes(prefix[8:8 + size_bytes], "little")
-        header = prefix[8 + size_bytes:] + f.read(header_len - (12 - 8 - size_bytes))
+        header = prefix[bounds[0]:] + f.read(max(bounds[1] - 12, 0))
         count = int(np.prod(shape, dtype=np.int64))
-        if (b"'fortran_order': False" not in header or ("'%s'" % expected.str).encode() not in header
-                or ("'shape': %r" % (tuple(shape),)).encode() not in header):
+        if npy_layout(header, expected, shape) != "C":
             return _np_load_at(f, offset)
         buffer = bytearray(count * expected.itemsize)  # bytearray: the loaded array stays writable
         if f.readinto(buffer) != len(buffer) or (not offset and f.read(1)):
             return _np_load_at(f, offset)  # truncated, or a whole file longer than the array
     return np.frombuffer(buffer, dtype=expected, count=count).reshape(shape)
+
+
+def npy_header_bounds(prefix):
+    """``(header start, data start)`` of an .npy record from its first 12 bytes, or None when they are
+    not an .npy magic string and version."""
+    if len(prefix) < 12 or prefix[:6] != _NPY_MAGIC or prefix[6] not in (1, 2, 3):
+        return None
+    start = 10 if prefix[6] == 1 else 12
+    return start, start + int.from_bytes(bytes(prefix[8:start]), "little")
+
+
+def npy_layout(header, expected, shape):
+    """"C" or "F" when the .npy header text says exactly dtype ``expected`` and ``shape``, else None."""
+    fortran = b"'fortran_order': True" in header
+    if ((not fortran and b"'fortran_order': False" not in header) or ("'%s'" % expected.str).encode() not in header
+            or ("'shape': %r" % (tuple(shape),)).encode() not in header):
+        return None
+    return "F" if fortran else "C"
 
 
 def _np_load_at(f, offset):
