@@ -32,14 +32,14 @@ from . import layout, schema
 CHUNK_BYTES = 8 << 20  # of journal text per pyarrow parse: bounds the memory of a build (~20x this)
 
 # the call columns every chunk yields, whichever way it was parsed
-_CALL_COLUMNS = ("call_id", "sample", "stage", "parent", "fn_module", "fn_qualname", "fn_file", "mode",
+_CALL_COLUMNS = ("call_id", "sample", "stage", "parent", "fn_module", "fn_qualname", "fn_file", "fn_op", "mode",
                  "error_type", "error_message", "pid", "thread", "t_start", "t_end", "writer", "seq",
                  "has_error", "journal", "offset", "length")  # the last three: where its line is
 _SKELETON_COLUMNS = ("sample", "stage", "t_start", "writer", "seq", "journal", "offset", "length")
 _TENSOR_COLUMNS = ("call_row", "role_order", "position", "role", "name", "kind", "dtype", "shape", "min", "max",
                    "mean", "std", "nan_count", "inf_count", "hash", "hash_alg", "meta", "note", "payload", "value")
 _INDEX_FROM_CALL = ("call_id", "sample", "stage", "occurrence", "parent", "fn_module", "fn_qualname", "fn_file",
-                    "mode", "error_type", "error_message", "pid", "thread", "t_start", "t_end")
+                    "fn_op", "mode", "error_type", "error_message", "pid", "thread", "t_start", "t_end")
 
 
 class _Unsure(Exception):
@@ -64,7 +64,7 @@ def journal_index(path, side):
     """
     read = list(read_journals(path))
     problems, torn = read[2], read[3]
-    table, calls = _assemble(read, side)  # it drops the tables read as soon as it has sorted them
+    table, calls = _assemble(read, side, path)  # it drops the tables read as soon as it has sorted them
     return table, _summary(calls, problems, torn)
 
 
@@ -159,7 +159,7 @@ def _careful_chunk(data, name, first_line, problems, offset):
         fn = record["function"] or {}
         error = record["error"] or {}
         values = (record["id"], record["sample"], record["stage"], record["parent"], _text(fn.get("module")),
-                  _text(fn.get("qualname")), _text(fn.get("file")), record["mode"], _text(error.get("type")),
+                  _text(fn.get("qualname")), _text(fn.get("file")), _text(fn.get("op")), record["mode"], _text(error.get("type")),
                   _text(error.get("message")), record["pid"], record["thread"], record["t_start"],
                   record["t_end"], record["writer"], record["seq"], bool(record["error"]), 0, line_offset,
                   len(line) + 1)
@@ -283,6 +283,7 @@ def _fast_columns(pa, table, offsets, lengths, lines, values_from_lines=False):
         "fn_module": _checked(pa, function.get("module"), "str", pa.string(), n),
         "fn_qualname": _checked(pa, function.get("qualname"), "str", pa.string(), n),
         "fn_file": _checked(pa, function.get("file"), "str", pa.string(), n),
+        "fn_op": _checked(pa, function.get("op"), "str", pa.string(), n),  # another type: str() of it, carefully
         "mode": pc.fill_null(mode, "full"),
         "error_type": _checked(pa, error.get("type"), "str", pa.string(), n),
         "error_message": _checked(pa, error.get("message"), "str", pa.string(), n),
@@ -493,7 +494,7 @@ def _values(pa, arr, kind, m, from_lines, all_from_lines=False):
 # -- putting the chunks together ------------------------------------------------------------------
 def _column_types(pa):
     s, i, f = pa.string(), pa.int64(), pa.float64()
-    call = dict(zip(_CALL_COLUMNS, (s, s, s, s, s, s, s, s, s, s, i, s, f, f, s, i, pa.bool_(), pa.int32(), i, i)))
+    call = dict(zip(_CALL_COLUMNS, (s, s, s, s, s, s, s, s, s, s, s, i, s, f, f, s, i, pa.bool_(), pa.int32(), i, i)))
     tensor = dict(zip(_TENSOR_COLUMNS, (i, pa.int8(), i, s, s, s, s, pa.list_(i), f, f, f, f, i, i, s, s, s, s,
                                         s, s)))
     return call, tensor
@@ -516,13 +517,17 @@ def _sorted_calls(calls):
     return calls.take(_sort_order(calls))
 
 
-def _assemble(read, side):
+def _relative(journal, run_path):
+    return os.path.relpath(journal, run_path).replace(os.sep, "/")
+
+
+def _assemble(read, side, path):
     """Sort the calls into recording order, number occurrences, order the tensors.
 
     ``read``: the list ``read_journals`` returned; its tables are dropped from it once sorted copies
     exist, so a build holds about one copy of the rows at a time.
     """
-    calls, tensors = read[0], read[1]
+    calls, tensors, journals = read[0], read[1], read[4]
     read[0] = read[1] = None
     order = _sort_order(calls)
     calls = calls.take(order)
@@ -542,6 +547,12 @@ def _assemble(read, side):
     for column, typ in schema.INDEX_COLUMNS:
         if column == "run_side":
             arrays.append(pa.array([side] * tensors.num_rows, type=pa.string()))
+        elif column == "journal":  # the journal's run-relative path, from its number
+            names = _array(pa, [_relative(journal, path) for journal in journals], pa.string())
+            arrays.append(names.take(head["journal"].combine_chunks()) if tensors.num_rows else
+                          pa.array([], type=pa.string()))
+        elif column == "journal_offset":
+            arrays.append(head["offset"].combine_chunks().cast(pa.int64()))
         elif column in _INDEX_FROM_CALL:
             arrays.append(head[column].combine_chunks().cast(types[typ]))
         else:

@@ -141,14 +141,14 @@ class Run:
         records = []
         for journal in sorted(glob.glob(os.path.join(self.path, layout.JOURNAL_DIR, "*.jsonl"))):
             records.extend(self._read_journal(journal))
-        records.sort(key=schema.sort_key)
+        records.sort(key=_sort_key_of_located)
         counters = {}
         calls = []
-        for record in records:
+        for record, location in records:
             key = (record["sample"], record["stage"])
             occurrence = counters.get(key, 0)
             counters[key] = occurrence + 1
-            calls.append(Call(self, record, occurrence))
+            calls.append(Call(self, record, occurrence, location))
         self._calls = calls
         return calls
 
@@ -191,7 +191,8 @@ class Run:
 
             raise CorruptRunError("run %s: %s changed while it was read (%s); open the run again"
                                   % (self.path, self._journals[lazy._journal], exc)) from None
-        call = Call(self, record, lazy.occurrence)
+        call = Call(self, record, lazy.occurrence,
+                    (_relative(self.path, self._journals[lazy._journal]), lazy._offset))
         with self._lock:
             if lazy._call is not None:  # parsed meanwhile by the other thread: one Call per record
                 return lazy._call
@@ -202,16 +203,20 @@ class Run:
         return call
 
     def _read_journal(self, journal):
+        """``(record, (journal, offset))`` of each valid line of ``journal``."""
         name = os.path.relpath(journal, self.path)
+        where = _relative(self.path, journal)
         records = []
+        offset = 0
         try:
             with open(journal, "rb") as f:
                 for number, line in enumerate(f, 1):
+                    line_offset, offset = offset, offset + len(line)
                     if not line.endswith(b"\n"):
                         self._torn += 1  # only a last line: a record cut short by a kill in its write
                         continue
                     try:
-                        records.append(schema.parse_line(line))
+                        records.append((schema.parse_line(line), (where, line_offset)))
                     except schema.RecordError as exc:
                         self._problems.append(RunProblem(name, number, "not a valid record, skipped: %s" % exc))
         except OSError as exc:
@@ -371,16 +376,28 @@ class LazyCall:
         return self.run._parsed_call(self).output(name)
 
 
+def _relative(run_path, journal):
+    """A journal's run-relative path with "/" (the index's "journal" column)."""
+    return os.path.relpath(journal, run_path).replace(os.sep, "/")
+
+
+def _sort_key_of_located(located):
+    return schema.sort_key(located[0])
+
+
 class Call:
-    """One completed stage call."""
+    """One completed stage call; ``location`` is (journal, byte offset) of its line, None when it was
+    not read from a journal."""
 
     __slots__ = ("run", "id", "sample", "stage", "occurrence", "parent", "function", "error", "meta",
-                 "mode", "pid", "thread", "t_start", "t_end", "inputs", "outputs", "writer", "seq", "hash_alg")
+                 "mode", "pid", "thread", "t_start", "t_end", "inputs", "outputs", "writer", "seq", "hash_alg",
+                 "location")
 
-    def __init__(self, run, record, occurrence):
+    def __init__(self, run, record, occurrence, location=None):
         """``record`` is a validated record from ``schema.parse_call``."""
         self.run = run
         self.occurrence = occurrence
+        self.location = location
         self.id, self.sample, self.stage, self.parent = record["id"], record["sample"], record["stage"], record["parent"]
         self.function, self.error, self.meta, self.mode = (record["function"], record["error"], record["meta"],
                                                            record["mode"])

@@ -217,16 +217,20 @@ INDEX_COLUMNS = (
     ("shape", "int64_list"), ("min", "float64"), ("max", "float64"), ("mean", "float64"),
     ("std", "float64"), ("nan_count", "int64"), ("inf_count", "int64"), ("hash", "string"),
     ("hash_alg", "string"), ("meta", "string"), ("note", "string"), ("payload", "string"),
-    ("value", "string"),
+    ("value", "string"), ("journal", "string"), ("journal_offset", "int64"), ("fn_op", "string"),
 )
 
 
 def index_rows(run):
-    """The index rows of a reader ``Run`` as tuples in ``INDEX_COLUMNS`` order, one per tensor."""
+    """The index rows of a reader ``Run`` as tuples in ``INDEX_COLUMNS`` order, one per tensor; "journal"
+    and "journal_offset" lead back to the call's line (``Call.location``)."""
     side = run.side
     for call in run.calls():
         fn = call.function or {}
         error = call.error or {}
+        journal, offset = call.location or (None, None)
+        op = fn.get("op")
+        tail = (journal, offset, None if op is None else str(op))
         head = (side, call.id, call.sample, call.stage, call.occurrence, call.parent,
                 _text_or_none(fn.get("module")), _text_or_none(fn.get("qualname")), _text_or_none(fn.get("file")),
                 call.mode, _text_or_none(error.get("type")), _text_or_none(error.get("message")), call.pid,
@@ -238,7 +242,7 @@ def index_rows(run):
                 _float(tensor.min), _float(tensor.max), _float(tensor.mean), _float(tensor.std),
                 tensor.nan_count, tensor.inf_count, tensor.hash, tensor.hash_alg if tensor.hash else None,
                 json.dumps(tensor.meta, sort_keys=True, default=str), tensor.note, tensor.payload,
-                None if keeps_payload(tensor.kind) else json.dumps(tensor.value, default=str))
+                None if keeps_payload(tensor.kind) else json.dumps(tensor.value, default=str)) + tail
 
 
 def safe_text(text):
