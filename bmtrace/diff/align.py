@@ -243,6 +243,8 @@ def pair_tensors(tensors_a, tensors_b, warnings=None, where=""):
     Returns:
         list of ``(tensor_a or None, tensor_b or None)`` in A's order, then B's leftovers.
     """
+    if len(tensors_a) == len(tensors_b) and _same_unique_names(tensors_a, tensors_b):
+        return list(zip(tensors_a, tensors_b))  # the usual case: what pairing by name gives, sooner
     by_name_b = OrderedDict((t.name, t) for t in tensors_b)
     pairs = []
     leftover_a = []
@@ -263,6 +265,13 @@ def pair_tensors(tensors_a, tensors_b, warnings=None, where=""):
         leftover_b = leftover_b[len(leftover_a):]
     pairs.extend([None, tb] for tb in leftover_b)
     return [tuple(p) for p in pairs]
+
+
+def _same_unique_names(tensors_a, tensors_b):
+    names = [ta.name for ta in tensors_a]
+    if names != [tb.name for tb in tensors_b]:
+        return False
+    return len(names) < 2 or len(set(names)) == len(names)
 
 
 def _positions_believable(left_a, left_b):

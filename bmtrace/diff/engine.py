@@ -27,11 +27,18 @@ from .task import TaskStep, task_effect
 
 def _open(run):
     """A run named by its path opens lazily: its calls are parsed as the comparison reaches them and
-    forgotten after, so memory is bounded by a window of calls, not by the run."""
+    forgotten after, so memory is bounded by a window of calls, not by the run. With a fresh index,
+    the calls are found through it, and call pairs settled by content hashes are never parsed."""
+    from ..store.index import read_fresh
+    from ..store.indexed_calls import COLUMNS
     from ..store.reader import Run
 
-    if isinstance(run, (str, bytes, os.PathLike)):
-        return Run(os.fsdecode(run) if isinstance(run, bytes) else run, lazy=True)
+    if not isinstance(run, (str, bytes, os.PathLike)):
+        return run
+    run = Run(os.fsdecode(run) if isinstance(run, bytes) else run, lazy=True)
+    fresh = read_fresh(run.path, COLUMNS)
+    if fresh is not None:
+        run.attach_index(*fresh)
     return run
 
 

@@ -69,7 +69,8 @@ def compare_pair(pair, rules, notes=None, cache=None):
     if call_a is not None:
         entry.parent_a = call_a.parent
     for side, call in (("a", call_a), ("b", call_b)):
-        function = getattr(call, "function", None)
+        # (a call found through the index knows it names no op: its function is then not read)
+        function = getattr(call, "function", None) if getattr(call, "may_have_op", True) else None
         if isinstance(function, dict) and function.get("op"):  # an auto-traced library call
             entry.extra["op_" + side] = function["op"]
             entry.extra["params_" + side] = function.get("params") or {}

@@ -326,8 +326,10 @@ def _fast_tensors(pa, lists, role_order, call_alg, tensor_types, lines, values_f
         return _checked(pa, field.get(name), kinds, typ, m, required)
 
     role = get("role", "str", pa.string())
-    if not _only(pc, role, schema.ROLES):
+    expected = schema.ROLES[role_order]  # an entry's role is its list's (schema.parse_call)
+    if not _only(pc, role, (expected,)):
         raise _Unsure()
+    role = role.fill_null(expected)
     for name in ("container", "py_type"):
         get(name, "str", pa.string())
     for name in ("sketch",):

@@ -81,7 +81,9 @@ class Run:
         self._lazy = lazy
         self._parsed = None
         self._journals = None
+        self._journal_names = None  # their run-relative names (Call.location)
         self._lock = threading.Lock()  # lazy calls are parsed from the diff's prefetch thread too
+        self._files = {}  # journal number -> its file, open while lazy calls are read from it
 
     def __repr__(self):
         return "<bmtrace.Run %s side=%r>" % (self.path, self.side)
@@ -168,9 +170,12 @@ class Run:
                 columns["length"]):
             calls.append(LazyCall(self, keys.setdefault(sample, sample), keys.setdefault(stage, stage), occurrence,
                                   journal, offset, length))
+        if any(key is not None and schema.ESCAPE_MARK in key for key in keys):
+            return None  # text the columnar reader could only escape (lone surrogates): the lines hold it
         self._problems = [RunProblem(*problem) for problem in problems]
         self._torn = torn
         self._journals = journals
+        self._journal_names = [_relative(self.path, journal) for journal in journals]
         self._parsed = deque()  # LazyCalls holding their parsed Call, oldest first
         self._calls = calls
         return calls
@@ -181,26 +186,67 @@ class Run:
         call = lazy._call
         if call is not None:
             return call
-        with open(self._journals[lazy._journal], "rb") as f:
-            f.seek(lazy._offset)
-            line = f.read(lazy._length)
+        line = self._journal_line(lazy._journal, lazy._offset, lazy._length)
         try:
+            if not line.endswith(b"\n"):
+                raise schema.RecordError("the line is cut short")
             record = schema.parse_line(line)
         except schema.RecordError as exc:
             from ..errors import CorruptRunError
 
             raise CorruptRunError("run %s: %s changed while it was read (%s); open the run again"
                                   % (self.path, self._journals[lazy._journal], exc)) from None
-        call = Call(self, record, lazy.occurrence,
-                    (_relative(self.path, self._journals[lazy._journal]), lazy._offset))
+        call = Call(self, record, lazy.occurrence, (self._journal_names[lazy._journal], lazy._offset))
         with self._lock:
             if lazy._call is not None:  # parsed meanwhile by the other thread: one Call per record
                 return lazy._call
             lazy._call = call
-            self._parsed.append(lazy)
-            while len(self._parsed) > LAZY_CACHE_CALLS:
-                self._parsed.popleft()._call = None
+            self._remember(lazy)
         return call
+
+    def _journal_line(self, number, offset, length):
+        """The bytes of a journal line (``length`` None: up to its newline), from a kept open file."""
+        with self._lock:
+            f = self._files.get(number)
+            if f is None:
+                f = self._files[number] = open(self._journals[number], "rb")
+            f.seek(offset)
+            return f.read(length) if length is not None else f.readline()
+
+    def _remember(self, lazy):
+        """Keep what ``lazy`` has parsed or built while it is among the ``LAZY_CACHE_CALLS`` most recent
+        (call under ``self._lock``)."""
+        self._parsed.append(lazy)
+        while len(self._parsed) > LAZY_CACHE_CALLS:
+            self._parsed.popleft()._forget()
+
+    def attach_index(self, table, summary):
+        """Serve a lazy run's calls from its fresh index (``store.index.read_fresh`` of
+        ``indexed_calls.COLUMNS``) instead of locating them in the journals; True when it could.
+
+        Call it before anything reads the calls. The index must be the journals' as they are now
+        (``read_fresh`` checks); an index it cannot vouch for is ignored.
+        """
+        if not self._lazy or self._calls is not None:
+            return False
+        from . import indexed_calls
+
+        journals = sorted(glob.glob(os.path.join(self.path, layout.JOURNAL_DIR, "*.jsonl")))
+
+        def make_call(sample, stage, occurrence, journal, offset, columns, first, end, stage_errors):
+            return IndexedCall(self, sample, stage, occurrence, journal, offset, columns, first, end, stage_errors)
+
+        try:
+            calls = indexed_calls.indexed_calls(self, table, summary, journals, make_call)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError):  # a foreign or damaged index
+            return False
+        if calls is None:
+            return False
+        self._journals = journals
+        self._journal_names = [_relative(self.path, journal) for journal in journals]
+        self._parsed = deque()
+        self._calls = calls
+        return True
 
     def _read_journal(self, journal):
         """``(record, (journal, offset))`` of each valid line of ``journal``."""
@@ -358,6 +404,9 @@ class LazyCall:
         self._journal, self._offset, self._length = journal, offset, length
         self._call = None  # the parsed Call while it is among the recent ones
 
+    def _forget(self):
+        self._call = None
+
     def __getattr__(self, name):  # only for names not in __slots__: the parsed call's
         call = self._call
         if call is None:
@@ -374,6 +423,77 @@ class LazyCall:
 
     def output(self, name="out"):
         return self.run._parsed_call(self).output(name)
+
+
+class IndexedCall(LazyCall):
+    """A lazy call found through the run's fresh index: its id, parent, mode and tensors (names, kinds,
+    dtypes, shapes, hashes) come from the index, so call pairs settled by their hashes are never parsed
+    (``bmtrace.store.indexed_calls``); everything else is read from its journal line."""
+
+    __slots__ = ("_columns", "_first", "_end", "_stage_errors", "_tensors")
+
+    def __init__(self, run, sample, stage, occurrence, journal, offset, columns, first, end, stage_errors):
+        super().__init__(run, sample, stage, occurrence, journal, offset, None)
+        self._columns, self._first, self._end = columns, first, end
+        self._stage_errors = stage_errors  # calls of this stage with an error, per the index summary
+        self._tensors = None
+
+    def _forget(self):
+        self._call = None
+        self._tensors = None
+
+    @property
+    def id(self):
+        return self._columns.strings["call_id"][self._first]
+
+    @property
+    def parent(self):
+        return self._columns.coded["parent"][self._first]
+
+    @property
+    def mode(self):
+        return self._columns.coded["mode"][self._first]
+
+    @property
+    def error(self):
+        # a stage without a single error: every call's error is None (schema.parse_call drops empty ones)
+        return None if not self._stage_errors else self.run._parsed_call(self).error
+
+    @property
+    def may_have_op(self):
+        """False when the call's function names no auto-traced op (so ``function`` need not be read)."""
+        return self._columns.coded["fn_op"][self._first] is not None
+
+    @property
+    def inputs(self):
+        return self._tensor_lists()[0]
+
+    @property
+    def outputs(self):
+        return self._tensor_lists()[1]
+
+    def _tensor_lists(self):
+        tensors = self._tensors
+        if tensors is None:
+            from .indexed_calls import IndexedTensor
+
+            columns, inputs, outputs = self._columns, [], []
+            role = columns.coded["role"]
+            for row in range(self._first, self._end):
+                side = inputs if role[row] == "input" else outputs
+                side.append(IndexedTensor(self, columns, row, len(side)))
+            with self.run._lock:
+                if self._tensors is None:
+                    self._tensors = (inputs, outputs)
+                    self.run._remember(self)
+                tensors = self._tensors
+        return tensors
+
+    def input(self, name):
+        return _by_name(self.inputs, name, self, "input")
+
+    def output(self, name="out"):
+        return _by_name(self.outputs, name, self, "output")
 
 
 def _relative(run_path, journal):

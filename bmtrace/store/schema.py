@@ -163,12 +163,25 @@ def parse_call(obj):
         for key in ("type", "message"):
             if error.get(key) is not None and type(error[key]) is not str:
                 raise RecordError("field 'error.%s' must be a string or null, got %s" % (key, _describe(error[key])))
+    if error is not None and not error:
+        record["error"] = None  # an empty error object says nothing was raised
     if record["meta"] is None:
         record["meta"] = {}
-    for role in ("inputs", "outputs"):
+    for role, expected in (("inputs", "input"), ("outputs", "output")):
         entries = record[role]
-        record[role] = [parse_tensor(entry, "%s[%d]" % (role, i)) for i, entry in enumerate(entries)] if entries else []
+        record[role] = [_in_role(parse_tensor(entry, "%s[%d]" % (role, i)), expected, role, i)
+                        for i, entry in enumerate(entries)] if entries else []
     return record
+
+
+def _in_role(entry, expected, role, i):
+    """An entry's role is the list it is in: a missing one is filled in, a contradicting one refused."""
+    if entry["role"] is None:
+        entry["role"] = expected
+    elif entry["role"] != expected:
+        raise RecordError("field '%s[%d].role' must be %r (the entry is in %s), got %r"
+                          % (role, i, expected, role, entry["role"]))
+    return entry
 
 
 def parse_tensor(obj, where="tensor"):
@@ -183,11 +196,36 @@ def parse_tensor(obj, where="tensor"):
 
 def parse_line(line):
     """Decode and validate one journal line (bytes, without or with its newline)."""
+    fast = _fast_loads()
+    if fast is not None and isinstance(line, bytes) and _DIGIT_RUN not in line.translate(_DIGITS):
+        try:
+            return parse_call(fast(line))
+        except ValueError:  # orjson's JSONDecodeError and RecordError: json.loads decides, and words the error
+            pass
     try:
         obj = json.loads(line)
     except ValueError as exc:
         raise RecordError("not valid JSON (%s)" % exc) from None
     return parse_call(obj)
+
+
+# orjson, when importable, decodes a journal line about 4x faster than json. It reads every valid
+# line as json does except three cases: NaN/Infinity and lone surrogate escapes, which it refuses (json
+# then decodes the line), and integers beyond 64 bits, which it turns into floats. Those need 19 or
+# more digits in a row, so a line holding such a run is left to json.
+_DIGITS = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))  # every digit as "0", the rest " "
+_DIGIT_RUN = b"0" * 19
+_orjson_loads = False  # not looked up yet
+
+
+def _fast_loads():
+    global _orjson_loads
+    if _orjson_loads is False:
+        try:
+            from orjson import loads as _orjson_loads
+        except ImportError:
+            _orjson_loads = None
+    return _orjson_loads
 
 
 def line_encoder(default=None):
@@ -243,6 +281,10 @@ def index_rows(run):
                 tensor.nan_count, tensor.inf_count, tensor.hash, tensor.hash_alg if tensor.hash else None,
                 json.dumps(tensor.meta, sort_keys=True, default=str), tensor.note, tensor.payload,
                 None if keeps_payload(tensor.kind) else json.dumps(tensor.value, default=str)) + tail
+
+
+# What safe_text's escapes start with: a column value holding it may stand for other text in the lines.
+ESCAPE_MARK = "\\udc"
 
 
 def safe_text(text):

@@ -1,0 +1,168 @@
+"""Calls served from a fresh index (IndexedCall) hold exactly what calls parsed from the journals hold,
+and the index is only used when it can stand in for the journals."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+import bmtrace
+from bmtrace.store import reader
+from bmtrace.store.index import build_index, read_fresh
+from bmtrace.store.indexed_calls import COLUMNS
+from bmtrace.store.reader import Run
+
+from .test_journal_columns import _call_fields, _record, varied_run  # noqa: F401  (fixture)
+
+TENSOR_FIELDS = ("name", "role", "kind", "dtype", "shape", "min", "max", "mean", "std", "nan_count", "inf_count",
+                 "hash", "hash_alg", "meta", "note", "payload", "value", "path", "container", "py_type", "sketch",
+                 "stats_sample", "has_payload", "is_array")
+
+
+def _indexed(path):
+    run = Run(path, lazy=True)
+    fresh = read_fresh(run.path, COLUMNS)
+    assert fresh is not None, "bmtrace.run() leaves a fresh index"
+    attached = run.attach_index(*fresh)
+    return run, attached
+
+
+def _tensor_fields(call):
+    return [{name: getattr(t, name) for name in TENSOR_FIELDS} for t in call.inputs + call.outputs]
+
+
+def test_indexed_calls_read_as_parsed_ones(varied_run, monkeypatch):
+    """Every call and tensor attribute, served or parsed, equals the eager Run's; with a window of
+    three calls, so calls are forgotten and served again."""
+    monkeypatch.setattr(reader, "LAZY_CACHE_CALLS", 3)
+    run, attached = _indexed(varied_run)
+    eager = Run(varied_run)
+    assert attached and type(run.calls()[0]).__name__ == "IndexedCall"
+    assert len(run.calls()) == len(eager.calls())
+    for lazy_call, call in zip(run.calls(), eager.calls()):
+        assert _call_fields(lazy_call) == _call_fields(call)
+        assert _tensor_fields(lazy_call) == _tensor_fields(call)
+        assert lazy_call.location == call.location
+    assert len(run._parsed) <= 3
+    assert run.samples() == eager.samples() and run.stages() == eager.stages()
+    assert run.problems == [] and run.torn_lines == 0
+
+
+@bmtrace.trace_stage("scale")
+def scale(x):
+    return x.astype(np.float32) / 255
+
+
+@bmtrace.trace_stage("mean")
+def mean(x):
+    return x.mean(axis=0)
+
+
+def test_settled_pairs_are_not_parsed(tmp_path):
+    """A diff of two equal array pipelines parses no journal line when the index is fresh: the
+    hashes settle every pair. Values of strings, non-empty meta and errors do come from the lines."""
+    for name in ("a", "b"):
+        with bmtrace.run(tmp_path / name, mode="stats", side=name):
+            for i in range(5):
+                with bmtrace.sample("img%d.jpg" % i):
+                    mean(scale(np.full((4, 3), i, dtype=np.uint8)))
+    parsed = []
+    original = Run._parsed_call
+
+    def counting(self, lazy):
+        if lazy._call is None:
+            parsed.append((lazy.stage, lazy.sample))
+        return original(self, lazy)
+
+    Run._parsed_call = counting
+    try:
+        result = bmtrace.diff(str(tmp_path / "a"), str(tmp_path / "b"), explain=False)
+    finally:
+        Run._parsed_call = original
+    assert type(result.run_objects[0].calls()[0]).__name__ == "IndexedCall"
+    assert result and len(result.stages) == 10
+    assert parsed == []
+
+
+@pytest.mark.parametrize("mode", ["full", "stats"])
+@pytest.mark.parametrize("index", [True, False])
+def test_diff_through_the_index_equals_the_eager_diff(tmp_path, mode, index):
+    """Same diff document with the index (IndexedCall), without it (LazyCall) and from eager runs,
+    on runs that differ in places."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    _record(a, mode)
+    with bmtrace.run(b, mode=mode, side="b"):
+        for i in range(4):
+            with bmtrace.sample("img%d.jpg" % i):
+                from .test_journal_columns import fails, mixed, plain
+
+                mixed(np.arange(6, dtype=np.float32) + i + (0.5 if i == 2 else 0), i, 0.5 * i + 0.25, "cat\u00e9")
+                plain(np.full((2, 3), i, dtype=np.int16))
+                try:
+                    fails(np.ones(2))
+                except ValueError:
+                    pass
+        plain(np.zeros(1))
+    if not index:
+        for run in (a, b):
+            os.unlink(run / "index.parquet")
+    lazy = bmtrace.diff(str(a), str(b), explain=False)
+    eager = bmtrace.diff(Run(a), Run(b), explain=False)
+    assert type(lazy.run_objects[0].calls()[0]).__name__ == ("IndexedCall" if index else "LazyCall")
+    lazy_doc, eager_doc = lazy.to_json(), eager.to_json()
+    for doc in (lazy_doc, eager_doc):
+        doc.pop("elapsed_s", None)
+    assert lazy_doc == eager_doc
+    assert not lazy  # sample img2.jpg differs
+
+
+def _append_line(path, text):
+    journal = sorted((path / "journal").glob("*.jsonl"))[0]
+    with open(journal, "ab") as f:
+        f.write(text)
+
+
+def test_an_index_with_skipped_lines_is_not_used(varied_run):
+    """Problems are reported with their journal line numbers, which only the journals give."""
+    _append_line(varied_run, b"not json\n")
+    build_index(str(varied_run))
+    run, attached = _indexed(varied_run)
+    assert not attached and type(run.calls()[0]).__name__ == "LazyCall"
+    assert [str(p) for p in run.problems] == [str(p) for p in Run(varied_run).problems]
+
+
+def test_calls_without_tensors_are_not_lost(tmp_path):
+    """A call with no tensor has no index row: the index cannot list the calls, the journals do."""
+    _record(tmp_path / "run", "stats")
+    record = {"id": "w:999", "seq": 999, "writer": "w", "stage": "empty", "sample": "img0.jpg",
+              "t_start": 1e10, "inputs": [], "outputs": []}
+    _append_line(tmp_path / "run", (json.dumps(record) + "\n").encode())
+    build_index(str(tmp_path / "run"))
+    run, attached = _indexed(tmp_path / "run")
+    assert not attached
+    assert [c.stage for c in run.calls()] == [c.stage for c in Run(tmp_path / "run").calls()]
+    assert "empty" in run.stages()
+
+
+def test_text_the_index_escapes_is_read_from_the_lines(tmp_path):
+    """An undecodable file name as sample key: the index holds an escape, the line the key itself."""
+    key = os.fsdecode(b"img\xff.jpg")
+    with bmtrace.run(tmp_path / "run", mode="stats"):
+        with bmtrace.sample(key):
+            from .test_journal_columns import plain
+
+            plain(np.zeros(3))
+    run, attached = _indexed(tmp_path / "run")
+    assert not attached
+    assert run.samples() == [key]
+
+
+def test_a_stale_index_is_not_read(varied_run):
+    _append_line(varied_run, b"")
+    journal = sorted((varied_run / "journal").glob("*.jsonl"))[0]
+    os.utime(journal, None)
+    with open(journal, "ab") as f:
+        f.write(json.dumps({"id": "w:1000", "stage": "late", "t_start": 1e10, "sample": "x",
+                            "outputs": [{"name": "out", "kind": "none"}]}).encode() + b"\n")
+    assert read_fresh(str(varied_run), COLUMNS) is None
+    assert "late" in bmtrace.diff(str(varied_run), str(varied_run), explain=False).stage_order
