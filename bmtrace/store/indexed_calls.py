@@ -38,7 +38,8 @@ class _Coded:
     def __init__(self, array):
         encoded = array.dictionary_encode()
         self.values = encoded.dictionary.to_pylist() + [None]
-        self.codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        # a list: indexing it is several times faster than a numpy array's (8 bytes a row, small ints shared)
+        self.codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).tolist()
 
     def __getitem__(self, row):
         return self.values[self.codes[row]]
@@ -87,13 +88,16 @@ class IndexColumns:
                 raise ValueError("index column %s has nulls" % name)
             ints[name] = column[name].to_numpy(zero_copy_only=False).astype(np.int64)
         self.ints = ints
+        self.tensor_coded = tuple(self.coded[name] for name in ("name", "kind", "dtype", "hash_alg", "meta"))
+        self.hashes, self.payloads = self.strings["hash"], self.strings["payload"]
+        self.nan_count, self.inf_count = ints["nan_count"].tolist(), ints["inf_count"].tolist()
         shape = column["shape"]
         self.shape_null = shape.is_null().to_numpy(zero_copy_only=False)
         self.shape_offsets = shape.offsets.to_numpy(zero_copy_only=False)
         self.shape_values = shape.values.to_numpy(zero_copy_only=False) if len(shape.values) else \
             np.zeros(0, dtype=np.int64)
         self.rows = table.num_rows
-        journal, offset = self.coded["journal"].codes, self.ints["journal_offset"]
+        journal, offset = np.asarray(self.coded["journal"].codes, dtype=np.int64), self.ints["journal_offset"]
         if self.rows:
             change = np.flatnonzero((journal[1:] != journal[:-1]) | (offset[1:] != offset[:-1])) + 1
             self.starts = np.concatenate(([0], change)).astype(np.int64)
@@ -151,15 +155,15 @@ class IndexedTensor:
     __slots__ = ("call", "_position", "name", "role", "kind", "dtype", "shape", "hash", "payload", "nan_count",
                  "inf_count", "_alg", "_meta_empty")
 
-    def __init__(self, call, columns, row, position):
-        self.call, self._position = call, position
-        coded, strings, ints = columns.coded, columns.strings, columns.ints
-        self.name, self.role, self.kind = coded["name"][row], coded["role"][row], coded["kind"][row]
-        self.dtype, self.shape = coded["dtype"][row], columns.shape(row)
-        self.hash, self.payload = strings["hash"][row], strings["payload"][row]
-        self.nan_count, self.inf_count = int(ints["nan_count"][row]), int(ints["inf_count"][row])
-        self._alg = coded["hash_alg"][row]
-        self._meta_empty = coded["meta"][row] == "{}"
+    def __init__(self, call, columns, row, position, role):
+        self.call, self._position, self.role = call, position, role
+        name, kind, dtype, alg, meta = columns.tensor_coded
+        self.name, self.kind, self.dtype = name.values[name.codes[row]], kind.values[kind.codes[row]], \
+            dtype.values[dtype.codes[row]]
+        self._alg, self._meta_empty = alg.values[alg.codes[row]], meta.values[meta.codes[row]] == "{}"
+        self.shape = columns.shape(row)
+        self.hash, self.payload = columns.hashes[row], columns.payloads[row]
+        self.nan_count, self.inf_count = columns.nan_count[row], columns.inf_count[row]
 
     def _parsed(self):
         call = self.call.run._parsed_call(self.call)

@@ -480,8 +480,9 @@ class IndexedCall(LazyCall):
             columns, inputs, outputs = self._columns, [], []
             role = columns.coded["role"]
             for row in range(self._first, self._end):
-                side = inputs if role[row] == "input" else outputs
-                side.append(IndexedTensor(self, columns, row, len(side)))
+                name = role.values[role.codes[row]]
+                side = inputs if name == "input" else outputs
+                side.append(IndexedTensor(self, columns, row, len(side), name))
             with self.run._lock:
                 if self._tensors is None:
                     self._tensors = (inputs, outputs)
