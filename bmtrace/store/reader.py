@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import threading
+import weakref
 from collections import OrderedDict, deque
 
 import numpy as np
@@ -210,6 +211,7 @@ class Run:
             f = self._files.get(number)
             if f is None:
                 f = self._files[number] = open(self._journals[number], "rb")
+                weakref.finalize(self, f.close)  # closed with the run
             f.seek(offset)
             return f.read(length) if length is not None else f.readline()
 
