@@ -25,8 +25,9 @@ from . import schema
 COLUMNS = ("call_id", "sample", "stage", "occurrence", "parent", "mode", "fn_op", "journal", "journal_offset",
            "role", "name", "kind", "dtype", "shape", "nan_count", "inf_count", "hash", "hash_alg", "meta",
            "payload")
-_CODED = ("sample", "stage", "parent", "mode", "fn_op", "journal", "role", "name", "kind", "dtype", "hash_alg",
-          "meta")  # few distinct values
+# few distinct values, read once a call / for every tensor
+_CODED_PER_CALL = ("sample", "stage", "parent", "mode", "fn_op", "journal")
+_CODED_PER_TENSOR = ("role", "name", "kind", "dtype", "hash_alg", "meta")
 _UNIQUE = ("call_id", "hash", "payload")  # about one value per row
 
 
@@ -35,11 +36,13 @@ class _Coded:
 
     __slots__ = ("values", "codes")
 
-    def __init__(self, array):
+    def __init__(self, array, per_tensor):
         encoded = array.dictionary_encode()
         self.values = encoded.dictionary.to_pylist() + [None]
-        # a list: indexing it is several times faster than a numpy array's (8 bytes a row, small ints shared)
-        self.codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).tolist()
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        # Read for every tensor: a list, several times faster to index than an array (8 bytes a row, the
+        # small ints shared). Read once a call: the array (4 bytes a row).
+        self.codes = codes.tolist() if per_tensor else codes
 
     def __getitem__(self, row):
         return self.values[self.codes[row]]
@@ -78,7 +81,8 @@ class IndexColumns:
         table = table.select(list(COLUMNS)).combine_chunks()
         column = {name: table.column(name).chunk(0) if table.column(name).num_chunks else
                   pa.array([], type=table.schema.field(name).type) for name in COLUMNS}
-        self.coded = {name: _Coded(column[name]) for name in _CODED}
+        self.coded = {name: _Coded(column[name], name in _CODED_PER_TENSOR)
+                      for name in _CODED_PER_CALL + _CODED_PER_TENSOR}
         self.strings = {name: _Strings(pa, column[name]) for name in _UNIQUE}
         self.escaped = any(c.escaped() for c in self.coded.values()) or any(
             s.escaped() for s in self.strings.values())
@@ -97,7 +101,7 @@ class IndexColumns:
         self.shape_values = shape.values.to_numpy(zero_copy_only=False) if len(shape.values) else \
             np.zeros(0, dtype=np.int64)
         self.rows = table.num_rows
-        journal, offset = np.asarray(self.coded["journal"].codes, dtype=np.int64), self.ints["journal_offset"]
+        journal, offset = self.coded["journal"].codes, self.ints["journal_offset"]
         if self.rows:
             change = np.flatnonzero((journal[1:] != journal[:-1]) | (offset[1:] != offset[:-1])) + 1
             self.starts = np.concatenate(([0], change)).astype(np.int64)
