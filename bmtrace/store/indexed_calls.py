@@ -15,8 +15,6 @@ Analysis only (pyarrow); the recording path never imports this.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from . import schema
@@ -115,12 +113,13 @@ class IndexColumns:
         return tuple(self.shape_values[self.shape_offsets[row]:self.shape_offsets[row + 1]].tolist())
 
 
-def indexed_calls(run, table, summary, journals, make_call):
-    """The calls of ``run`` from its fresh index ``table`` and ``summary``, or None when the index cannot
+def indexed_calls(table, summary, journal_names, make_call):
+    """A run's calls from its fresh index ``table`` and ``summary``, or None when the index cannot
     stand in for the journals (then the run reads them as usual).
 
-    ``journals``: absolute journal paths (``Run._journals`` order); ``make_call(sample, stage,
-    occurrence, journal number, offset, columns, first row, end row, stage errors)`` builds one call.
+    ``journal_names``: the run's journals, run-relative with "/" (the index's "journal" column);
+    ``make_call(sample, stage, occurrence, journal number, offset, columns, first row, end row, stage
+    errors)`` builds one call.
     """
     if summary.get("torn_lines") or summary.get("problems"):
         return None  # the skipped lines are reported from the journals, with their line numbers
@@ -129,9 +128,7 @@ def indexed_calls(run, table, summary, journals, make_call):
     if columns.escaped or len(columns.starts) != sum(int(s.get("calls", 0)) for s in stages):
         return None  # text the index had to escape, or calls without a tensor (no row of their own)
     errors = {s.get("stage"): int(s.get("errors", 0)) for s in stages}
-    numbers = {}
-    for number, path in enumerate(journals):
-        numbers[os.path.relpath(path, run.path).replace(os.sep, "/")] = number
+    numbers = {name: number for number, name in enumerate(journal_names)}
     journal_number = []
     for name in columns.coded["journal"].values:
         if name is not None and name not in numbers:

@@ -234,18 +234,18 @@ class Run:
         from . import indexed_calls
 
         journals = sorted(glob.glob(os.path.join(self.path, layout.JOURNAL_DIR, "*.jsonl")))
+        names = [_relative(self.path, journal) for journal in journals]
 
         def make_call(sample, stage, occurrence, journal, offset, columns, first, end, stage_errors):
             return IndexedCall(self, sample, stage, occurrence, journal, offset, columns, first, end, stage_errors)
 
         try:
-            calls = indexed_calls.indexed_calls(self, table, summary, journals, make_call)
+            calls = indexed_calls.indexed_calls(table, summary, names, make_call)
         except (ValueError, TypeError, KeyError, AttributeError, IndexError):  # a foreign or damaged index
             return False
         if calls is None:
             return False
-        self._journals = journals
-        self._journal_names = [_relative(self.path, journal) for journal in journals]
+        self._journals, self._journal_names = journals, names
         self._parsed = deque()
         self._calls = calls
         return True
