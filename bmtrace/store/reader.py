@@ -192,9 +192,16 @@ class Run:
             if not line.endswith(b"\n"):
                 raise schema.RecordError("the line is cut short")
             record = schema.parse_line(line)
+            if isinstance(lazy, IndexedCall) and record["id"] != lazy.id:
+                raise schema.RecordError("the line at byte %d is call %r, the index says %r"
+                                         % (lazy._offset, record["id"], lazy.id))
         except schema.RecordError as exc:
             from ..errors import CorruptRunError
 
+            if isinstance(lazy, IndexedCall):
+                raise CorruptRunError("run %s: its index.parquet does not match %s (%s); delete the index (python -m "
+                                      "bmtrace.store.index RUN builds it again) and retry"
+                                      % (self.path, self._journals[lazy._journal], exc)) from None
             raise CorruptRunError("run %s: %s changed while it was read (%s); open the run again"
                                   % (self.path, self._journals[lazy._journal], exc)) from None
         call = Call(self, record, lazy.occurrence, (self._journal_names[lazy._journal], lazy._offset))

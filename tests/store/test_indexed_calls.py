@@ -166,3 +166,26 @@ def test_a_stale_index_is_not_read(varied_run):
                             "outputs": [{"name": "out", "kind": "none"}]}).encode() + b"\n")
     assert read_fresh(str(varied_run), COLUMNS) is None
     assert "late" in bmtrace.diff(str(varied_run), str(varied_run), explain=False).stage_order
+
+
+def test_an_index_that_leads_to_the_wrong_line_is_reported(tmp_path):
+    """An edited index whose offsets lead elsewhere: a clear error naming the index, not wrong data."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from bmtrace.errors import CorruptRunError
+
+    _record(tmp_path / "run", "stats")
+    path = tmp_path / "run" / "index.parquet"
+    table = pq.read_table(path)
+    offsets = table["journal_offset"].to_numpy()
+    shifted = np.roll(np.unique(offsets), 1)  # each call's rows now point at another call's line
+    remap = dict(zip(np.unique(offsets).tolist(), shifted.tolist()))
+    column = pa.array([remap[o] for o in offsets.tolist()], type=pa.int64())
+    table = table.set_column(table.schema.get_field_index("journal_offset"), "journal_offset", column)
+    pq.write_table(table, path)  # the metadata (fingerprint, summary) is kept
+    run, attached = _indexed(tmp_path / "run")
+    assert attached
+    with pytest.raises(CorruptRunError, match="index.parquet does not match"):
+        for call in run.calls():
+            call.function
