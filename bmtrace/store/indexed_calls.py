@@ -137,16 +137,18 @@ def indexed_calls(table, summary, journal_names, make_call):
     coded = columns.coded
     sample, stage, journal = coded["sample"], coded["stage"], coded["journal"]
     occurrence, offset = columns.ints["occurrence"], columns.ints["journal_offset"]
-    keys = {}
-    calls = []
-    for first, end in zip(columns.starts.tolist(), columns.ends.tolist()):
-        number = journal_number[journal.codes[first]]
-        if number is None:
-            return None
-        key, name = sample[first], stage[first]
-        calls.append(make_call(keys.setdefault(key, key), name, int(occurrence[first]), number, int(offset[first]),
-                               columns, first, end, errors.get(name, 1)))
-    return calls
+    starts = columns.starts
+    numbers = [journal_number[code] for code in journal.codes[starts].tolist()]
+    if None in numbers:
+        return None
+    # one Python object per distinct sample key and stage, whatever the number of calls
+    samples = [sample.values[code] for code in sample.codes[starts].tolist()]
+    stages = [stage.values[code] for code in stage.codes[starts].tolist()]
+    stage_errors = {name: errors.get(name, 1) for name in set(stages)}
+    return [make_call(key, name, number_of_occurrence, number, line_offset, columns, first, end, stage_errors[name])
+            for key, name, number_of_occurrence, number, line_offset, first, end in zip(
+                samples, stages, occurrence[starts].tolist(), numbers, offset[starts].tolist(), starts.tolist(),
+                columns.ends.tolist())]
 
 
 class IndexedTensor:

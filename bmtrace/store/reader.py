@@ -442,7 +442,9 @@ class IndexedCall(LazyCall):
     __slots__ = ("_columns", "_first", "_end", "_stage_errors", "_tensors")
 
     def __init__(self, run, sample, stage, occurrence, journal, offset, columns, first, end, stage_errors):
-        super().__init__(run, sample, stage, occurrence, journal, offset, None)
+        # LazyCall's fields, set here rather than through super(): a long run opens 300,000 of these
+        self.run, self.sample, self.stage, self.occurrence = run, sample, stage, occurrence
+        self._journal, self._offset, self._length, self._call = journal, offset, None, None
         self._columns, self._first, self._end = columns, first, end
         self._stage_errors = stage_errors  # calls of this stage with an error, per the index summary
         self._tensors = None
