@@ -477,11 +477,13 @@ class IndexedCall(LazyCall):
 
     @property
     def inputs(self):
-        return self._tensor_lists()[0]
+        tensors = self._tensors
+        return (tensors if tensors is not None else self._tensor_lists())[0]
 
     @property
     def outputs(self):
-        return self._tensor_lists()[1]
+        tensors = self._tensors
+        return (tensors if tensors is not None else self._tensor_lists())[1]
 
     def _tensor_lists(self):
         tensors = self._tensors
