@@ -84,3 +84,17 @@ def test_pairing_by_name_shortcut_is_pairing_by_name(names_a, names_b, monkeypat
     got = pair_tensors(a, b)
     monkeypatch.setattr(align, "_same_unique_names", lambda *_: False)
     assert got == pair_tensors(a, b)
+
+
+def test_lines_of_a_real_run_parse_alike_with_and_without_orjson(tmp_path, monkeypatch):
+    """Every line of a varied run gives the same record through orjson and through json alone."""
+    from .test_journal_columns import _record
+
+    for mode in ("full", "stats"):
+        _record(tmp_path / mode, mode)
+    lines = [line for path in sorted(tmp_path.glob("*/journal/*.jsonl")) for line in path.read_bytes().splitlines(True)]
+    assert len(lines) > 20
+    with_fast = [schema.parse_line(line) for line in lines]
+    monkeypatch.setattr(schema, "_orjson_loads", None)
+    assert schema._fast_loads() is None
+    assert [schema.parse_line(line) for line in lines] == with_fast
