@@ -12,7 +12,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import hashing, layout, schema
-from ..codecs.stats import STATS_KEYS
+from ..codecs.stats import STATS_KEYS, scanned_in_place
 from .environment import process_snapshot
 
 # Below this size a thread hand-off costs more than it saves.
@@ -103,11 +103,15 @@ class ProcessWriter:
             if arr is None:
                 entry, payload = leaf.describe(), None
             else:
-                if not arr.flags.c_contiguous:  # one copy, read by the hash, statistics, sketch and write
-                    arr = leaf.array = arr.copy(order="C")
+                # Stats mode reads a large array once as it is (hash, min/max, sample: scanned_in_place);
+                # an output, rarely seen before, is hashed in that pass rather than first.
+                in_place = not keep_payload and scanned_in_place(arr)
+                deferred = hash_first and in_place and role == "output"
+                if not arr.flags.c_contiguous and not in_place:  # one copy, read by the hash, statistics,
+                    arr = leaf.array = arr.copy(order="C")       # sketch and write
                 entry, payload = self._store_array(leaf, arr, rel if wants_payload else None, wants_sketch,
-                                                   hashing.content_hash(arr) if hash_first else None,
-                                                   sampled=not keep_payload)
+                                                   hashing.content_hash(arr) if hash_first and not deferred
+                                                   else None, sampled=not keep_payload, deferred=deferred)
             entry["payload"] = payload
             if wants_payload and payload is None and self.cap_reached:
                 entry["note"] = _join_note(entry.get("note"), "payload skipped: run payload cap of %d bytes reached"
@@ -116,10 +120,11 @@ class ProcessWriter:
             entries.append(entry)
         return entries
 
-    def _store_array(self, leaf, arr, rel, wants_sketch, key, sampled):
+    def _store_array(self, leaf, arr, rel, wants_sketch, key, sampled, deferred=False):
         """``(entry, payload)`` of an array leaf; ``rel`` is where its payload goes (None: not kept),
         ``key`` its content hash when already taken (None with SHA-1, which is hashed while describing),
-        ``sampled`` whether stats-mode statistics will do."""
+        ``sampled`` whether stats-mode statistics will do, ``deferred`` whether the fast hash was left
+        to the description (content seen before is then recorded as if it had been hashed first)."""
         seen = self._known(key)
         if seen is not None and not sampled and "stats_sample" in seen.stats:
             seen = None  # described in stats mode; a full-mode record gets exact statistics
@@ -140,6 +145,8 @@ class ProcessWriter:
                 written = True
             elif key is None:
                 seen = self._known(entry.get("hash"))  # SHA-1: an earlier identical payload can still serve
+                if seen is not None and deferred:
+                    entry = leaf.describe(described=(entry["hash"], seen.stats))
         payload = rel if written else (seen.payload if seen is not None else None)
         if rel is not None and payload is None and self._payload_allowed(arr):
             payload = self._write_payload(arr, rel)
