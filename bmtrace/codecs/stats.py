@@ -62,7 +62,7 @@ def describe_array(arr, pool=None, parts=1, want_hash=True, want_stats=True, sam
     if data.size <= _SMALL:  # one block: no splitting and merging (most records of small tensors)
         digest = hashing.content_hash(data) if want_hash else None
         flat = _numeric_flat(data) if want_stats else None
-        return digest, _finish([_small_partial(flat)] if flat is not None and flat.size else [])
+        return digest, _small_stats(flat)
     itemsize = max(data.dtype.itemsize, 1)
     flat = _numeric_flat(data) if want_stats else None
     raw = data.reshape(-1).view(np.uint8) if data.size else np.zeros(0, np.uint8)
@@ -217,22 +217,27 @@ def _finite_extremes(flat):
     return low, high
 
 
-def _small_partial(flat):
-    """``_partial`` of a small piece, in fewer numpy calls: a float64 copy costs nothing here."""
+def _small_stats(flat):
+    """``_finish([_partial(flat)])`` of a small piece (or None) in fewer steps: most records are small,
+    a float64 copy costs nothing here, and the statistics are built without an intermediate partial."""
+    if flat is None or not flat.size:
+        return _finish([])
     if flat.size == 1:
         value = flat[0]
         if flat.dtype.kind == "f" and not np.isfinite(value):
             nan = int(value != value)
-            return {"n": 0, "nan": nan, "inf": 1 - nan, "min": None, "max": None, "mean": 0.0, "m2": 0.0}
-        return {"n": 1, "nan": 0, "inf": 0, "min": value, "max": value, "mean": float(value), "m2": 0.0}
+            return {"min": None, "max": None, "mean": None, "std": None, "nan_count": nan, "inf_count": 1 - nan}
+        item = value.item()
+        return {"min": item, "max": item, "mean": float(value), "std": 0.0, "nan_count": 0, "inf_count": 0}
     low, high = flat.min(), flat.max()
     bound = max(abs(float(low)), abs(float(high)))
     if not bound < _NO_OVERFLOW:  # NaN, Inf, or squares that could overflow: the guarded path
-        return _partial(flat)
+        return _finish([_partial(flat)])
     wide = flat.astype(np.float64)
     mean = float(wide.sum()) / flat.size
     wide -= mean
-    return {"n": int(flat.size), "nan": 0, "inf": 0, "min": low, "max": high, "mean": mean, "m2": _square_sum(wide)}
+    std = (max(_square_sum(wide), 0.0) / flat.size) ** 0.5
+    return {"min": low.item(), "max": high.item(), "mean": mean, "std": std, "nan_count": 0, "inf_count": 0}
 
 
 # Below this magnitude, sums and squares of up to _SMALL float64 values cannot overflow, so the small

@@ -12,7 +12,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import hashing, layout, schema
-from ..codecs.stats import STATS_KEYS, scanned_in_place
+from ..codecs.stats import describe_array, scanned_in_place
 from .environment import process_snapshot
 
 # Below this size a thread hand-off costs more than it saves.
@@ -99,7 +99,6 @@ class ProcessWriter:
             arr = leaf.array
             wants_payload = keep_payload and arr is not None and schema.keeps_payload(leaf.kind)
             wants_sketch = not keep_payload and role == "output" and arr is not None and schema.keeps_payload(leaf.kind)
-            rel = "%s/%s/%d-%d.npy" % (layout.PAYLOAD_DIR, self.token, seq, start_index + offset)
             if arr is None:
                 entry, payload = leaf.describe(), None
             else:
@@ -109,7 +108,9 @@ class ProcessWriter:
                 deferred = hash_first and in_place and role == "output"
                 if not arr.flags.c_contiguous and not in_place:  # one copy, read by the hash, statistics,
                     arr = leaf.array = arr.copy(order="C")       # sketch and write
-                entry, payload = self._store_array(leaf, arr, rel if wants_payload else None, wants_sketch,
+                rel = ("%s/%s/%d-%d.npy" % (layout.PAYLOAD_DIR, self.token, seq, start_index + offset)
+                       if wants_payload else None)
+                entry, payload = self._store_array(leaf, arr, rel, wants_sketch,
                                                    hashing.content_hash(arr) if hash_first and not deferred
                                                    else None, sampled=not keep_payload, deferred=deferred)
             entry["payload"] = payload
@@ -138,15 +139,16 @@ class ProcessWriter:
             pending = None
             if large and rel is not None and key is not None and self._payload_allowed(arr):
                 pending = self._pool().submit(_save, os.path.join(self.run_dir, rel), arr)
-            entry = leaf.describe(pool=self._pool() if large else None, parts=2 if large else 1, known_hash=key,
-                                  sampled=sampled)
+            digest, stats = describe_array(arr, pool=self._pool() if large else None, parts=2 if large else 1,
+                                           want_hash=key is None, sampled=sampled)
+            entry = leaf.describe(described=(key or digest, stats))
             if pending is not None:
                 pending.result()
                 written = True
             elif key is None:
                 seen = self._known(entry.get("hash"))  # SHA-1: an earlier identical payload can still serve
                 if seen is not None and deferred:
-                    entry = leaf.describe(described=(entry["hash"], seen.stats))
+                    entry = leaf.describe(described=(digest, seen.stats))
         payload = rel if written else (seen.payload if seen is not None else None)
         if rel is not None and payload is None and self._payload_allowed(arr):
             payload = self._write_payload(arr, rel)
@@ -156,8 +158,8 @@ class ProcessWriter:
             else:
                 from ..codecs.sketch import sketch  # stats mode: a shape-determined sample for the diff;
                 entry["sketch"] = sketch(arr)       # outputs only (an input is mostly an earlier output)
-        if seen is None:
-            self._remember(entry.get("hash"), _Seen(_stats_of(entry), payload, entry.get("sketch")))
+        if seen is None:  # stats: this content's statistics (describe_array's dict, read-only from here)
+            self._remember(entry["hash"], _Seen(stats, payload, entry.get("sketch")))
         else:
             seen.payload = seen.payload or payload
             seen.sketch = seen.sketch or entry.get("sketch")
@@ -256,13 +258,6 @@ class _Seen:
 
     def __init__(self, stats, payload, sketch):
         self.stats, self.payload, self.sketch = stats, payload, sketch
-
-
-def _stats_of(entry):
-    stats = {key: entry.get(key) for key in STATS_KEYS}
-    if "stats_sample" in entry:
-        stats["stats_sample"] = entry["stats_sample"]
-    return stats
 
 
 def _write_all(fd, data, where):
