@@ -46,7 +46,9 @@ def describe_array(arr, pool=None, parts=1, want_hash=True, want_stats=True, sam
     blocks at positions that depend only on the size, and ``stats["stats_sample"]`` says so.
     Summing every element costs about 1 ms per MB, as much as writing it: full mode pays that,
     stats mode must not. Two arrays of one size are sampled at the same positions, so differences
-    of sampled means and stds are still lower bounds of the max abs diff.
+    of sampled means and stds are still lower bounds of the max abs diff. A large real-valued array is
+    then read once, as it is, contiguous or not (``_sampled_scan``), with the same results as its
+    C-order copy.
     """
     if sampled and want_stats and scanned_in_place(arr):
         digest, stats = _sampled_scan(arr, want_hash)
@@ -157,6 +159,7 @@ def _sampled_scan(arr, want_hash):
     cache-sized piece is hashed and reduced to its min and max; a piece of a non-contiguous array,
     copied for the hash, also gives up the sampled elements it holds. The statistics are those of
     ``_sampled_stats``; None when the array holds NaN or Inf."""
+    arr = np.asarray(arr)  # a subclass (np.matrix) reshapes and slices its own way
     as_bytes = arr.dtype.kind == "b"
     contiguous = arr.flags.c_contiguous
     lows, highs = [], []

@@ -96,7 +96,8 @@ def scan(arr, visit=None, want_hash=True, alg=None):
     Hashing a block in pieces gives the same digest as hashing it at once (both algorithms stream).
     """
     alg = alg or algorithm()
-    data = arr if arr.ndim else np.ascontiguousarray(arr)  # the hash of a 0-d array is that of its 1-d copy
+    # np.asarray: a subclass (np.matrix) reshapes its own way; a 0-d array is hashed as its 1-d copy
+    data = np.asarray(arr) if arr.ndim else np.ascontiguousarray(arr)
     digests = _BlockDigests(alg, data.dtype.itemsize) if want_hash else None
     piece_items = max(PIECE_BYTES // max(data.dtype.itemsize, 1), 1)
     pieces = _flat_pieces(data, piece_items) if data.flags.c_contiguous else _copied_pieces(data, piece_items)

@@ -99,6 +99,15 @@ def test_one_pass_statistics_are_those_of_the_c_order_copy(name):
     assert (got, digest) == (describe_array(np.ascontiguousarray(arr), sampled=True)[1], digest)
 
 
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+def test_array_subclasses_are_described_as_their_plain_arrays():
+    """np.matrix keeps two dimensions when reshaped: the scan must read it as a plain ndarray."""
+    plain = np.random.default_rng(0).standard_normal((600, 700))
+    for matrix in (np.asmatrix(plain), np.asmatrix(plain).T):
+        assert describe_array(matrix, sampled=True) == describe_array(np.array(matrix), sampled=True)
+        assert hashing.scan(matrix) == hashing.content_hash(np.array(matrix))
+
+
 def test_signed_zero_extremes_are_those_of_the_whole_array_reduction():
     """min/max of 0.0 and -0.0 compare equal, so which one a reduction returns depends on its order:
     the recorded one must be the whole C-order array's, whatever the pieces gave."""
