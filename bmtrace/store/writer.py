@@ -45,6 +45,7 @@ class ProcessWriter:
         self._pack_rel = None
         self._pack_size = 0
         self._written = OrderedDict()  # content hash -> _Seen, most recently used last
+        self._by_memory = OrderedDict()  # memory key of a non-contiguous array -> its content hash
 
     # -- lifecycle -------------------------------------------------------------------------------
     def open(self):
@@ -110,9 +111,14 @@ class ProcessWriter:
                     arr = leaf.array = arr.copy(order="C")       # sketch and write
                 rel = ("%s/%s/%d-%d.npy" % (layout.PAYLOAD_DIR, self.token, seq, start_index + offset)
                        if wants_payload else None)
-                entry, payload = self._store_array(leaf, arr, rel, wants_sketch,
-                                                   hashing.content_hash(arr) if hash_first and not deferred
-                                                   else None, sampled=not keep_payload, deferred=deferred)
+                memory = _memory_key(arr) if hash_first and in_place and not arr.flags.c_contiguous else None
+                key = None
+                if hash_first and not deferred:
+                    key = self._hash_by_memory(memory) or hashing.content_hash(arr)
+                entry, payload = self._store_array(leaf, arr, rel, wants_sketch, key, sampled=not keep_payload,
+                                                   deferred=deferred)
+                if memory is not None:
+                    self._remember_memory(memory, entry["hash"])
             entry["payload"] = payload
             if wants_payload and payload is None and self.cap_reached:
                 entry["note"] = _join_note(entry.get("note"), "payload skipped: run payload cap of %d bytes reached"
@@ -183,6 +189,20 @@ class ProcessWriter:
             self._written[key] = seen
             if len(self._written) > _REMEMBERED_PAYLOADS:
                 self._written.popitem(last=False)
+
+    def _hash_by_memory(self, memory):
+        """The content hash of the array whose memory key is ``memory``, when recorded before."""
+        if memory is None:
+            return None
+        with self._lock:
+            return self._by_memory.get(memory)
+
+    def _remember_memory(self, memory, content_hash):
+        with self._lock:
+            self._by_memory[memory] = content_hash
+            self._by_memory.move_to_end(memory)
+            if len(self._by_memory) > _REMEMBERED_PAYLOADS:
+                self._by_memory.popitem(last=False)
 
     def commit(self, record):
         """Append one completed call; a single write() so a kill never leaves half a record behind.
@@ -258,6 +278,21 @@ class _Seen:
 
     def __init__(self, stats, payload, sketch):
         self.stats, self.payload, self.sketch = stats, payload, sketch
+
+
+def _memory_key(arr):
+    """A key for a non-contiguous array whose elements fill one block of memory in another axis order
+    (a transposed or permuted array: a CHW view of HWC data), or None: the fast hash of that block in
+    memory order, with the shape and strides that map it to the array. The same key means the same
+    array, so a stage input that is an earlier output is found without gathering it into C order
+    (about 4x slower than hashing memory in order)."""
+    if arr.ndim < 2 or min(arr.strides) <= 0:
+        return None
+    order = sorted(range(arr.ndim), key=lambda axis: -arr.strides[axis])
+    dense = arr.transpose(order)
+    if not dense.flags.c_contiguous:
+        return None
+    return hashing.content_hash(dense), arr.shape, arr.strides
 
 
 def _write_all(fd, data, where):

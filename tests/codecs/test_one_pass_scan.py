@@ -182,3 +182,29 @@ def test_a_stats_mode_output_of_content_recorded_in_full_mode_keeps_what_the_fas
         assert out.stats_sample is None and out.mean == exact_out.mean
     else:
         assert out.stats_sample == SAMPLED_ELEMENTS
+
+
+@bmtrace.trace_stage("consume")
+def consume(x):
+    return float(x[0, 0, 0])
+
+
+def test_a_non_contiguous_input_gets_its_own_content_hash_even_after_changes_in_place(tmp_path):
+    """Stats mode finds a transposed input recorded before by its memory (no gather into C order):
+    the hash must still be that of the array's content, after the program changed it in place, and
+    for another view of the same memory."""
+    img = np.random.default_rng(6).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    with bmtrace.run(tmp_path / "run", mode="stats"):
+        x = normalize(img)
+        consume(x)  # the same array: known
+        x[1, 2, 3] += 1.0  # changed in place: new content
+        consume(x)
+        consume(x.transpose(0, 2, 1))  # the same memory seen through other strides
+    run = bmtrace.open_run(tmp_path / "run")
+    produced = run.calls(stage="normalize")[0].output()
+    seen = [call.input("x") for call in run.calls(stage="consume")]
+    expected = [hashing.content_hash(np.ascontiguousarray(a)) for a in (x, x.transpose(0, 2, 1))]
+    assert seen[0].hash == produced.hash
+    assert seen[1].hash == expected[0] != produced.hash
+    assert seen[2].hash == expected[1] != expected[0]
+    assert seen[1].min == float(np.min(x)) and seen[2].max == float(np.max(x))
