@@ -34,25 +34,20 @@ class Leaf:
     def of_plain(cls, name, kind, value, meta, note=None):
         return cls(name, kind, value=value, meta=meta, note=note)
 
-    def describe(self, pool=None, parts=1, known_hash=None, described=None, sampled=False):
+    def describe(self, described=None):
         """The JSON-ready description of this leaf, without any payload reference.
 
-        ``pool``/``parts`` let the writer spread the hash and statistics of a large array over threads;
-        ``known_hash`` is the array's content hash when already taken, and ``described`` its
-        ``(hash, statistics)`` when identical content was described before; ``sampled``: stats-mode
-        statistics (``describe_array``).
+        ``described`` is the array's ``(content hash, statistics)``: the writer takes them
+        (``stats.describe_array``, or those of identical content described before).
         """
         record = {"name": self.name, "kind": self.kind, "meta": self.meta, "note": self.note}
         if self.array is not None:
             arr = self.array
             record["dtype"] = _dtype_name(arr.dtype)
             record["shape"] = list(arr.shape)
-            if described is None:
-                digest, stats = describe_array(arr, pool=pool, parts=parts, want_hash=known_hash is None,
-                                               sampled=sampled)
-                described = (known_hash or digest, stats)
-            record["hash"] = described[0]
-            record.update(described[1])
+            digest, stats = described if described is not None else describe_array(arr)
+            record["hash"] = digest
+            record.update(stats)
         if self.kind != "array" and self.kind != "bytes":
             record["value"] = _json_value(self.value)
         if self.path:

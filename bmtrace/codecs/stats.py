@@ -46,10 +46,17 @@ def describe_array(arr, pool=None, parts=1, want_hash=True, want_stats=True, sam
     blocks at positions that depend only on the size, and ``stats["stats_sample"]`` says so.
     Summing every element costs about 1 ms per MB, as much as writing it: full mode pays that,
     stats mode must not. Two arrays of one size are sampled at the same positions, so differences
-    of sampled means and stds are still lower bounds of the max abs diff.
+    of sampled means and stds are still lower bounds of the max abs diff. A large real-valued array is
+    then read once, as it is, contiguous or not (``_sampled_scan``), with the same results as its
+    C-order copy.
     """
+    if sampled and want_stats and scanned_in_place(arr):
+        digest, stats = _sampled_scan(arr, want_hash)
+        if stats is None:  # NaN or Inf: counting them needs every element, the exact path does that
+            stats = describe_array(arr, pool, parts, want_hash=False)[1]
+        return digest, stats
     data = np.ascontiguousarray(arr)
-    if sampled and want_stats and data.size > SAMPLED_ELEMENTS:
+    if sampled and want_stats and data.size > SAMPLED_ELEMENTS:  # complex: statistics of the magnitudes
         flat = _numeric_flat(data)
         stats = _sampled_stats(flat) if flat is not None else None
         if stats is not None:
@@ -57,7 +64,7 @@ def describe_array(arr, pool=None, parts=1, want_hash=True, want_stats=True, sam
     if data.size <= _SMALL:  # one block: no splitting and merging (most records of small tensors)
         digest = hashing.content_hash(data) if want_hash else None
         flat = _numeric_flat(data) if want_stats else None
-        return digest, _finish([_small_partial(flat)] if flat is not None and flat.size else [])
+        return digest, _small_stats(flat)
     itemsize = max(data.dtype.itemsize, 1)
     flat = _numeric_flat(data) if want_stats else None
     raw = data.reshape(-1).view(np.uint8) if data.size else np.zeros(0, np.uint8)
@@ -130,12 +137,78 @@ def _sampled_stats(flat):
     extremes = _finite_extremes(flat)
     if extremes is None:
         return None
-    low, high = extremes
     sample = np.concatenate([flat[start:start + _SAMPLED_BLOCK] for start in sampled_positions(flat.size)])
+    return _with_sample(sample, *extremes)
+
+
+def _with_sample(sample, low, high):
     stats = _finish([_partial(sample)])
     stats["min"], stats["max"] = _py(low), _py(high)
     stats["stats_sample"] = int(sample.size)
     return stats
+
+
+def scanned_in_place(arr):
+    """Whether stats mode describes ``arr`` in one pass over it as it is (``_sampled_scan``): a large
+    real-valued array, contiguous or not; the writer then neither copies nor hashes it first."""
+    return arr.size > SAMPLED_ELEMENTS and arr.dtype.kind in "biuf"
+
+
+def _sampled_scan(arr, want_hash):
+    """``(content hash, stats-mode statistics)`` of a large array in one pass (``hashing.scan``): each
+    cache-sized piece is hashed and reduced to its min and max; a piece of a non-contiguous array,
+    copied for the hash, also gives up the sampled elements it holds. The statistics are those of
+    ``_sampled_stats``; None when the array holds NaN or Inf."""
+    arr = np.asarray(arr)  # a subclass (np.matrix) reshapes and slices its own way
+    as_bytes = arr.dtype.kind == "b"
+    contiguous = arr.flags.c_contiguous
+    lows, highs = [], []
+    if not contiguous:
+        wanted = _sample_plan(arr.size)
+        gathered = np.empty(wanted.size, np.uint8 if as_bytes else arr.dtype)
+
+    def visit(start, piece):
+        if as_bytes:
+            piece = piece.view(np.uint8)
+        lows.append(np.minimum.reduce(piece))
+        highs.append(np.maximum.reduce(piece))
+        if not contiguous:
+            first, last = wanted.searchsorted((start, start + piece.size))
+            if first < last:  # mode="clip": the indices are in range, and "raise" buffers the output
+                piece.take(wanted[first:last] - start, out=gathered[first:last], mode="clip")
+
+    digest = hashing.scan(arr, visit, want_hash)
+    low, high = np.minimum.reduce(np.array(lows)), np.maximum.reduce(np.array(highs))
+    if arr.dtype.kind == "f":
+        if not (np.isfinite(low) and np.isfinite(high)):
+            return digest, None
+        if low == 0 or high == 0:
+            # Which zero (0.0 or -0.0) a min or max returns depends on the order numpy compares in:
+            # only the whole-array reduction of the C-order data is sure to pick today's.
+            flat = np.ascontiguousarray(arr).reshape(-1)
+            low, high = (flat.min() if low == 0 else low), (flat.max() if high == 0 else high)
+    if contiguous:
+        flat = _numeric_flat(arr)
+        sample = np.concatenate([flat[start:start + _SAMPLED_BLOCK] for start in sampled_positions(flat.size)])
+    else:
+        sample = gathered
+    return digest, _with_sample(sample, low, high)
+
+
+_sample_indices = {}  # size -> flat positions of the sample's elements, ascending
+
+
+def _sample_plan(size):
+    """The flat C-order positions of the stats-mode sample of ``size`` elements, ascending (its blocks
+    never overlap: they are at least 1,024 apart once size > SAMPLED_ELEMENTS), so a piece of a scan
+    takes its share with one ``take``."""
+    wanted = _sample_indices.get(size)
+    if wanted is None:
+        wanted = np.concatenate([np.arange(start, start + _SAMPLED_BLOCK) for start in sampled_positions(size)])
+        if len(_sample_indices) >= 64:
+            _sample_indices.clear()
+        _sample_indices[size] = wanted
+    return wanted
 
 
 def _finite_extremes(flat):
@@ -147,22 +220,27 @@ def _finite_extremes(flat):
     return low, high
 
 
-def _small_partial(flat):
-    """``_partial`` of a small piece, in fewer numpy calls: a float64 copy costs nothing here."""
+def _small_stats(flat):
+    """``_finish([_partial(flat)])`` of a small piece (or None) in fewer steps: most records are small,
+    a float64 copy costs nothing here, and the statistics are built without an intermediate partial."""
+    if flat is None or not flat.size:
+        return _finish([])
     if flat.size == 1:
         value = flat[0]
         if flat.dtype.kind == "f" and not np.isfinite(value):
             nan = int(value != value)
-            return {"n": 0, "nan": nan, "inf": 1 - nan, "min": None, "max": None, "mean": 0.0, "m2": 0.0}
-        return {"n": 1, "nan": 0, "inf": 0, "min": value, "max": value, "mean": float(value), "m2": 0.0}
+            return {"min": None, "max": None, "mean": None, "std": None, "nan_count": nan, "inf_count": 1 - nan}
+        item = value.item()
+        return {"min": item, "max": item, "mean": float(value), "std": 0.0, "nan_count": 0, "inf_count": 0}
     low, high = flat.min(), flat.max()
     bound = max(abs(float(low)), abs(float(high)))
     if not bound < _NO_OVERFLOW:  # NaN, Inf, or squares that could overflow: the guarded path
-        return _partial(flat)
+        return _finish([_partial(flat)])
     wide = flat.astype(np.float64)
     mean = float(wide.sum()) / flat.size
     wide -= mean
-    return {"n": int(flat.size), "nan": 0, "inf": 0, "min": low, "max": high, "mean": mean, "m2": _square_sum(wide)}
+    std = (max(_square_sum(wide), 0.0) / flat.size) ** 0.5
+    return {"min": low.item(), "max": high.item(), "mean": mean, "std": std, "nan_count": 0, "inf_count": 0}
 
 
 # Below this magnitude, sums and squares of up to _SMALL float64 values cannot overflow, so the small

@@ -67,6 +67,8 @@ def content_hash(arr, alg=None):
     alg = alg or algorithm()
     if not available(alg):
         raise ValueError("hash algorithm %r is not available here (install xxhash for %s)" % (alg, XXH3))
+    if not arr.flags.c_contiguous and arr.nbytes > PIECE_BYTES:
+        return scan(arr, alg=alg)  # hashed a piece at a time: no copy of the whole array
     data = np.ascontiguousarray(arr)
     if data.nbytes <= BLOCK_BYTES:  # one block (the common small record): the same digest, fewer steps
         return finish(data.dtype.str, data.shape, [block_digest(data.reshape(-1).view(np.uint8) if data.size
@@ -78,6 +80,89 @@ def content_hash(arr, alg=None):
     digests = [block_digest(raw[b * block_items * itemsize:min((b + 1) * block_items, data.size) * itemsize], alg)
                for b in range(blocks)]
     return finish(data.dtype.str, data.shape, digests, alg)
+
+
+# The pieces of ``scan``: small enough to stay in the L2 cache between the hash and the visitor (of
+# 128 KB to 1 MB, 512 KB measured fastest for a hash plus min and max of 1-6 MB arrays).
+PIECE_BYTES = 1 << 19
+
+
+def scan(arr, visit=None, want_hash=True, alg=None):
+    """``content_hash(arr)`` in one pass over ``arr``'s C-order elements, in pieces of about
+    ``PIECE_BYTES``, and ``visit(start, piece)`` on each piece (1-D, ``arr``'s dtype, ``start`` its
+    flat C-order index) while it is in cache. A non-contiguous array is copied one piece at a time into
+    a reused buffer, never whole: ``visit`` must copy what it keeps. None when not ``want_hash``.
+
+    Hashing a block in pieces gives the same digest as hashing it at once (both algorithms stream).
+    """
+    alg = alg or algorithm()
+    # np.asarray: a subclass (np.matrix) reshapes its own way; a 0-d array is hashed as its 1-d copy
+    data = np.asarray(arr) if arr.ndim else np.ascontiguousarray(arr)
+    digests = _BlockDigests(alg, data.dtype.itemsize) if want_hash else None
+    piece_items = max(PIECE_BYTES // max(data.dtype.itemsize, 1), 1)
+    pieces = _flat_pieces(data, piece_items) if data.flags.c_contiguous else _copied_pieces(data, piece_items)
+    for start, piece in pieces:
+        if digests is not None:
+            digests.feed(piece.view(np.uint8))
+        if visit is not None:
+            visit(start, piece)
+    return finish(data.dtype.str, data.shape, digests.close(), alg) if want_hash else None
+
+
+def _flat_pieces(data, piece_items):
+    flat = data.reshape(-1)
+    for start in range(0, max(flat.size, 1), piece_items):
+        yield start, flat[start:start + piece_items]
+
+
+def _copied_pieces(data, piece_items):
+    """Contiguous C-order pieces of a non-contiguous array: whole runs of its trailing axes, copied."""
+    shape = data.shape
+    split, inner = data.ndim, 1  # axes from ``split`` on fit in one piece
+    while split > 0 and inner * shape[split - 1] <= piece_items:
+        split -= 1
+        inner *= shape[split]
+    if split == 0:
+        yield 0, np.ascontiguousarray(data).reshape(-1)
+        return
+    step = max(piece_items // inner, 1)  # along axis split - 1
+    buffer = np.empty(step * inner, data.dtype)
+    start = 0
+    for outer in np.ndindex(*shape[:split - 1]):
+        for first in range(0, shape[split - 1], step):
+            source = data[outer + (slice(first, first + step),)]
+            piece = buffer[:source.size]
+            np.copyto(piece.reshape(source.shape), source)
+            yield start, piece
+            start += piece.size
+
+
+class _BlockDigests:
+    """The digests of consecutive blocks of ``BLOCK_BYTES`` (whole items), fed in pieces of any size."""
+
+    def __init__(self, alg, itemsize):
+        self._new = _fast_module().xxh3_128 if alg == XXH3 else hashlib.sha1
+        self._block = max(BLOCK_BYTES // max(itemsize, 1), 1) * max(itemsize, 1)
+        self._left = self._block
+        self._current = self._new()
+        self.digests = []
+
+    def feed(self, raw):
+        start = 0
+        while raw.size - start >= self._left:
+            self._current.update(raw[start:start + self._left])
+            start += self._left
+            self.digests.append(self._current.digest())
+            self._current, self._left = self._new(), self._block
+        if start < raw.size:
+            self._current.update(raw[start:])
+            self._left -= raw.size - start
+
+    def close(self):
+        """The digests in order; an empty array has one, of no bytes."""
+        if self._left < self._block or not self.digests:
+            self.digests.append(self._current.digest())
+        return self.digests
 
 
 def same_content(ta, tb):

@@ -12,7 +12,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import hashing, layout, schema
-from ..codecs.stats import STATS_KEYS
+from ..codecs.stats import describe_array, scanned_in_place
 from .environment import process_snapshot
 
 # Below this size a thread hand-off costs more than it saves.
@@ -45,6 +45,7 @@ class ProcessWriter:
         self._pack_rel = None
         self._pack_size = 0
         self._written = OrderedDict()  # content hash -> _Seen, most recently used last
+        self._by_memory = OrderedDict()  # memory key of a non-contiguous array -> its content hash
 
     # -- lifecycle -------------------------------------------------------------------------------
     def open(self):
@@ -99,15 +100,25 @@ class ProcessWriter:
             arr = leaf.array
             wants_payload = keep_payload and arr is not None and schema.keeps_payload(leaf.kind)
             wants_sketch = not keep_payload and role == "output" and arr is not None and schema.keeps_payload(leaf.kind)
-            rel = "%s/%s/%d-%d.npy" % (layout.PAYLOAD_DIR, self.token, seq, start_index + offset)
             if arr is None:
                 entry, payload = leaf.describe(), None
             else:
-                if not arr.flags.c_contiguous:  # one copy, read by the hash, statistics, sketch and write
-                    arr = leaf.array = arr.copy(order="C")
-                entry, payload = self._store_array(leaf, arr, rel if wants_payload else None, wants_sketch,
-                                                   hashing.content_hash(arr) if hash_first else None,
-                                                   sampled=not keep_payload)
+                # Stats mode reads a large array once as it is (hash, min/max, sample: scanned_in_place);
+                # an output, rarely seen before, is hashed in that pass rather than first.
+                in_place = not keep_payload and scanned_in_place(arr)
+                deferred = hash_first and in_place and role == "output"
+                if not arr.flags.c_contiguous and not in_place:  # one copy, read by the hash, statistics,
+                    arr = leaf.array = arr.copy(order="C")       # sketch and write
+                rel = ("%s/%s/%d-%d.npy" % (layout.PAYLOAD_DIR, self.token, seq, start_index + offset)
+                       if wants_payload else None)
+                memory = _memory_key(arr) if hash_first and in_place and not arr.flags.c_contiguous else None
+                key = None
+                if hash_first and not deferred:
+                    key = self._hash_by_memory(memory) or hashing.content_hash(arr)
+                entry, payload = self._store_array(leaf, arr, rel, wants_sketch, key, sampled=not keep_payload,
+                                                   deferred=deferred)
+                if memory is not None:
+                    self._remember_memory(memory, entry["hash"])
             entry["payload"] = payload
             if wants_payload and payload is None and self.cap_reached:
                 entry["note"] = _join_note(entry.get("note"), "payload skipped: run payload cap of %d bytes reached"
@@ -116,10 +127,11 @@ class ProcessWriter:
             entries.append(entry)
         return entries
 
-    def _store_array(self, leaf, arr, rel, wants_sketch, key, sampled):
+    def _store_array(self, leaf, arr, rel, wants_sketch, key, sampled, deferred=False):
         """``(entry, payload)`` of an array leaf; ``rel`` is where its payload goes (None: not kept),
         ``key`` its content hash when already taken (None with SHA-1, which is hashed while describing),
-        ``sampled`` whether stats-mode statistics will do."""
+        ``sampled`` whether stats-mode statistics will do, ``deferred`` whether the fast hash was left
+        to the description (content seen before is then recorded as if it had been hashed first)."""
         seen = self._known(key)
         if seen is not None and not sampled and "stats_sample" in seen.stats:
             seen = None  # described in stats mode; a full-mode record gets exact statistics
@@ -133,13 +145,16 @@ class ProcessWriter:
             pending = None
             if large and rel is not None and key is not None and self._payload_allowed(arr):
                 pending = self._pool().submit(_save, os.path.join(self.run_dir, rel), arr)
-            entry = leaf.describe(pool=self._pool() if large else None, parts=2 if large else 1, known_hash=key,
-                                  sampled=sampled)
+            digest, stats = describe_array(arr, pool=self._pool() if large else None, parts=2 if large else 1,
+                                           want_hash=key is None, sampled=sampled)
+            entry = leaf.describe(described=(key or digest, stats))
             if pending is not None:
                 pending.result()
                 written = True
             elif key is None:
                 seen = self._known(entry.get("hash"))  # SHA-1: an earlier identical payload can still serve
+                if seen is not None and deferred:
+                    entry = leaf.describe(described=(digest, seen.stats))
         payload = rel if written else (seen.payload if seen is not None else None)
         if rel is not None and payload is None and self._payload_allowed(arr):
             payload = self._write_payload(arr, rel)
@@ -149,8 +164,8 @@ class ProcessWriter:
             else:
                 from ..codecs.sketch import sketch  # stats mode: a shape-determined sample for the diff;
                 entry["sketch"] = sketch(arr)       # outputs only (an input is mostly an earlier output)
-        if seen is None:
-            self._remember(entry.get("hash"), _Seen(_stats_of(entry), payload, entry.get("sketch")))
+        if seen is None:  # stats: this content's statistics (describe_array's dict, read-only from here)
+            self._remember(entry["hash"], _Seen(stats, payload, entry.get("sketch")))
         else:
             seen.payload = seen.payload or payload
             seen.sketch = seen.sketch or entry.get("sketch")
@@ -174,6 +189,20 @@ class ProcessWriter:
             self._written[key] = seen
             if len(self._written) > _REMEMBERED_PAYLOADS:
                 self._written.popitem(last=False)
+
+    def _hash_by_memory(self, memory):
+        """The content hash of the array whose memory key is ``memory``, when recorded before."""
+        if memory is None:
+            return None
+        with self._lock:
+            return self._by_memory.get(memory)
+
+    def _remember_memory(self, memory, content_hash):
+        with self._lock:
+            self._by_memory[memory] = content_hash
+            self._by_memory.move_to_end(memory)
+            if len(self._by_memory) > _REMEMBERED_PAYLOADS:
+                self._by_memory.popitem(last=False)
 
     def commit(self, record):
         """Append one completed call; a single write() so a kill never leaves half a record behind.
@@ -251,11 +280,19 @@ class _Seen:
         self.stats, self.payload, self.sketch = stats, payload, sketch
 
 
-def _stats_of(entry):
-    stats = {key: entry.get(key) for key in STATS_KEYS}
-    if "stats_sample" in entry:
-        stats["stats_sample"] = entry["stats_sample"]
-    return stats
+def _memory_key(arr):
+    """A key for a non-contiguous array whose elements fill one block of memory in another axis order
+    (a transposed or permuted array: a CHW view of HWC data), or None: the fast hash of that block in
+    memory order, with the shape and strides that map it to the array. The same key means the same
+    array, so a stage input that is an earlier output is found without gathering it into C order
+    (about 4x slower than hashing memory in order)."""
+    if arr.ndim < 2 or min(arr.strides) <= 0:
+        return None
+    order = sorted(range(arr.ndim), key=lambda axis: -arr.strides[axis])
+    dense = arr.transpose(order)
+    if not dense.flags.c_contiguous:
+        return None
+    return hashing.content_hash(dense), arr.shape, arr.strides
 
 
 def _write_all(fd, data, where):
