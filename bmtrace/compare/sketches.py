@@ -145,26 +145,24 @@ def _channel_table(doc):
     return table
 
 
-def _largest_difference(ta, tb, order):
-    """max |ta[:, order] - tb| over the table."""
-    return max(abs(row_a[i] - y) for row_a, row_b in zip(ta, tb) for i, y in zip(order, row_b))
-
-
 def _channel_figures(ev, doc_a, doc_b):
     ta, tb = _channel_table(doc_a), _channel_table(doc_b)
     if ta is None or tb is None or len(ta[0]) != len(tb[0]) or doc_a.get("channel_step") != doc_b.get("channel_step"):
         return
-    channels = len(ta[0])
-    identity = tuple(range(channels))
-    ev.channel_bound = _largest_difference(ta, tb, identity)
-    if channels < 2 or ev.channel_bound == 0.0:
+    channels = range(len(ta[0]))
+    # cost[i][j]: the largest |A's statistic of channel i - B's of channel j|; a channel order's error
+    # (max |A[:, order] - B| over the table) is then the largest cost[order[j]][j].
+    cost = [[max(abs(row_a[i] - row_b[j]) for row_a, row_b in zip(ta, tb)) for j in channels] for i in channels]
+    identity = tuple(channels)
+    ev.channel_bound = max(cost[j][j] for j in channels)
+    if len(identity) < 2 or ev.channel_bound == 0.0:
         return
     scale = max(abs(v) for row in ta for v in row) or 1.0
     best, best_err = None, ev.channel_bound
     for order in itertools.permutations(identity):
         if order == identity:
             continue
-        err = _largest_difference(ta, tb, order)
+        err = max(cost[i][j] for j, i in enumerate(order))
         if err < best_err:
             best, best_err = order, err
     # A swap: permuted, the statistics agree to a small share of the data's scale and far better
