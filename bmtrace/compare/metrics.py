@@ -94,7 +94,7 @@ class _Accumulator:
             d = np.subtract(x, y, out=self.d[:n])
             np.abs(d, out=d)
         self.valid += n
-        i = int(np.argmax(d)) if top is None else top
+        i = int(d.argmax()) if top is None else top
         m = float(d[i])
         t = self.t[:n]
         xx = _dot(x, x, t)
@@ -126,7 +126,7 @@ class _Accumulator:
         np.abs(d, out=d)
         # argmax stops at the first NaN and Inf is the maximum: one look at the top element
         # tells whether any value on either side is non-finite.
-        top = int(np.argmax(d))
+        top = int(d.argmax())
         if math.isfinite(float(d[top])):
             self.add_finite(x, y, lambda i: base + i, d, top)
             return

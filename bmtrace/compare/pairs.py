@@ -25,9 +25,36 @@ def is_float_dtype(dtype):
 def pair_is_float(dtype_a, dtype_b):
     """Float tolerances apply when either side is floating point (e.g. uint8 vs float32)."""
     try:
-        return is_float_dtype(dtype_a) or is_float_dtype(dtype_b)
+        return _pair_is_float[(dtype_a, dtype_b)]
+    except (KeyError, TypeError):  # not seen yet, or an unhashable dtype description
+        pass
+    try:
+        answer = is_float_dtype(dtype_a) or is_float_dtype(dtype_b)
     except TypeError:
-        return True
+        answer = True
+    try:
+        if len(_pair_is_float) >= 1024:  # dtype names come from traces: keep the memo bounded
+            _pair_is_float.clear()
+        _pair_is_float[(dtype_a, dtype_b)] = answer
+    except TypeError:
+        pass
+    return answer
+
+
+_pair_is_float = {}  # (dtype A, dtype B) -> pair_is_float: a diff meets the same few pairs per stage
+
+
+def dtype_name(dtype):
+    """``str(dtype)``, which numpy builds anew at every call."""
+    if dtype.isbuiltin != 1:  # only the plain dtypes: ">f4" equals no plain one but one with metadata does
+        return str(dtype)
+    name = _dtype_names.get(dtype)
+    if name is None:
+        name = _dtype_names[dtype] = str(dtype)
+    return name
+
+
+_dtype_names = {}
 
 
 def looks_like_image(array, meta=None):
@@ -76,9 +103,8 @@ def compare_arrays(a, b, tol=None, *, name="out", role=None, stage=None, rules=N
     """
     a = np.asarray(a)
     b = np.asarray(b)
-    result = TensorComparison(name, None, role=role, shape_a=tuple(a.shape),
-                              shape_b=tuple(b.shape), dtype_a=str(a.dtype), dtype_b=str(b.dtype),
-                              basis="payload")
+    result = TensorComparison(name, None, role=role, shape_a=a.shape, shape_b=b.shape,
+                              dtype_a=dtype_name(a.dtype), dtype_b=dtype_name(b.dtype), basis="payload")
     notes = result.notes
     a, b = _squeeze_batch(a, b, notes)
     if tol is None:

@@ -6,6 +6,7 @@ the recorded statistics and sketches, which give lower bounds on the max abs dif
 """
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -272,9 +273,17 @@ def _from_complete_sketch(ev, result, ta, tb, tol):
 
 
 def _unravel(index, shape):
+    """``np.unravel_index`` as ints, by division for the common case (no numpy call per pair)."""
     if not shape:
         return ()
-    return tuple(int(i) for i in np.unravel_index(int(index), shape))
+    index = int(index)
+    if not 0 <= index < math.prod(shape):
+        return tuple(int(i) for i in np.unravel_index(index, shape))  # numpy names the problem
+    out = []
+    for dim in reversed(shape):
+        index, rest = divmod(index, dim)
+        out.append(rest)
+    return tuple(reversed(out))
 
 
 def _index_text(index, shape):

@@ -66,6 +66,13 @@ class TensorComparison:
 
     _FIGURES = ("max_abs_diff", "mean_abs_diff", "max_rel_diff", "cosine", "psnr", "equal_ratio", "min_atol")
 
+    # A diff holds one of these per tensor pair of every sample: slots keep each to a third of the
+    # memory and leave the garbage collector fewer objects to walk.
+    __slots__ = ("name", "name_b", "role", "status", "basis", "shape_a", "shape_b", "dtype_a", "dtype_b",
+                 "max_abs_diff", "max_abs_index", "mean_abs_diff", "max_rel_diff", "cosine", "psnr",
+                 "equal_ratio", "min_atol", "nonfinite_mismatch", "nonfinite_a", "nonfinite_b", "tolerance",
+                 "same_as", "representation", "notes")
+
     def __init__(self, name, status, role=None, name_b=None, shape_a=None, shape_b=None,
                  dtype_a=None, dtype_b=None, basis=None):
         self.name = name
@@ -92,6 +99,14 @@ class TensorComparison:
         self.same_as = None        # "stage.tensor" whose verdict on the same contents was reused
         self.representation = None  # mapping JSON when A was put in B's representation before comparing
         self.notes = []
+
+    def __copy__(self):
+        """A shallow copy (``copy.copy``): figures and tolerance shared, ``notes`` a list of its own."""
+        out = TensorComparison.__new__(TensorComparison)
+        for key in TensorComparison.__slots__:
+            setattr(out, key, getattr(self, key))
+        out.notes = list(self.notes)
+        return out
 
     @property
     def passed(self):
@@ -224,6 +239,9 @@ class StageComparison:
     further keys a later step wants in this stage's JSON entry.
     """
 
+    __slots__ = ("sample", "sample_b", "stage", "stage_b", "occurrence", "status", "call_a", "call_b", "parent_a",
+                 "tensors", "error_a", "error_b", "notes", "local", "introduces", "extra", "carried_mapping")
+
     def __init__(self, sample, stage, occurrence, status=None, stage_b=None, sample_b=None,
                  call_a=None, call_b=None):
         self.sample = sample
@@ -242,6 +260,7 @@ class StageComparison:
         self.local = None
         self.introduces = None
         self.extra = {}
+        self.carried_mapping = None   # the representation mapping the call received (bmtrace.diff.pairs)
 
     @property
     def passed(self):

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..codecs.sketch import channel_axis, channel_stats, decode_values, positions
+from ..codecs.sketch import decode_values, positions
 
 _STATS = ("min", "max", "mean", "std")
 
@@ -47,26 +47,26 @@ def sketch_evidence(ta, tb, shape, rtol=0.0):
     va, vb = decode_values(doc_a, shape), decode_values(doc_b, shape)
     if va is None or vb is None:
         return None
-    size = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    size = _size(shape)
     ev = SketchEvidence()
     ev.size = size
     a, b, where = _common_sample(va, vb, shape, size)
     ev.count = int(a.size)
     ev.complete = ev.count == size and where is None
     if ev.complete:
+        # The caller compares the whole arrays (``compare_arrays``): figures of a sample would go unused.
         ev.arrays = (a.reshape(shape), b.reshape(shape))
-        doc_a, doc_b = _complete_channels(ev.arrays[0], doc_a), _complete_channels(ev.arrays[1], doc_b)
+        return ev
     _value_figures(ev, a.astype(np.float64), b.astype(np.float64), where, rtol)
     _channel_figures(ev, doc_a, doc_b)
     return ev
 
 
-def _complete_channels(array, doc):
-    """A complete sketch records no channel statistics: they follow from its values."""
-    axis = channel_axis(array.shape)
-    if axis is None or doc.get("channels") is not None:
-        return doc
-    return dict(doc, **(channel_stats(array, axis) or {}))
+def _size(shape):
+    """Elements in ``shape``: what ``np.prod(shape, dtype=np.int64)`` gives, without a numpy call when
+    the product fits in int64 (it wraps around otherwise, and a trace is untrusted data)."""
+    size = math.prod(shape)
+    return size if -(1 << 63) <= size < (1 << 63) else int(np.prod(shape, dtype=np.int64))
 
 
 def _common_sample(va, vb, shape, size):
@@ -115,39 +115,54 @@ def _value_figures(ev, a, b, where, rtol):
         ev.cosine = 0.0
     else:
         ev.cosine = max(-1.0, min(1.0, xy / math.sqrt(xx * yy)))
-    spread = float(signed.max() - signed.min())
-    centre = float(np.median(signed))
-    if ev.bound > 0 and a.size >= 8 and abs(centre) > 0 and spread <= 1e-3 * abs(centre) + 1e-12:
-        ev.offset = centre
+    if ev.bound > 0 and a.size >= 8:
+        low, high = float(signed.min()), float(signed.max())
+        spread = float(high - low)
+        # |median| <= max(|low|, |high|) (short of the overflow of a mean of two huge values): a spread
+        # above the limit at that bound fails at the median too, and the (sorting) median is skipped.
+        largest = max(abs(low), abs(high))
+        if largest > 8e307 or spread <= 1e-3 * largest + 1e-12:
+            centre = float(np.median(signed))
+            if abs(centre) > 0 and spread <= 1e-3 * abs(centre) + 1e-12:
+                ev.offset = centre
 
 
 def _channel_table(doc):
+    """The per-channel statistics as rows (min, max, mean, std) of 1-4 finite floats, or None.
+
+    Plain lists: a table is at most 4 x 4, where every numpy call costs more than the arithmetic."""
     channels = doc.get("channels") if isinstance(doc, dict) else None
     if not isinstance(channels, dict):
         return None
     try:
-        table = np.array([[float(v) for v in channels[s]] for s in _STATS], dtype=np.float64)
+        table = [[float(v) for v in channels[s]] for s in _STATS]
     except (KeyError, TypeError, ValueError):
         return None
-    if table.ndim != 2 or not 1 <= table.shape[1] <= 4 or not np.isfinite(table).all():
+    width = len(table[0])
+    if not 1 <= width <= 4 or any(len(row) != width for row in table) or not all(
+            math.isfinite(v) for row in table for v in row):
         return None
     return table
 
 
 def _channel_figures(ev, doc_a, doc_b):
     ta, tb = _channel_table(doc_a), _channel_table(doc_b)
-    if ta is None or tb is None or ta.shape != tb.shape or doc_a.get("channel_step") != doc_b.get("channel_step"):
+    if ta is None or tb is None or len(ta[0]) != len(tb[0]) or doc_a.get("channel_step") != doc_b.get("channel_step"):
         return
-    ev.channel_bound = float(np.max(np.abs(ta - tb)))
-    channels = ta.shape[1]
-    if channels < 2 or ev.channel_bound == 0.0:
+    channels = range(len(ta[0]))
+    # cost[i][j]: the largest |A's statistic of channel i - B's of channel j|; a channel order's error
+    # (max |A[:, order] - B| over the table) is then the largest cost[order[j]][j].
+    cost = [[max(abs(row_a[i] - row_b[j]) for row_a, row_b in zip(ta, tb)) for j in channels] for i in channels]
+    identity = tuple(channels)
+    ev.channel_bound = max(cost[j][j] for j in channels)
+    if len(identity) < 2 or ev.channel_bound == 0.0:
         return
-    scale = float(np.max(np.abs(ta))) or 1.0
+    scale = max(abs(v) for row in ta for v in row) or 1.0
     best, best_err = None, ev.channel_bound
-    for order in itertools.permutations(range(channels)):
-        if order == tuple(range(channels)):
+    for order in itertools.permutations(identity):
+        if order == identity:
             continue
-        err = float(np.max(np.abs(ta[:, list(order)] - tb)))
+        err = max(cost[i][j] for j, i in enumerate(order))
         if err < best_err:
             best, best_err = order, err
     # A swap: permuted, the statistics agree to a small share of the data's scale and far better

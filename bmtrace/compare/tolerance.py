@@ -22,14 +22,23 @@ _FIELDS = ("atol", "rtol", "cosine")
 
 
 class Tolerance:
-    """A resolved tolerance: ``|a - b| <= atol + rtol * |a|`` everywhere, SIMILAR at ``cosine``."""
+    """A resolved tolerance: ``|a - b| <= atol + rtol * |a|`` everywhere, SIMILAR at ``cosine``.
+
+    Immutable: ``ToleranceRules.resolve`` hands the same instance to every result it resolves for.
+    """
 
     __slots__ = ("atol", "rtol", "cosine")
 
     def __init__(self, atol=DEFAULT_FLOAT_ATOL, rtol=DEFAULT_RTOL, cosine=DEFAULT_COSINE):
-        self.atol = float(atol)
-        self.rtol = float(rtol)
-        self.cosine = float(cosine)
+        object.__setattr__(self, "atol", float(atol))
+        object.__setattr__(self, "rtol", float(rtol))
+        object.__setattr__(self, "cosine", float(cosine))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("a Tolerance is immutable (results share it); make a new one")
+
+    def __reduce__(self):  # copy and pickle through __init__, since attributes cannot be set
+        return (Tolerance, (self.atol, self.rtol, self.cosine))
 
     def __eq__(self, other):
         return isinstance(other, Tolerance) and all(
@@ -76,6 +85,7 @@ class ToleranceRules:
     """
 
     def __init__(self, atol=None, rtol=None, cosine=None, int_atol=None, overrides=None):
+        self._resolved = {}  # (stage, tensor, is_float) -> Tolerance; emptied by every change of a setting
         self.float_settings = {}
         self.int_settings = {}
         for field, value in (("atol", atol), ("rtol", rtol), ("cosine", cosine)):
@@ -94,6 +104,7 @@ class ToleranceRules:
         if not isinstance(key, str) or not key:
             raise UsageError("tolerance keys are STAGE or STAGE.TENSOR, got %r" % (key,))
         self.overrides.setdefault(key, {}).update(_partial(value, "tolerance for %r" % key))
+        self._resolved.clear()
 
     def merged(self, other):
         """New rules with ``other``'s explicit settings on top of this one's."""
@@ -115,12 +126,27 @@ class ToleranceRules:
             fields.update(self.int_settings)
         return fields
 
+    def __setattr__(self, name, value):
+        # Settings are replaced whole (``merged``, ``from_json``) or changed by ``set_override``:
+        # either way, resolutions made before no longer hold.
+        if name != "_resolved":
+            self._resolved.clear()
+        object.__setattr__(self, name, value)
+
     def resolve(self, stage, tensor, is_float):
-        """Tolerance for ``tensor`` in ``stage``: ``stage.tensor`` over ``stage`` over dtype default."""
-        fields = self.defaults(is_float)
-        for key in (stage, "%s.%s" % (stage, tensor)):
-            fields.update(self.overrides.get(key, {}))
-        return Tolerance(**fields)
+        """Tolerance for ``tensor`` in ``stage``: ``stage.tensor`` over ``stage`` over dtype default.
+
+        A diff asks for the same few (stage, tensor, dtype class) triples once per sample, so each
+        is resolved once (the settings must change through this class, not by editing its dicts).
+        """
+        key = (stage, tensor, bool(is_float))
+        tol = self._resolved.get(key)
+        if tol is None:
+            fields = self.defaults(is_float)
+            for name in (stage, "%s.%s" % (stage, tensor)):
+                fields.update(self.overrides.get(name, {}))
+            tol = self._resolved[key] = Tolerance(**fields)
+        return tol
 
     def names_tensor(self, stage, tensor):
         """True when an override names exactly ``stage.tensor``."""
