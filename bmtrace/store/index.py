@@ -52,7 +52,7 @@ def build_index(path, force=False):
     table = table.replace_schema_metadata(metadata)
     tmp = "%s.tmp-%d" % (index_path, os.getpid())
     try:
-        pq.write_table(table, tmp)
+        pq.write_table(table, tmp, use_dictionary=_DICTIONARY_COLUMNS)
         os.replace(tmp, index_path)
     finally:
         if os.path.exists(tmp):
@@ -61,6 +61,11 @@ def build_index(path, force=False):
 
 
 fingerprint = layout.journals_fingerprint
+
+# Columns with few distinct values: dictionary-encoded. Per-call or per-tensor values (ids, hashes,
+# times, statistics) would only fill a dictionary to throw it away (40% of the write at 100k samples).
+_DICTIONARY_COLUMNS = [column for column, typ in INDEX_COLUMNS
+                       if typ == "string" and column not in ("call_id", "hash", "payload", "value", "error_message")]
 
 
 def index_is_fresh(path):
