@@ -564,13 +564,22 @@ def _assemble(read, side, path):
 
 
 def _occurrences(calls):
-    counters = {}
-    out = []
-    for key in zip(calls["sample"].to_pylist(), calls["stage"].to_pylist()):
-        occurrence = counters.get(key, 0)
-        counters[key] = occurrence + 1
-        out.append(occurrence)
-    return out
+    """Each call's number among the calls of its (sample, stage) before it, in table order (numpy: a
+    Python loop took 0.3 s at 300,000 calls)."""
+    stage = _codes(calls["stage"])
+    key = _codes(calls["sample"]) * (int(stage.max(initial=0)) + 1) + stage
+    order = np.argsort(key, kind="stable")
+    grouped = key[order]
+    first = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1])))  # where each key's run starts
+    out = np.empty(len(key), dtype=np.int64)
+    out[order] = np.arange(len(key)) - np.repeat(first, np.diff(np.append(first, len(key))))
+    return out.tolist()
+
+
+def _codes(column):
+    """int64 codes of a string column's values in first-seen order, null its own code (after the rest)."""
+    encoded = column.combine_chunks().dictionary_encode()
+    return pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy().astype(np.int64)
 
 
 def _summary(calls, problems, torn):
