@@ -88,23 +88,12 @@ def compare_pair(pair, rules, notes=None, cache=None):
                                  ("output", call_a.outputs, call_b.outputs)):
         if role == "output":
             entry.carried_mapping = cache.mapping  # what the stage received: explain judges it against this
-        for ta, tb in _same_names(side_a, side_b) or pair_tensors(side_a, side_b, notes, where + role + "s: "):
+        for ta, tb in pair_tensors(side_a, side_b, notes, where + role + "s: "):
             entry.tensors.append(_compare_tensor(ta, tb, role, pair.stage, rules, cache))
     if getattr(call_a, "mode", "full") != getattr(call_b, "mode", "full"):
         entry.notes.append("recorded in %s mode in A and %s mode in B" % (call_a.mode, call_b.mode))
     entry.finish()
     return entry
-
-
-def _same_names(side_a, side_b):
-    """The pairs when both sides hold the same distinct names in the same order (nearly every call):
-    what ``pair_tensors`` returns then, without its bookkeeping for leftovers. None otherwise."""
-    if len(side_a) != len(side_b):
-        return None
-    names = [t.name for t in side_a]
-    if names != [t.name for t in side_b] or len(set(names)) != len(names):
-        return None
-    return zip(side_a, side_b)
 
 
 def _compare_tensor(ta, tb, role, stage, rules, cache):

@@ -11,8 +11,6 @@ from bmtrace.compare import Status, TensorComparison, ToleranceRules
 from bmtrace.compare.pairs import dtype_name, pair_is_float
 from bmtrace.compare.sketches import _channel_figures, SketchEvidence, _value_figures
 from bmtrace.compare.tolerance import Tolerance
-from bmtrace.diff.align import pair_tensors
-from bmtrace.diff.pairs import _same_names
 
 
 def _fields(tol):
@@ -110,29 +108,6 @@ def test_copy_of_a_result_has_its_own_notes():
     assert source.notes == ["first"] and source.name == "x"
     assert {k: v for k, v in twin.to_json().items() if k not in ("notes", "name", "name_b")} == \
         {k: v for k, v in source.to_json().items() if k not in ("notes", "name", "name_b")}
-
-
-class _T:
-    def __init__(self, name, shape=(2,)):
-        self.name, self.shape = name, shape
-
-
-@pytest.mark.parametrize("names_a, names_b", [
-    (["x", "y"], ["x", "y"]), ([], []), (["x"], ["x"]),
-])
-def test_same_names_pairs_as_pair_tensors(names_a, names_b):
-    side_a, side_b = [_T(n) for n in names_a], [_T(n) for n in names_b]
-    assert list(_same_names(side_a, side_b)) == pair_tensors(side_a, side_b)
-
-
-@pytest.mark.parametrize("names_a, names_b", [
-    (["x", "y"], ["y", "x"]),     # another order
-    (["x", "x"], ["x", "x"]),     # a name twice: pair_tensors decides
-    (["x"], ["x", "y"]),          # one side longer
-    (["x"], ["z"]),               # paired by position, with a warning
-])
-def test_same_names_leaves_the_rest_to_pair_tensors(names_a, names_b):
-    assert _same_names([_T(n) for n in names_a], [_T(n) for n in names_b]) is None
 
 
 def _offset(signed):
