@@ -464,7 +464,9 @@ def _check_path(pa, arr):
 
 
 def _values(pa, arr, kind, m, from_lines, all_from_lines=False):
-    """The index's "value": JSON text of a journal-held value, null for payload kinds."""
+    """The index's "value": JSON text of a journal-held value, null for payload kinds.
+
+    ``from_lines(rows)``: the JSON text of the values of those rows, from their lines."""
     payload_kind = pc.is_in(kind, value_set=pa.array(list(schema.PAYLOAD_KINDS)))
     if all_from_lines:
         texts = from_lines(np.flatnonzero(pc.invert(payload_kind).to_numpy(zero_copy_only=False)))
@@ -482,12 +484,12 @@ def _values(pa, arr, kind, m, from_lines, all_from_lines=False):
         else:
             # 1 or 1.0 (pyarrow made both a double)? a list, an object? the lines say
             keep = pc.invert(payload_kind).to_numpy(zero_copy_only=False)
-            texts = from_lines(np.flatnonzero(keep), "value", default=str) if typ != "double" else {}
+            texts = from_lines(np.flatnonzero(keep)) if typ != "double" else {}
             if typ == "double":
                 values = arr.to_pylist()
                 ambiguous = [j for j, v in enumerate(values)
                              if keep[j] and v is not None and math.isfinite(v) and v == int(v)]
-                texts = from_lines(ambiguous, "value", default=str)
+                texts = from_lines(ambiguous)
                 texts.update((j, json.dumps(v)) for j, v in enumerate(values) if keep[j] and j not in texts)
             text = pa.array([texts.get(j, "null") for j in range(m)], type=pa.string())
     return pc.if_else(payload_kind, pa.scalar(None, pa.string()), text)

@@ -109,6 +109,20 @@ def test_recorded_runs_take_the_fast_way(tmp_path, monkeypatch, varied):
     _assert_same(path)
 
 
+@pytest.mark.parametrize("values", [(255.0, 0.5), (1, 2.5), (1e300, -0.0)])
+def test_values_of_one_json_type_take_the_fast_way(tmp_path, values):
+    """A value column pyarrow reads as doubles (integral ones among them, or ints among floats) is built
+    from the chunk, the ambiguous texts from the lines, without falling back to the parsed calls."""
+    path = tmp_path / "run"
+    with bmtrace.run(path, mode="stats"):
+        for i, value in enumerate(values * 2):
+            with bmtrace.sample("s%d" % i):
+                bmtrace.trace_stage("scaled")(lambda x, scale: x)(np.ones(3, np.float32), value)
+    table, summary = journal_columns.journal_index(str(path), "x")  # raised TypeError for doubles before
+    assert summary is not None and table.num_rows == 3 * 2 * len(values)  # x, scale, out per call
+    _assert_same(path)
+
+
 def _edit_journal(path, edit):
     journal = next((path / "journal").glob("*.jsonl"))
     lines = journal.read_bytes().split(b"\n")[:-1]
