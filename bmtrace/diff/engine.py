@@ -24,6 +24,7 @@ from .accept import apply_accepted, load_accepted
 from .prefetch import Prefetcher
 from .result import DiffResult
 from .select import Selection, check_rules, check_tolerance_names
+from .settled import SettledPairs
 from .task import TaskStep, task_effect
 
 
@@ -148,13 +149,16 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
     cache = ContentCache()
     task = TaskStep(rules, notes)
     total = len(alignment.pairs)
-    prefetch = Prefetcher(alignment.pairs)
+    settled = SettledPairs(rules)
+    prefetch = Prefetcher(alignment.pairs, settled.layout)
     try:
         for done, pair in enumerate(alignment.pairs, 1):
-            # the next pair's payloads load on a helper thread while this pair is compared
-            with preloaded(prefetch.take(done - 1)):
-                entry = compare_pair(pair, rules, notes, cache)
-                task.judge(entry, pair)  # predictions read the pair's arrays already loaded
+            entry = settled.entry(pair, cache)  # (no payload to read, no predictions to judge)
+            if entry is None:
+                # the next pair's payloads load on a helper thread while this pair is compared
+                with preloaded(prefetch.take(done - 1)):
+                    entry = compare_pair(pair, rules, notes, cache)
+                    task.judge(entry, pair)  # predictions read the pair's arrays already loaded
             entries.append(entry)
             if explainer is not None and entry.status in (Status.DIVERGED, Status.SIMILAR):
                 explainer.explain_entry(entry, pair)

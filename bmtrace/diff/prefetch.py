@@ -35,8 +35,10 @@ PREFETCH_BYTES = 1 << 20
 class Prefetcher:
     """``take(i)`` returns ``{id(tensor): array}`` for call pair ``i`` and starts loading pair ``i + 1``."""
 
-    def __init__(self, pairs):
+    def __init__(self, pairs, settled=None):
         self.pairs = pairs
+        self.settled = settled      # pair -> truthy when hashes settle it: the diff never takes it
+        self.payload_free = {}       # id(index columns) -> the run holds no payload
         self.reader = PayloadReader()
         self.executor = None
         self.pending = None          # (index, future)
@@ -53,16 +55,35 @@ class Prefetcher:
             arrays = _load_all(plan, self.reader)  # a small pair: read here, on the comparing thread
         self.pending = None
         self.next_plan = []
-        if index + 1 < len(self.pairs):
-            plan = self._plan(index + 1)
-            self.planned = index + 1
+        following = self._following(index)
+        if following is not None:
+            plan = self._plan(following)
+            self.planned = following
             if _nbytes(plan) >= PREFETCH_BYTES:
                 if self.executor is None:
                     self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bmtrace-prefetch")
-                self.pending = (index + 1, self.executor.submit(_load_all, plan, self.reader))
+                self.pending = (following, self.executor.submit(_load_all, plan, self.reader))
             else:
                 self.next_plan = plan
         return arrays
+
+    def _following(self, index):
+        """The next pair the diff will take after ``index`` (settled pairs are skipped), or None."""
+        following = index + 1
+        if self.settled is not None:
+            while following < len(self.pairs) and self.settled(self.pairs[following]):
+                following += 1
+        return following if following < len(self.pairs) else None
+
+    def _without_payloads(self, call):
+        """True for a call found through an index that names no payload at all (a stats-mode run)."""
+        columns = getattr(call, "_columns", None)
+        if columns is None:
+            return False
+        known = self.payload_free.get(id(columns))
+        if known is None:
+            known = self.payload_free[id(columns)] = bool(columns.payloads.null.all())
+        return known
 
     def close(self):
         if self.executor is not None:
@@ -76,7 +97,8 @@ class Prefetcher:
         sample (an input that is an earlier output) reuse that verdict.
         """
         pair = self.pairs[index]
-        if pair.call_a is None or pair.call_b is None:
+        if pair.call_a is None or pair.call_b is None or self._without_payloads(pair.call_a) or \
+                self._without_payloads(pair.call_b):
             return []
         if pair.sample != self.sample:
             self.sample, self.seen = pair.sample, set()

@@ -110,6 +110,19 @@ def test_copy_of_a_result_has_its_own_notes():
         {k: v for k, v in source.to_json().items() if k not in ("notes", "name", "name_b")}
 
 
+def test_copy_of_a_result_keeps_every_slot():
+    source = TensorComparison("x", Status.CLOSE)
+    for number, key in enumerate(TensorComparison.__slots__):
+        setattr(source, key, ("value", number))  # a distinct object in every slot
+    source.notes = ["note"]
+    twin = copy.copy(source)
+    for key in TensorComparison.__slots__:
+        if key == "notes":
+            assert twin.notes == source.notes and twin.notes is not source.notes
+        else:
+            assert getattr(twin, key) is getattr(source, key), key
+
+
 def _offset(signed):
     ev = SketchEvidence()
     a = np.linspace(1.0, 2.0, signed.size)
