@@ -24,11 +24,14 @@ from .task import could_hold_predictions
 class _Layout:
     """What a stage's calls with one tensor layout need: each tensor's fresh EQUAL verdict."""
 
-    __slots__ = ("tensors", "explicit")
+    __slots__ = ("tensors", "explicit", "status")
 
     def __init__(self, tensors, explicit):
         self.tensors = tensors      # [(role, TensorComparison)] in recording order, inputs first
         self.explicit = explicit    # per tensor: an explicit rule forbids reusing an earlier verdict
+        entry = StageComparison(None, None, 0)
+        entry.tensors = [result for _, result in tensors]
+        self.status = entry.finish()  # an entry's status when it reuses no verdict: one finish() for all
 
 
 class _Row:
@@ -136,12 +139,14 @@ class SettledPairs:
         entry.parent_a = call_a.parent
         first, algs = call_a._first, call_a._columns.coded["hash_alg"]
         seen, where = cache.seen, pair.stage + "."
+        reused = False
         for i, (role, fresh) in enumerate(layout.tensors):
             alg, digest = algs[first + i], digests[i]
             key = (alg, digest, alg, digest)   # ContentCache's key of a pair of equal hashes
             known = seen.get(key)
             if known is not None and not layout.explicit[i]:
                 entry.tensors.append(_reused(known, fresh, fresh, role))
+                reused = True
                 continue
             result = fresh.__copy__()
             entry.tensors.append(result)
@@ -150,7 +155,10 @@ class SettledPairs:
         mode_a, mode_b = call_a.mode, call_b.mode
         if mode_a != mode_b:
             entry.notes.append("recorded in %s mode in A and %s mode in B" % (mode_a, mode_b))
-        entry.finish()
+        if reused:
+            entry.finish()  # an earlier verdict may be another status than EQUAL (a value's, say)
+        else:
+            entry.status = layout.status
         return entry
 
 
