@@ -19,7 +19,7 @@ import numpy as np
 
 from ..compare.records import same_content
 from ..store import hashing
-from ..store.reader import npy_header_bounds, npy_layout
+from ..store.reader import npy_header_bounds, npy_layout, should_verify
 from .align import pair_tensors
 
 # Without O_NOFOLLOW a symlinked payload could not be refused cheaply: Tensor.load then reads all.
@@ -200,7 +200,8 @@ class PayloadReader:
         array = _parse_npy(buffer, size, expected, tuple(tensor.shape))
         if array is None:
             return None
-        if tensor._should_verify(array, None) and hashing.content_hash(array, tensor.hash_alg) != tensor.hash:
+        # (an indexed tensor answers hash and algorithm from its index: its journal line is not parsed)
+        if should_verify(tensor, array) and hashing.content_hash(array, tensor.hash_alg) != tensor.hash:
             return None
         return array
 

@@ -625,7 +625,7 @@ class Tensor:
             raise PayloadCorruptError("payload %s of %s cannot be read (%s: %s); the file is damaged or was "
                                       "replaced: re-record the run or restore it from a copy"
                                       % (path, self._where(), type(exc).__name__, exc)) from None
-        if self._should_verify(arr, verify):
+        if should_verify(self, arr, verify):
             found = hashing.content_hash(arr, self.hash_alg)
             if found != self.hash:
                 raise PayloadCorruptError(
@@ -634,14 +634,18 @@ class Tensor:
                     % (path, self._where(), self.hash_alg, self.hash, found))
         return arr
 
-    def _should_verify(self, arr, verify):
-        if verify is False or not self.hash or not hashing.available(self.hash_alg):
-            return False
-        return bool(verify) or self.hash_alg != hashing.SHA1 or arr.nbytes <= VERIFY_SLOW_HASH_BYTES
-
     def _where(self):
         return "tensor %r (%s of stage %r, sample %r) in run %s" % (self.name, self.role, self.call.stage,
                                                                    self.call.sample, self.call.run.path)
+
+
+def should_verify(tensor, arr, verify=None):
+    """Whether loading ``tensor`` (a reader ``Tensor`` or anything with its ``hash`` and ``hash_alg``)
+    as ``arr`` checks the content hash: always when ``verify`` is True, never when False, and by
+    default unless the hash is SHA-1 (slow) and the array larger than ``VERIFY_SLOW_HASH_BYTES``."""
+    if verify is False or not tensor.hash or not hashing.available(tensor.hash_alg):
+        return False
+    return bool(verify) or tensor.hash_alg != hashing.SHA1 or arr.nbytes <= VERIFY_SLOW_HASH_BYTES
 
 
 _NPY_MAGIC = b"\x93NUMPY"

@@ -136,3 +136,27 @@ def test_arrays_loaded_earlier_keep_their_values(tmp_path):
     for _ in range(3):
         [reader.load(t) for t in run.calls()[0].outputs]
     assert [float(k[0]) for k in kept] == list(range(12)) and all((k == k[0]).all() for k in kept)
+
+
+def test_payloads_of_indexed_runs_load_without_their_lines(tmp_path, monkeypatch):
+    """Full-mode pairs that differ within tolerance are loaded, verified against the index's hashes and
+    compared without parsing a journal line; a payload that no longer matches its hash is still caught."""
+    from bmtrace.store.reader import Run
+
+    for name, offset in (("a", 0.0), ("b", 1e-6)):
+        with bmtrace.run(str(tmp_path / name), side=name):
+            for i in range(4):
+                with bmtrace.sample("s%d" % i):
+                    bmtrace.trace_stage("infer")(lambda x: x + np.float32(offset))(np.full((8, 8), i, np.float32))
+    parsed = []
+    original = Run._parsed_call
+    monkeypatch.setattr(Run, "_parsed_call", lambda self, lazy: parsed.append(lazy.stage) or original(self, lazy))
+    result = bmtrace.diff(str(tmp_path / "a"), str(tmp_path / "b"), explain=False)
+    assert type(result.run_objects[0].calls()[0]).__name__ == "IndexedCall"
+    outputs = [t for stage in result.stages for t in stage.tensors if t.role == "output"]
+    assert result and len(outputs) == 4 and all(t.basis == "payload" and t.status == "close" for t in outputs)
+    assert parsed == []
+    monkeypatch.undo()
+    damage(bmtrace.open_run(str(tmp_path / "b")).calls()[0].outputs[0], "flipped")
+    damaged = bmtrace.diff(str(tmp_path / "a"), str(tmp_path / "b"), explain=False)
+    assert damaged.stages[0].status == "error" and "content hash" in damaged.stages[0].tensors[-1].notes[0]
