@@ -15,6 +15,8 @@ Analysis only (pyarrow); the recording path never imports this.
 """
 from __future__ import annotations
 
+from itertools import repeat
+
 import numpy as np
 
 from . import schema
@@ -30,14 +32,21 @@ _UNIQUE = ("call_id", "hash", "payload")  # about one value per row
 
 
 class _Coded:
-    """A string column with few distinct values: codes into one list of Python strings (None: null)."""
+    """A string column with few distinct values: codes into one list of Python strings (None: null).
+
+    ``read_fresh`` reads these columns as the dictionaries Parquet stores, so the strings are neither
+    materialized per row nor encoded again; a plain string column is encoded here."""
 
     __slots__ = ("values", "codes")
 
-    def __init__(self, array, per_tensor):
-        encoded = array.dictionary_encode()
-        self.values = encoded.dictionary.to_pylist() + [None]
-        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    def __init__(self, pa, array, per_tensor):
+        if not pa.types.is_dictionary(array.type):
+            array = array.dictionary_encode()
+        self.values = array.dictionary.to_pylist() + [None]
+        indices = array.indices
+        codes = indices.to_numpy(zero_copy_only=False)
+        if indices.null_count:  # not fill_null(-1): its scalar imports pandas (half a second)
+            codes = np.where(indices.is_null().to_numpy(zero_copy_only=False), -1, codes).astype(np.int32)
         # Read for every tensor: a list, several times faster to index than an array (8 bytes a row, the
         # small ints shared). Read once a call: the array (4 bytes a row).
         self.codes = codes.tolist() if per_tensor else codes
@@ -76,10 +85,10 @@ class IndexColumns:
     def __init__(self, table):
         import pyarrow as pa
 
-        table = table.select(list(COLUMNS)).combine_chunks()
+        table = table.select(list(COLUMNS)).unify_dictionaries().combine_chunks()
         column = {name: table.column(name).chunk(0) if table.column(name).num_chunks else
                   pa.array([], type=table.schema.field(name).type) for name in COLUMNS}
-        self.coded = {name: _Coded(column[name], name in _CODED_PER_TENSOR)
+        self.coded = {name: _Coded(pa, column[name], name in _CODED_PER_TENSOR)
                       for name in _CODED_PER_CALL + _CODED_PER_TENSOR}
         self.strings = {name: _Strings(pa, column[name]) for name in _UNIQUE}
         self.escaped = any(c.escaped() for c in self.coded.values()) or any(
@@ -113,13 +122,11 @@ class IndexColumns:
         return tuple(self.shape_values[self.shape_offsets[row]:self.shape_offsets[row + 1]].tolist())
 
 
-def indexed_calls(table, summary, journal_names, make_call):
-    """A run's calls from its fresh index ``table`` and ``summary``, or None when the index cannot
-    stand in for the journals (then the run reads them as usual).
+def indexed_calls(table, summary, journal_names):
+    """A run's calls from its fresh index ``table`` and ``summary`` as ``CallCodes``, or None when the index
+    cannot stand in for the journals (then the run reads them as usual).
 
-    ``journal_names``: the run's journals, run-relative with "/" (the index's "journal" column);
-    ``make_call(sample, stage, occurrence, journal number, offset, columns, first row, end row, stage
-    errors)`` builds one call.
+    ``journal_names``: the run's journals, run-relative with "/" (the index's "journal" column).
     """
     if summary.get("torn_lines") or summary.get("problems"):
         return None  # the skipped lines are reported from the journals, with their line numbers
@@ -127,28 +134,68 @@ def indexed_calls(table, summary, journal_names, make_call):
     stages = summary.get("stages") or []
     if columns.escaped or len(columns.starts) != sum(int(s.get("calls", 0)) for s in stages):
         return None  # text the index had to escape, or calls without a tensor (no row of their own)
-    errors = {s.get("stage"): int(s.get("errors", 0)) for s in stages}
     numbers = {name: number for number, name in enumerate(journal_names)}
-    journal_number = []
-    for name in columns.coded["journal"].values:
-        if name is not None and name not in numbers:
-            return None  # a journal the index names but the run does not hold
-        journal_number.append(numbers.get(name))
-    coded = columns.coded
-    sample, stage, journal = coded["sample"], coded["stage"], coded["journal"]
-    occurrence, offset = columns.ints["occurrence"], columns.ints["journal_offset"]
-    starts = columns.starts
-    numbers = [journal_number[code] for code in journal.codes[starts].tolist()]
-    if None in numbers:
-        return None
-    # one Python object per distinct sample key and stage, whatever the number of calls
-    samples = [sample.values[code] for code in sample.codes[starts].tolist()]
-    stages = [stage.values[code] for code in stage.codes[starts].tolist()]
-    stage_errors = {name: errors.get(name, 1) for name in set(stages)}
-    return [make_call(key, name, number_of_occurrence, number, line_offset, columns, first, end, stage_errors[name])
-            for key, name, number_of_occurrence, number, line_offset, first, end in zip(
-                samples, stages, occurrence[starts].tolist(), numbers, offset[starts].tolist(), starts.tolist(),
-                columns.ends.tolist())]
+    if any(name not in numbers for name in columns.coded["journal"].values[:-1]):
+        return None  # a journal the index names but the run does not hold
+    if (columns.coded["journal"].codes[columns.starts] < 0).any():
+        return None  # a call without a journal
+    errors = {s.get("stage"): int(s.get("errors", 0)) for s in stages}
+    return CallCodes(columns, [numbers[name] for name in columns.coded["journal"].values[:-1]], errors)
+
+
+def _normalized(coded, rows):
+    """``coded``'s codes at ``rows``, null (-1) as the index of the None ending its values."""
+    codes = coded.codes[rows]
+    return np.where(codes < 0, len(coded.values) - 1, codes)
+
+
+class CallCodes:
+    """The calls of an indexed run as arrays, one entry per call in recording order: what alignment needs
+    (sample, stage, occurrence) and what each ``IndexedCall`` is built from.
+
+    ``samples``/``stages``: distinct values (one Python object each; None for a null); ``sample_codes``/
+    ``stage_codes`` index them.
+    """
+
+    def __init__(self, columns, journal_numbers, stage_errors):
+        starts = columns.starts
+        self.columns = columns
+        self.samples, self.stages = columns.coded["sample"].values, columns.coded["stage"].values
+        self.sample_codes = _normalized(columns.coded["sample"], starts)
+        self.stage_codes = _normalized(columns.coded["stage"], starts)
+        self.occurrences = columns.ints["occurrence"][starts]
+        self._journals = np.asarray(journal_numbers, dtype=np.int64)[columns.coded["journal"].codes[starts]]
+        # a stage the summary does not count errors for: assume it has some (its calls' errors are parsed)
+        self._stage_errors = [stage_errors.get(name, 1) for name in self.stages]
+
+    def make_calls(self, make_call):
+        """``make_call(sample, stage, occurrence, journal number, offset, columns, first row, end row, stage
+        errors)`` for each call, in recording order (built by ``map``: a long run has 300,000 calls)."""
+        columns = self.columns
+        sample_objects = np.array(self.samples, dtype=object)  # one object per key, shared by its calls
+        stage_objects = np.array(self.stages, dtype=object)
+        return list(map(make_call, sample_objects[self.sample_codes].tolist(),
+                        stage_objects[self.stage_codes].tolist(), self.occurrences.tolist(), self._journals.tolist(),
+                        columns.ints["journal_offset"][columns.starts].tolist(), repeat(columns),
+                        columns.starts.tolist(), columns.ends.tolist(),
+                        np.array(self._stage_errors, dtype=np.int64)[self.stage_codes].tolist()))
+
+    def sample_order(self):
+        """The codes of the distinct samples in the order of their first call."""
+        return _first_seen(self.sample_codes)
+
+    def samples_in_order(self):
+        """Distinct sample keys in the order of their first call (``Run.samples``)."""
+        return [self.samples[code] for code in self.sample_order().tolist()]
+
+    def stages_in_order(self):
+        """Distinct stage names in the order of their first call (``Run.stages``)."""
+        return [self.stages[code] for code in _first_seen(self.stage_codes).tolist()]
+
+
+def _first_seen(codes):
+    distinct, first = np.unique(codes, return_index=True)
+    return distinct[np.argsort(first)]
 
 
 class IndexedTensor:

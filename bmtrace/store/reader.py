@@ -7,6 +7,7 @@ Reading never writes: the Parquet index is built by ``bmtrace.store.index.build_
 """
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import threading
@@ -85,6 +86,7 @@ class Run:
         self._journal_names = None  # their run-relative names (Call.location)
         self._lock = threading.Lock()  # lazy calls are parsed from the diff's prefetch thread too
         self._files = {}  # journal number -> its file, open while lazy calls are read from it
+        self._call_codes = None  # indexed_calls.CallCodes of the calls, when served from the index
 
     def __repr__(self):
         return "<bmtrace.Run %s side=%r>" % (self.path, self.side)
@@ -243,19 +245,23 @@ class Run:
         journals = sorted(glob.glob(os.path.join(self.path, layout.JOURNAL_DIR, "*.jsonl")))
         names = [_relative(self.path, journal) for journal in journals]
 
-        def make_call(sample, stage, occurrence, journal, offset, columns, first, end, stage_errors):
-            return IndexedCall(self, sample, stage, occurrence, journal, offset, columns, first, end, stage_errors)
-
         try:
-            calls = indexed_calls.indexed_calls(table, summary, names, make_call)
+            codes = indexed_calls.indexed_calls(table, summary, names)
+            if codes is None:
+                return False
+            calls = codes.make_calls(functools.partial(IndexedCall, self))
         except (ValueError, TypeError, KeyError, AttributeError, IndexError):  # a foreign or damaged index
-            return False
-        if calls is None:
             return False
         self._journals, self._journal_names = journals, names
         self._parsed = deque()
-        self._calls = calls
+        self._calls, self._call_codes = calls, codes
         return True
+
+    def call_codes(self):
+        """The calls' samples, stages and occurrences as arrays (``indexed_calls.CallCodes``, calls in
+        ``calls()`` order) when they are served from the index, else None."""
+        self._load()
+        return self._call_codes
 
     def _read_journal(self, journal):
         """``(record, (journal, offset))`` of each valid line of ``journal``."""
@@ -286,11 +292,17 @@ class Run:
 
     def samples(self):
         """Sample keys in first-seen order; None stands for records made outside any sample."""
-        return list(OrderedDict.fromkeys(c.sample for c in self._load()))
+        calls = self._load()
+        if self._call_codes is not None:
+            return self._call_codes.samples_in_order()
+        return list(OrderedDict.fromkeys(c.sample for c in calls))
 
     def stages(self):
         """Stage names in the order of their first call."""
-        return list(OrderedDict.fromkeys(c.stage for c in self._load()))
+        calls = self._load()
+        if self._call_codes is not None:
+            return self._call_codes.stages_in_order()
+        return list(OrderedDict.fromkeys(c.stage for c in calls))
 
     def tensors(self):
         """Every recorded tensor, inputs then outputs per call."""
