@@ -15,6 +15,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..errors import AlignmentError, UsageError
+from ..store.indexed_calls import collector_paused
 
 
 class CallPair:
@@ -264,12 +265,13 @@ def coded_pairs(sample_pairs, codes_a, calls_a, codes_b, calls_b, b_as_a):
     row_stage = np.where(a_row, codes_a.stage_codes[row_a], len(codes_a.stages) + codes_b.stage_codes[row_b])
     occurrence = np.where(a_row, codes_a.occurrences[row_a], codes_b.occurrences[row_b])
     stage_b = np.where(row_b >= 0, codes_b.stage_codes[row_b], -1)
-    return list(map(CallPair,
-                    _pick([a if a is not MISSING else b for a, b in sample_pairs], row_pair),
-                    _pick([b for _, b in sample_pairs], np.where(row_b >= 0, row_pair, -1)),
-                    _pick(list(codes_a.stages) + names_b_as_a, row_stage),
-                    _pick(codes_b.stages, stage_b),
-                    occurrence.tolist(), _pick(calls_a, row_a), _pick(calls_b, row_b)))
+    with collector_paused():
+        return list(map(CallPair,
+                        _pick([a if a is not MISSING else b for a, b in sample_pairs], row_pair),
+                        _pick([b for _, b in sample_pairs], np.where(row_b >= 0, row_pair, -1)),
+                        _pick(list(codes_a.stages) + names_b_as_a, row_stage),
+                        _pick(codes_b.stages, stage_b),
+                        occurrence.tolist(), _pick(calls_a, row_a), _pick(calls_b, row_b)))
 
 
 def _sample_pair_numbers(sample_pairs, codes_a, codes_b):

@@ -15,6 +15,8 @@ Analysis only (pyarrow); the recording path never imports this.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 from itertools import repeat
 
 import numpy as np
@@ -143,6 +145,20 @@ def indexed_calls(table, summary, journal_names):
     return CallCodes(columns, [numbers[name] for name in columns.coded["journal"].values[:-1]], errors)
 
 
+@contextlib.contextmanager
+def collector_paused():
+    """Build many long-lived objects (a long run's calls, their pairs) without the cyclic collector: it
+    would walk the growing heap of them, which holds no garbage, several times over (a fifth of opening
+    two 100k-sample runs). Collection resumes, as the program had it, after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _normalized(coded, rows):
     """``coded``'s codes at ``rows``, null (-1) as the index of the None ending its values."""
     codes = coded.codes[rows]
@@ -174,11 +190,13 @@ class CallCodes:
         columns = self.columns
         sample_objects = np.array(self.samples, dtype=object)  # one object per key, shared by its calls
         stage_objects = np.array(self.stages, dtype=object)
-        return list(map(make_call, sample_objects[self.sample_codes].tolist(),
-                        stage_objects[self.stage_codes].tolist(), self.occurrences.tolist(), self._journals.tolist(),
-                        columns.ints["journal_offset"][columns.starts].tolist(), repeat(columns),
-                        columns.starts.tolist(), columns.ends.tolist(),
-                        np.array(self._stage_errors, dtype=np.int64)[self.stage_codes].tolist()))
+        with collector_paused():
+            return list(map(make_call, sample_objects[self.sample_codes].tolist(),
+                            stage_objects[self.stage_codes].tolist(), self.occurrences.tolist(),
+                            self._journals.tolist(),
+                            columns.ints["journal_offset"][columns.starts].tolist(), repeat(columns),
+                            columns.starts.tolist(), columns.ends.tolist(),
+                            np.array(self._stage_errors, dtype=np.int64)[self.stage_codes].tolist()))
 
     def sample_order(self):
         """The codes of the distinct samples in the order of their first call."""
