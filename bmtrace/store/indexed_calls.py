@@ -33,22 +33,42 @@ _CODED_PER_TENSOR = ("role", "name", "kind", "dtype", "hash_alg", "meta")
 _UNIQUE = ("call_id", "hash", "payload")  # about one value per row
 
 
+def _numbers(array, dtype):
+    """The values of a numeric Arrow array (nulls: whatever its buffer holds), straight from its buffer:
+    ``to_numpy`` and ``pyarrow.compute`` would import pandas (half a second)."""
+    if array.type.bit_width != np.dtype(dtype).itemsize * 8:
+        raise ValueError("index column of type %s, not %s" % (array.type, dtype))
+    buffer = array.buffers()[1]
+    if buffer is None:
+        return np.zeros(len(array), dtype=dtype)
+    return np.frombuffer(buffer, dtype=dtype)[array.offset:array.offset + len(array)]
+
+
+def _nulls(array):
+    """Per row of an Arrow array, whether it is null (from its validity bitmap)."""
+    if not array.null_count:
+        return np.zeros(len(array), dtype=bool)
+    bits = np.unpackbits(np.frombuffer(array.buffers()[0], dtype=np.uint8), bitorder="little")
+    return bits[array.offset:array.offset + len(array)] == 0
+
+
 class _Coded:
     """A string column with few distinct values: codes into one list of Python strings (None: null).
 
     ``read_fresh`` reads these columns as the dictionaries Parquet stores, so the strings are neither
     materialized per row nor encoded again; a plain string column is encoded here."""
 
-    __slots__ = ("values", "codes")
+    __slots__ = ("values", "codes", "_escaped")
 
     def __init__(self, pa, array, per_tensor):
         if not pa.types.is_dictionary(array.type):
             array = array.dictionary_encode()
         self.values = array.dictionary.to_pylist() + [None]
+        self._escaped = _Strings(pa, array.dictionary).escaped()  # one search of the text, not one per value
         indices = array.indices
-        codes = indices.to_numpy(zero_copy_only=False)
-        if indices.null_count:  # not fill_null(-1): its scalar imports pandas (half a second)
-            codes = np.where(indices.is_null().to_numpy(zero_copy_only=False), -1, codes).astype(np.int32)
+        codes = _numbers(indices, "int%d" % indices.type.bit_width)
+        if indices.null_count:
+            codes = np.where(_nulls(indices), -1, codes).astype(np.int32)
         # Read for every tensor: a list, several times faster to index than an array (8 bytes a row, the
         # small ints shared). Read once a call: the array (4 bytes a row).
         self.codes = codes.tolist() if per_tensor else codes
@@ -57,7 +77,7 @@ class _Coded:
         return self.values[self.codes[row]]
 
     def escaped(self):
-        return any(schema.ESCAPE_MARK in value for value in self.values if value is not None)
+        return self._escaped
 
 
 class _Strings:
@@ -66,10 +86,13 @@ class _Strings:
     __slots__ = ("data", "offsets", "null")
 
     def __init__(self, pa, array):
-        array = array.cast(pa.large_string())
-        self.null = array.is_null().to_numpy(zero_copy_only=False)
+        if array.type not in (pa.string(), pa.large_string()):
+            raise ValueError("index column of type %s, not text" % array.type)
+        self.null = _nulls(array)
         _, offsets, data = array.buffers()
-        self.offsets = np.frombuffer(offsets, dtype=np.int64)[array.offset:array.offset + len(array) + 1]
+        offsets = np.frombuffer(offsets, dtype=np.int64 if array.type == pa.large_string() else np.int32) \
+            if offsets is not None else np.zeros(1, dtype=np.int64)
+        self.offsets = offsets[array.offset:array.offset + len(array) + 1].astype(np.int64)
         self.data = data.to_pybytes() if data is not None else b""
 
     def __getitem__(self, row):
@@ -99,16 +122,15 @@ class IndexColumns:
         for name in ("occurrence", "journal_offset", "nan_count", "inf_count"):
             if column[name].null_count:
                 raise ValueError("index column %s has nulls" % name)
-            ints[name] = column[name].to_numpy(zero_copy_only=False).astype(np.int64)
+            ints[name] = _numbers(column[name], "int64").astype(np.int64)
         self.ints = ints
         self.tensor_coded = tuple(self.coded[name] for name in ("name", "kind", "dtype", "hash_alg", "meta"))
         self.hashes, self.payloads = self.strings["hash"], self.strings["payload"]
         self.nan_count, self.inf_count = ints["nan_count"].tolist(), ints["inf_count"].tolist()
         shape = column["shape"]
-        self.shape_null = shape.is_null().to_numpy(zero_copy_only=False)
-        self.shape_offsets = shape.offsets.to_numpy(zero_copy_only=False)
-        self.shape_values = shape.values.to_numpy(zero_copy_only=False) if len(shape.values) else \
-            np.zeros(0, dtype=np.int64)
+        self.shape_null = _nulls(shape)
+        self.shape_offsets = _numbers(shape.offsets, "int32")
+        self.shape_values = _numbers(shape.values, "int64")
         self.rows = table.num_rows
         journal, offset = self.coded["journal"].codes, self.ints["journal_offset"]
         if self.rows:

@@ -287,6 +287,8 @@ class Run:
 
     def calls(self, sample=ANY_SAMPLE, stage=None):
         """Calls in recording order, optionally only of one sample (None is a valid key) and/or stage."""
+        if sample is ANY_SAMPLE and stage is None:
+            return list(self._load())
         return [c for c in self._load()
                 if (sample is ANY_SAMPLE or c.sample == sample) and (stage is None or c.stage == stage)]
 
