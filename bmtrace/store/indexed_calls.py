@@ -202,23 +202,25 @@ class CallCodes:
         self.sample_codes = _normalized(columns.coded["sample"], starts)
         self.stage_codes = _normalized(columns.coded["stage"], starts)
         self.occurrences = columns.ints["occurrence"][starts]
-        self._journals = np.asarray(journal_numbers, dtype=np.int64)[columns.coded["journal"].codes[starts]]
+        self._journal_numbers = journal_numbers  # per code of the journal column
         # a stage the summary does not count errors for: assume it has some (its calls' errors are parsed)
-        self._stage_errors = [stage_errors.get(name, 1) for name in self.stages]
+        self.stage_errors = {name: stage_errors.get(name, 1) for name in self.stages}
+
+    def journal_of(self, row):
+        """The number of the journal (in ``journal_names``) holding index row ``row``."""
+        return self._journal_numbers[self.columns.coded["journal"].codes[row]]
 
     def make_calls(self, make_call):
-        """``make_call(sample, stage, occurrence, journal number, offset, columns, first row, end row, stage
-        errors)`` for each call, in recording order (built by ``map``: a long run has 300,000 calls)."""
+        """``make_call(sample, stage, occurrence, columns, first row, end row)`` for each call, in recording
+        order (built by ``map``: a long run has 300,000 calls)."""
         columns = self.columns
         sample_objects = np.array(self.samples, dtype=object)  # one object per key, shared by its calls
         stage_objects = np.array(self.stages, dtype=object)
+        firsts = columns.starts.tolist()
         with collector_paused():
             return list(map(make_call, sample_objects[self.sample_codes].tolist(),
-                            stage_objects[self.stage_codes].tolist(), self.occurrences.tolist(),
-                            self._journals.tolist(),
-                            columns.ints["journal_offset"][columns.starts].tolist(), repeat(columns),
-                            columns.starts.tolist(), columns.ends.tolist(),
-                            np.array(self._stage_errors, dtype=np.int64)[self.stage_codes].tolist()))
+                            stage_objects[self.stage_codes].tolist(), self.occurrences.tolist(), repeat(columns),
+                            firsts, firsts[1:] + [columns.rows]))  # a call ends where the next starts
 
     def sample_order(self):
         """The codes of the distinct samples in the order of their first call."""

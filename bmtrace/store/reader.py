@@ -416,19 +416,10 @@ def _checked_process(proc):
 LAZY_CACHE_CALLS = 1024
 
 
-class LazyCall:
-    """A call of a lazy ``Run``: sample, stage and occurrence at hand, every other ``Call`` attribute
-    read from its journal line on first use (see ``Run``)."""
+class _ParsedOnDemand:
+    """What the calls of a lazy run share: an attribute they do not hold is the parsed call's."""
 
-    __slots__ = ("run", "sample", "stage", "occurrence", "_journal", "_offset", "_length", "_call")
-
-    def __init__(self, run, sample, stage, occurrence, journal, offset, length):
-        self.run, self.sample, self.stage, self.occurrence = run, sample, stage, occurrence
-        self._journal, self._offset, self._length = journal, offset, length
-        self._call = None  # the parsed Call while it is among the recent ones
-
-    def _forget(self):
-        self._call = None
+    __slots__ = ()
 
     def __getattr__(self, name):  # only for names not in __slots__: the parsed call's
         call = self._call
@@ -448,24 +439,48 @@ class LazyCall:
         return self.run._parsed_call(self).output(name)
 
 
-class IndexedCall(LazyCall):
+class LazyCall(_ParsedOnDemand):
+    """A call of a lazy ``Run``: sample, stage and occurrence at hand, every other ``Call`` attribute
+    read from its journal line on first use (see ``Run``)."""
+
+    __slots__ = ("run", "sample", "stage", "occurrence", "_journal", "_offset", "_length", "_call")
+
+    def __init__(self, run, sample, stage, occurrence, journal, offset, length):
+        self.run, self.sample, self.stage, self.occurrence = run, sample, stage, occurrence
+        self._journal, self._offset, self._length = journal, offset, length
+        self._call = None  # the parsed Call while it is among the recent ones
+
+    def _forget(self):
+        self._call = None
+
+
+class IndexedCall(_ParsedOnDemand):
     """A lazy call found through the run's fresh index: its id, parent, mode and tensors (names, kinds,
     dtypes, shapes, hashes) come from the index, so call pairs settled by their hashes are never parsed
-    (``bmtrace.store.indexed_calls``); everything else is read from its journal line."""
+    (``bmtrace.store.indexed_calls``); everything else is read from its journal line.
 
-    __slots__ = ("_columns", "_first", "_end", "_stage_errors", "_tensors")
+    A long run opens 300,000 of these: each holds only what is read call after call; where its line is
+    (journal, offset) and its stage's error count come from the run's ``CallCodes`` when parsing."""
 
-    def __init__(self, run, sample, stage, occurrence, journal, offset, columns, first, end, stage_errors):
-        # LazyCall's fields, set here rather than through super(): a long run opens 300,000 of these
+    __slots__ = ("run", "sample", "stage", "occurrence", "_call", "_tensors", "_columns", "_first", "_end")
+    _length = None  # the line runs to its newline
+
+    def __init__(self, run, sample, stage, occurrence, columns, first, end):
         self.run, self.sample, self.stage, self.occurrence = run, sample, stage, occurrence
-        self._journal, self._offset, self._length, self._call = journal, offset, None, None
+        self._call = self._tensors = None
         self._columns, self._first, self._end = columns, first, end
-        self._stage_errors = stage_errors  # calls of this stage with an error, per the index summary
-        self._tensors = None
 
     def _forget(self):
         self._call = None
         self._tensors = None
+
+    @property
+    def _journal(self):
+        return self.run._call_codes.journal_of(self._first)
+
+    @property
+    def _offset(self):
+        return int(self._columns.ints["journal_offset"][self._first])
 
     @property
     def id(self):
@@ -482,7 +497,7 @@ class IndexedCall(LazyCall):
     @property
     def error(self):
         # a stage without a single error: every call's error is None (schema.parse_call drops empty ones)
-        return None if not self._stage_errors else self.run._parsed_call(self).error
+        return self.run._parsed_call(self).error if self.run._call_codes.stage_errors[self.stage] else None
 
     @property
     def may_have_op(self):
