@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ntpath
 import posixpath
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
+from functools import partial
 
 import numpy as np
 
@@ -18,16 +19,12 @@ from ..errors import AlignmentError, UsageError
 from ..store.indexed_calls import collector_paused
 
 
-class CallPair:
-    """One stage call of run A and its partner in run B; either side may be None."""
+class CallPair(namedtuple("CallPair", "sample sample_b stage stage_b occurrence call_a call_b")):
+    """One stage call of run A and its partner in run B; either side may be None.
 
-    __slots__ = ("sample", "sample_b", "stage", "stage_b", "occurrence", "call_a", "call_b")
+    A tuple: a long diff has 300,000 of these, made without running Python code for each."""
 
-    def __init__(self, sample, sample_b, stage, stage_b, occurrence, call_a, call_b):
-        self.sample, self.sample_b = sample, sample_b
-        self.stage, self.stage_b = stage, stage_b
-        self.occurrence = occurrence
-        self.call_a, self.call_b = call_a, call_b
+    __slots__ = ()
 
     def __repr__(self):
         return "<CallPair %s sample=%r #%d a=%s b=%s>" % (
@@ -266,12 +263,12 @@ def coded_pairs(sample_pairs, codes_a, calls_a, codes_b, calls_b, b_as_a):
     occurrence = np.where(a_row, codes_a.occurrences[row_a], codes_b.occurrences[row_b])
     stage_b = np.where(row_b >= 0, codes_b.stage_codes[row_b], -1)
     with collector_paused():
-        return list(map(CallPair,
-                        _pick([a if a is not MISSING else b for a, b in sample_pairs], row_pair),
-                        _pick([b for _, b in sample_pairs], np.where(row_b >= 0, row_pair, -1)),
-                        _pick(list(codes_a.stages) + names_b_as_a, row_stage),
-                        _pick(codes_b.stages, stage_b),
-                        occurrence.tolist(), _pick(calls_a, row_a), _pick(calls_b, row_b)))
+        return list(map(partial(tuple.__new__, CallPair), zip(
+            _pick([a if a is not MISSING else b for a, b in sample_pairs], row_pair),
+            _pick([b for _, b in sample_pairs], np.where(row_b >= 0, row_pair, -1)),
+            _pick(list(codes_a.stages) + names_b_as_a, row_stage),
+            _pick(codes_b.stages, stage_b),
+            occurrence.tolist(), _pick(calls_a, row_a), _pick(calls_b, row_b))))
 
 
 def _sample_pair_numbers(sample_pairs, codes_a, codes_b):
@@ -300,7 +297,8 @@ def _repeats(sorted_keys):
 
 def _pick(items, rows):
     """``items[row]`` for each row, None for -1."""
-    return list(map((list(items) + [None]).__getitem__, rows.tolist()))
+    # fromiter: assigning a list to an object array would ask each call for __array_interface__ (parsing it)
+    return np.fromiter(list(items) + [None], dtype=object, count=len(items) + 1)[rows].tolist()
 
 
 def _check_something_paired(out, run_a, run_b, stages_a, stages_b, samples_a, samples_b):

@@ -203,6 +203,7 @@ class CallCodes:
         self.stage_codes = _normalized(columns.coded["stage"], starts)
         self.occurrences = columns.ints["occurrence"][starts]
         self._journal_numbers = journal_numbers  # per code of the journal column
+        self._sample_order = self._stage_order = None  # codes in first-seen order, once asked for
         # a stage the summary does not count errors for: assume it has some (its calls' errors are parsed)
         self.stage_errors = {name: stage_errors.get(name, 1) for name in self.stages}
 
@@ -224,7 +225,9 @@ class CallCodes:
 
     def sample_order(self):
         """The codes of the distinct samples in the order of their first call."""
-        return _first_seen(self.sample_codes)
+        if self._sample_order is None:
+            self._sample_order = _first_seen(self.sample_codes)
+        return self._sample_order
 
     def samples_in_order(self):
         """Distinct sample keys in the order of their first call (``Run.samples``)."""
@@ -232,7 +235,9 @@ class CallCodes:
 
     def stages_in_order(self):
         """Distinct stage names in the order of their first call (``Run.stages``)."""
-        return [self.stages[code] for code in _first_seen(self.stage_codes).tolist()]
+        if self._stage_order is None:
+            self._stage_order = _first_seen(self.stage_codes)
+        return [self.stages[code] for code in self._stage_order.tolist()]
 
 
 def _first_seen(codes):
