@@ -205,23 +205,22 @@ class CallCodes:
         self._journal_numbers = journal_numbers  # per code of the journal column
         self._sample_order = self._stage_order = None  # codes in first-seen order, once asked for
         # a stage the summary does not count errors for: assume it has some (its calls' errors are parsed)
-        self.stage_errors = {name: stage_errors.get(name, 1) for name in self.stages}
+        self._stage_errors = [stage_errors.get(name, 1) for name in self.stages]
 
     def journal_of(self, row):
         """The number of the journal (in ``journal_names``) holding index row ``row``."""
         return self._journal_numbers[self.columns.coded["journal"].codes[row]]
 
     def make_calls(self, make_call):
-        """``make_call(sample, stage, occurrence, columns, first row, end row)`` for each call, in recording
-        order (built by ``map``: a long run has 300,000 calls)."""
+        """``make_call(sample, stage, occurrence, columns, first row, end row, stage errors)`` for each call, in
+        recording order (built by ``map``: a long run has 300,000 calls)."""
         columns = self.columns
-        sample_objects = np.array(self.samples, dtype=object)  # one object per key, shared by its calls
-        stage_objects = np.array(self.stages, dtype=object)
         firsts = columns.starts.tolist()
         with collector_paused():
-            return list(map(make_call, sample_objects[self.sample_codes].tolist(),
-                            stage_objects[self.stage_codes].tolist(), self.occurrences.tolist(), repeat(columns),
-                            firsts, firsts[1:] + [columns.rows]))  # a call ends where the next starts
+            return list(map(make_call, _per_call(self.samples, self.sample_codes),
+                            _per_call(self.stages, self.stage_codes), self.occurrences.tolist(), repeat(columns),
+                            firsts, firsts[1:] + [columns.rows],  # a call ends where the next starts
+                            _per_call(self._stage_errors, self.stage_codes)))
 
     def sample_order(self):
         """The codes of the distinct samples in the order of their first call."""
@@ -238,6 +237,11 @@ class CallCodes:
         if self._stage_order is None:
             self._stage_order = _first_seen(self.stage_codes)
         return [self.stages[code] for code in self._stage_order.tolist()]
+
+
+def _per_call(values, codes):
+    """``values[code]`` for each code: one object per distinct value, shared by its calls."""
+    return np.fromiter(values, dtype=object, count=len(values))[codes].tolist()
 
 
 def _first_seen(codes):

@@ -460,15 +460,17 @@ class IndexedCall(_ParsedOnDemand):
     (``bmtrace.store.indexed_calls``); everything else is read from its journal line.
 
     A long run opens 300,000 of these: each holds only what is read call after call; where its line is
-    (journal, offset) and its stage's error count come from the run's ``CallCodes`` when parsing."""
+    (journal, offset) comes from the run's ``CallCodes`` when parsing."""
 
-    __slots__ = ("run", "sample", "stage", "occurrence", "_call", "_tensors", "_columns", "_first", "_end")
+    __slots__ = ("run", "sample", "stage", "occurrence", "_call", "_tensors", "_columns", "_first", "_end",
+                 "_stage_errors")
     _length = None  # the line runs to its newline
 
-    def __init__(self, run, sample, stage, occurrence, columns, first, end):
+    def __init__(self, run, sample, stage, occurrence, columns, first, end, stage_errors):
         self.run, self.sample, self.stage, self.occurrence = run, sample, stage, occurrence
         self._call = self._tensors = None
         self._columns, self._first, self._end = columns, first, end
+        self._stage_errors = stage_errors  # calls of this stage with an error, per the index summary
 
     def _forget(self):
         self._call = None
@@ -497,7 +499,7 @@ class IndexedCall(_ParsedOnDemand):
     @property
     def error(self):
         # a stage without a single error: every call's error is None (schema.parse_call drops empty ones)
-        return self.run._parsed_call(self).error if self.run._call_codes.stage_errors[self.stage] else None
+        return None if not self._stage_errors else self.run._parsed_call(self).error
 
     @property
     def may_have_op(self):
