@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import ntpath
 import posixpath
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
+from functools import partial
+
+import numpy as np
 
 from ..errors import AlignmentError, UsageError
+from ..store.indexed_calls import collector_paused
 
 
-class CallPair:
-    """One stage call of run A and its partner in run B; either side may be None."""
+class CallPair(namedtuple("CallPair", "sample sample_b stage stage_b occurrence call_a call_b")):
+    """One stage call of run A and its partner in run B; either side may be None.
 
-    __slots__ = ("sample", "sample_b", "stage", "stage_b", "occurrence", "call_a", "call_b")
+    A tuple: a long diff has 300,000 of these, made without running Python code for each."""
 
-    def __init__(self, sample, sample_b, stage, stage_b, occurrence, call_a, call_b):
-        self.sample, self.sample_b = sample, sample_b
-        self.stage, self.stage_b = stage, stage_b
-        self.occurrence = occurrence
-        self.call_a, self.call_b = call_a, call_b
+    __slots__ = ()
 
     def __repr__(self):
         return "<CallPair %s sample=%r #%d a=%s b=%s>" % (
@@ -81,6 +81,8 @@ def pair_samples(samples_a, samples_b, warnings):
     Returns:
         list of ``(key_a, key_b)`` in A's order, then B-only keys; ``MISSING`` marks an absent side.
     """
+    if samples_a == samples_b:
+        return [(s, s) for s in samples_a]  # the usual case: the same keys, in the same order
     in_b = set(samples_b)
     exact = set(s for s in samples_a if s in in_b)
     rest_a = [s for s in samples_a if s not in exact]
@@ -136,6 +138,12 @@ def _group_by_sample(run):
     return groups
 
 
+def _call_codes(run):
+    """The run's calls as arrays (``Run.call_codes``) when it is served from its index, else None."""
+    codes = getattr(run, "call_codes", None)
+    return codes() if codes is not None else None
+
+
 def align(run_a, run_b, stage_map=None):
     """Pair the stage calls of two opened runs.
 
@@ -166,10 +174,33 @@ def align(run_a, run_b, stage_map=None):
             return "%s (run B)" % name
         return name
 
-    groups_a = _group_by_sample(run_a)
-    groups_b = _group_by_sample(run_b)
-    out.sample_pairs = pair_samples(list(groups_a), list(groups_b), out.warnings)
-    for key_a, key_b in out.sample_pairs:
+    codes_a, codes_b = _call_codes(run_a), _call_codes(run_b)
+    if codes_a is not None and codes_b is not None:
+        samples_a, samples_b = run_a.samples(), run_b.samples()
+    else:
+        codes_a = codes_b = None
+        groups_a, groups_b = _group_by_sample(run_a), _group_by_sample(run_b)
+        samples_a, samples_b = list(groups_a), list(groups_b)
+    out.sample_pairs = pair_samples(samples_a, samples_b, out.warnings)
+    pairs = None
+    if codes_a is not None:
+        pairs = coded_pairs(out.sample_pairs, codes_a, run_a.calls(), codes_b, run_b.calls(), b_as_a)
+        if pairs is None:  # keys the arrays cannot tell apart: pair as below
+            groups_a, groups_b = _group_by_sample(run_a), _group_by_sample(run_b)
+    if pairs is None:
+        pairs = _pairs_by_sample(out.sample_pairs, groups_a, groups_b, b_as_a)
+    out.pairs = pairs
+    stages_b_as_a = [b_as_a(s) for s in stages_b]
+    out.stage_order = list(OrderedDict.fromkeys(list(stages_a) + stages_b_as_a))
+    _check_something_paired(out, run_a, run_b, stages_a, stages_b, samples_a, samples_b)
+    _note_unpaired_stages(out, stages_a, stages_b, b_as_a)
+    return out
+
+
+def _pairs_by_sample(sample_pairs, groups_a, groups_b, b_as_a):
+    """The CallPairs, sample pair by sample pair: A's calls with their partners, then B's unpaired calls."""
+    pairs = []
+    for key_a, key_b in sample_pairs:
         calls_a = groups_a[key_a] if key_a is not MISSING else []
         calls_b = groups_b[key_b] if key_b is not MISSING else []
         sample = key_a if key_a is not MISSING else key_b
@@ -178,21 +209,101 @@ def align(run_a, run_b, stage_map=None):
             by_key_b[(b_as_a(call.stage), call.occurrence)] = call
         for call in calls_a:
             partner = by_key_b.pop((call.stage, call.occurrence), None)
-            out.pairs.append(CallPair(
+            pairs.append(CallPair(
                 sample, key_b if partner is not None else None, call.stage,
                 partner.stage if partner is not None else None, call.occurrence, call, partner))
         for (stage, occurrence), call in by_key_b.items():
-            out.pairs.append(CallPair(sample, key_b, stage, call.stage, occurrence, None, call))
-    stages_b_as_a = [b_as_a(s) for s in stages_b]
-    out.stage_order = list(OrderedDict.fromkeys(list(stages_a) + stages_b_as_a))
-    _check_something_paired(out, run_a, run_b, stages_a, stages_b, groups_a, groups_b)
-    _note_unpaired_stages(out, stages_a, stages_b, b_as_a)
-    return out
+            pairs.append(CallPair(sample, key_b, stage, call.stage, occurrence, None, call))
+    return pairs
 
 
-def _check_something_paired(out, run_a, run_b, stages_a, stages_b, groups_a, groups_b):
+def coded_pairs(sample_pairs, codes_a, calls_a, codes_b, calls_b, b_as_a):
+    """What ``_pairs_by_sample`` gives, computed over the calls' code arrays (``indexed_calls.CallCodes``)
+    of two indexed runs instead of call by call; None when two calls of a side share a key (then only the
+    call-by-call pairing says which one pairs).
+
+    Each call gets the key (sample pair, stage in A's terms, occurrence); A's calls find their partner by
+    binary search among B's keys, and one stable sort puts the pairs in ``_pairs_by_sample``'s order.
+    """
+    if not len(codes_a.occurrences) or not len(codes_b.occurrences):
+        return None  # a side without calls: nothing for arrays to speed up
+    pair_of_a, pair_of_b = _sample_pair_numbers(sample_pairs, codes_a, codes_b)
+    stage_ids = {}
+    stage_of_a = [stage_ids.setdefault(name, len(stage_ids)) for name in codes_a.stages]
+    names_b_as_a = [b_as_a(name) for name in codes_b.stages]
+    stage_of_b = [stage_ids.setdefault(name, len(stage_ids)) for name in names_b_as_a]
+    occurrences = max(int(codes_a.occurrences.max()), int(codes_b.occurrences.max())) + 1
+    if (len(sample_pairs) + 1) * (len(stage_ids) + 1) * occurrences >= 2 ** 62:
+        return None  # keys that would overflow int64
+    pair_a, pair_b = pair_of_a[codes_a.sample_codes], pair_of_b[codes_b.sample_codes]
+    key_a = _call_keys(pair_a, np.asarray(stage_of_a)[codes_a.stage_codes], codes_a.occurrences, len(stage_ids),
+                       occurrences)
+    key_b = _call_keys(pair_b, np.asarray(stage_of_b)[codes_b.stage_codes], codes_b.occurrences, len(stage_ids),
+                       occurrences)
+    order_b = np.argsort(key_b, kind="stable")
+    sorted_b = key_b[order_b]
+    if _repeats(sorted_b) or _repeats(np.sort(key_a)):
+        return None
+    found = np.minimum(np.searchsorted(sorted_b, key_a), len(key_b) - 1)
+    hit = sorted_b[found] == key_a
+    partner = np.where(hit, order_b[found], -1)  # per A call, its B call (-1: none)
+    unpaired_b = np.ones(len(key_b), dtype=bool)
+    unpaired_b[partner[hit]] = False
+    unpaired_b = np.flatnonzero(unpaired_b)
+    # rows: A's calls (side 0), then B's unpaired calls (side 1), by sample pair, side, recording order
+    row_pair = np.concatenate((pair_a, pair_b[unpaired_b]))
+    row_side = np.concatenate((np.zeros(len(key_a), dtype=np.int8), np.ones(len(unpaired_b), dtype=np.int8)))
+    row_call = np.concatenate((np.arange(len(key_a)), unpaired_b))
+    order = np.lexsort((row_call, row_side, row_pair))
+    row_pair, row_call, a_row = row_pair[order], row_call[order], row_side[order] == 0
+    row_a = np.where(a_row, row_call, -1)  # -1 picks None
+    row_b = np.where(a_row, partner[row_a], row_call)
+    # stage in A's terms: A's names, then B's names as A's, in one list
+    row_stage = np.where(a_row, codes_a.stage_codes[row_a], len(codes_a.stages) + codes_b.stage_codes[row_b])
+    occurrence = np.where(a_row, codes_a.occurrences[row_a], codes_b.occurrences[row_b])
+    stage_b = np.where(row_b >= 0, codes_b.stage_codes[row_b], -1)
+    with collector_paused():
+        return list(map(partial(tuple.__new__, CallPair), zip(
+            _pick([a if a is not MISSING else b for a, b in sample_pairs], row_pair),
+            _pick([b for _, b in sample_pairs], np.where(row_b >= 0, row_pair, -1)),
+            _pick(list(codes_a.stages) + names_b_as_a, row_stage),
+            _pick(codes_b.stages, stage_b),
+            occurrence.tolist(), _pick(calls_a, row_a), _pick(calls_b, row_b))))
+
+
+def _sample_pair_numbers(sample_pairs, codes_a, codes_b):
+    """Per sample code of each run, the number of its sample pair (``pair_samples`` lists A's samples
+    first, in A's order)."""
+    order_a, order_b = codes_a.sample_order(), codes_b.sample_order()
+    number_a = np.full(len(codes_a.samples), -1, dtype=np.int64)
+    number_a[order_a] = np.arange(len(order_a))
+    number_b = np.full(len(codes_b.samples), -1, dtype=np.int64)
+    samples_b = [codes_b.samples[code] for code in order_b.tolist()]
+    if samples_b == [key_b for _, key_b in sample_pairs]:
+        number_b[order_b] = np.arange(len(order_b))  # the usual case: B's samples are A's, in A's order
+    else:
+        pair_of = {key_b: number for number, (_, key_b) in enumerate(sample_pairs) if key_b is not MISSING}
+        number_b[order_b] = [pair_of[key] for key in samples_b]
+    return number_a, number_b
+
+
+def _call_keys(pair, stage, occurrence, stages, occurrences):
+    return (pair * (stages + 1) + stage) * occurrences + occurrence
+
+
+def _repeats(sorted_keys):
+    return bool(len(sorted_keys) > 1 and (sorted_keys[1:] == sorted_keys[:-1]).any())
+
+
+def _pick(items, rows):
+    """``items[row]`` for each row, None for -1."""
+    # fromiter: assigning a list to an object array would ask each call for __array_interface__ (parsing it)
+    return np.fromiter(list(items) + [None], dtype=object, count=len(items) + 1)[rows].tolist()
+
+
+def _check_something_paired(out, run_a, run_b, stages_a, stages_b, samples_a, samples_b):
     """Fail loudly, listing both sides, when not a single call pairs."""
-    if out.paired_calls:
+    if any(p.call_a is not None and p.call_b is not None for p in out.pairs):
         return
     if not out.pairs:
         raise AlignmentError("nothing to compare: neither run A (%s) nor run B (%s) holds a stage "
@@ -203,8 +314,8 @@ def _check_something_paired(out, run_a, run_b, stages_a, stages_b, groups_a, gro
         "occurrence).\n  run A %s\n    stages:  %s\n    samples: %s\n  run B %s\n    stages:  %s\n"
         "    samples: %s\nIf the programs name their stages differently, pass --map A_STAGE=B_STAGE; "
         "if they key samples differently, use the same bmtrace.sample() keys in both."
-        % (run_a.path, _listing(stages_a), _listing(list(groups_a)), run_b.path, _listing(stages_b),
-           _listing(list(groups_b))))
+        % (run_a.path, _listing(stages_a), _listing(samples_a), run_b.path, _listing(stages_b),
+           _listing(samples_b)))
 
 
 def _listing(items, limit=12):

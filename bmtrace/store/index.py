@@ -76,7 +76,10 @@ def index_is_fresh(path):
 
 def read_fresh(path, columns):
     """``(table of those columns, summary)`` from RUN/index.parquet when it is up to date with the
-    journals and holds the summary ``build_index`` stores; None otherwise (or without pyarrow)."""
+    journals and holds the summary ``build_index`` stores; None otherwise (or without pyarrow).
+
+    The few-valued string columns come as the dictionary arrays the file stores (same values: decoding
+    them to one string per row would cost a third of the read)."""
     try:
         pq = require("pyarrow.parquet", package="pyarrow", extra="analysis", feature="the Parquet index")
     except MissingDependencyError:
@@ -91,7 +94,9 @@ def read_fresh(path, columns):
                 or stored.names != [column for column, _ in INDEX_COLUMNS]):
             return None
         # ParquetFile, not read_table: that imports pyarrow.dataset and pandas (half a second)
-        return pq.ParquetFile(index_path).read(columns=list(columns)), json.loads(metadata[SUMMARY_KEY])
+        dictionaries = [column for column in columns if column in _DICTIONARY_COLUMNS]
+        return (pq.ParquetFile(index_path, read_dictionary=dictionaries).read(columns=list(columns)),
+                json.loads(metadata[SUMMARY_KEY]))
     except Exception:  # a damaged or foreign index: the journals are the source of truth
         return None
 

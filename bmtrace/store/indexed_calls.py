@@ -15,6 +15,10 @@ Analysis only (pyarrow); the recording path never imports this.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
+from itertools import repeat
+
 import numpy as np
 
 from . import schema
@@ -29,15 +33,42 @@ _CODED_PER_TENSOR = ("role", "name", "kind", "dtype", "hash_alg", "meta")
 _UNIQUE = ("call_id", "hash", "payload")  # about one value per row
 
 
+def _numbers(array, dtype):
+    """The values of a numeric Arrow array (nulls: whatever its buffer holds), straight from its buffer:
+    ``to_numpy`` and ``pyarrow.compute`` would import pandas (half a second)."""
+    if array.type.bit_width != np.dtype(dtype).itemsize * 8:
+        raise ValueError("index column of type %s, not %s" % (array.type, dtype))
+    buffer = array.buffers()[1]
+    if buffer is None:
+        return np.zeros(len(array), dtype=dtype)
+    return np.frombuffer(buffer, dtype=dtype)[array.offset:array.offset + len(array)]
+
+
+def _nulls(array):
+    """Per row of an Arrow array, whether it is null (from its validity bitmap)."""
+    if not array.null_count:
+        return np.zeros(len(array), dtype=bool)
+    bits = np.unpackbits(np.frombuffer(array.buffers()[0], dtype=np.uint8), bitorder="little")
+    return bits[array.offset:array.offset + len(array)] == 0
+
+
 class _Coded:
-    """A string column with few distinct values: codes into one list of Python strings (None: null)."""
+    """A string column with few distinct values: codes into one list of Python strings (None: null).
 
-    __slots__ = ("values", "codes")
+    ``read_fresh`` reads these columns as the dictionaries Parquet stores, so the strings are neither
+    materialized per row nor encoded again; a plain string column is encoded here."""
 
-    def __init__(self, array, per_tensor):
-        encoded = array.dictionary_encode()
-        self.values = encoded.dictionary.to_pylist() + [None]
-        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    __slots__ = ("values", "codes", "_escaped")
+
+    def __init__(self, pa, array, per_tensor):
+        if not pa.types.is_dictionary(array.type):
+            array = array.dictionary_encode()
+        self.values = array.dictionary.to_pylist() + [None]
+        self._escaped = _Strings(pa, array.dictionary).escaped()  # one search of the text, not one per value
+        indices = array.indices
+        codes = _numbers(indices, "int%d" % indices.type.bit_width)
+        if indices.null_count:
+            codes = np.where(_nulls(indices), -1, codes).astype(np.int32)
         # Read for every tensor: a list, several times faster to index than an array (8 bytes a row, the
         # small ints shared). Read once a call: the array (4 bytes a row).
         self.codes = codes.tolist() if per_tensor else codes
@@ -46,7 +77,7 @@ class _Coded:
         return self.values[self.codes[row]]
 
     def escaped(self):
-        return any(schema.ESCAPE_MARK in value for value in self.values if value is not None)
+        return self._escaped
 
 
 class _Strings:
@@ -55,10 +86,13 @@ class _Strings:
     __slots__ = ("data", "offsets", "null")
 
     def __init__(self, pa, array):
-        array = array.cast(pa.large_string())
-        self.null = array.is_null().to_numpy(zero_copy_only=False)
+        if array.type not in (pa.string(), pa.large_string()):
+            raise ValueError("index column of type %s, not text" % array.type)
+        self.null = _nulls(array)
         _, offsets, data = array.buffers()
-        self.offsets = np.frombuffer(offsets, dtype=np.int64)[array.offset:array.offset + len(array) + 1]
+        offsets = np.frombuffer(offsets, dtype=np.int64 if array.type == pa.large_string() else np.int32) \
+            if offsets is not None else np.zeros(1, dtype=np.int64)
+        self.offsets = offsets[array.offset:array.offset + len(array) + 1].astype(np.int64)
         self.data = data.to_pybytes() if data is not None else b""
 
     def __getitem__(self, row):
@@ -76,10 +110,10 @@ class IndexColumns:
     def __init__(self, table):
         import pyarrow as pa
 
-        table = table.select(list(COLUMNS)).combine_chunks()
+        table = table.select(list(COLUMNS)).unify_dictionaries().combine_chunks()
         column = {name: table.column(name).chunk(0) if table.column(name).num_chunks else
                   pa.array([], type=table.schema.field(name).type) for name in COLUMNS}
-        self.coded = {name: _Coded(column[name], name in _CODED_PER_TENSOR)
+        self.coded = {name: _Coded(pa, column[name], name in _CODED_PER_TENSOR)
                       for name in _CODED_PER_CALL + _CODED_PER_TENSOR}
         self.strings = {name: _Strings(pa, column[name]) for name in _UNIQUE}
         self.escaped = any(c.escaped() for c in self.coded.values()) or any(
@@ -88,16 +122,15 @@ class IndexColumns:
         for name in ("occurrence", "journal_offset", "nan_count", "inf_count"):
             if column[name].null_count:
                 raise ValueError("index column %s has nulls" % name)
-            ints[name] = column[name].to_numpy(zero_copy_only=False).astype(np.int64)
+            ints[name] = _numbers(column[name], "int64").astype(np.int64)
         self.ints = ints
         self.tensor_coded = tuple(self.coded[name] for name in ("name", "kind", "dtype", "hash_alg", "meta"))
         self.hashes, self.payloads = self.strings["hash"], self.strings["payload"]
         self.nan_count, self.inf_count = ints["nan_count"].tolist(), ints["inf_count"].tolist()
         shape = column["shape"]
-        self.shape_null = shape.is_null().to_numpy(zero_copy_only=False)
-        self.shape_offsets = shape.offsets.to_numpy(zero_copy_only=False)
-        self.shape_values = shape.values.to_numpy(zero_copy_only=False) if len(shape.values) else \
-            np.zeros(0, dtype=np.int64)
+        self.shape_null = _nulls(shape)
+        self.shape_offsets = _numbers(shape.offsets, "int32")
+        self.shape_values = _numbers(shape.values, "int64")
         self.rows = table.num_rows
         journal, offset = self.coded["journal"].codes, self.ints["journal_offset"]
         if self.rows:
@@ -113,13 +146,11 @@ class IndexColumns:
         return tuple(self.shape_values[self.shape_offsets[row]:self.shape_offsets[row + 1]].tolist())
 
 
-def indexed_calls(table, summary, journal_names, make_call):
-    """A run's calls from its fresh index ``table`` and ``summary``, or None when the index cannot
-    stand in for the journals (then the run reads them as usual).
+def indexed_calls(table, summary, journal_names):
+    """A run's calls from its fresh index ``table`` and ``summary`` as ``CallCodes``, or None when the index
+    cannot stand in for the journals (then the run reads them as usual).
 
-    ``journal_names``: the run's journals, run-relative with "/" (the index's "journal" column);
-    ``make_call(sample, stage, occurrence, journal number, offset, columns, first row, end row, stage
-    errors)`` builds one call.
+    ``journal_names``: the run's journals, run-relative with "/" (the index's "journal" column).
     """
     if summary.get("torn_lines") or summary.get("problems"):
         return None  # the skipped lines are reported from the journals, with their line numbers
@@ -127,28 +158,95 @@ def indexed_calls(table, summary, journal_names, make_call):
     stages = summary.get("stages") or []
     if columns.escaped or len(columns.starts) != sum(int(s.get("calls", 0)) for s in stages):
         return None  # text the index had to escape, or calls without a tensor (no row of their own)
-    errors = {s.get("stage"): int(s.get("errors", 0)) for s in stages}
     numbers = {name: number for number, name in enumerate(journal_names)}
-    journal_number = []
-    for name in columns.coded["journal"].values:
-        if name is not None and name not in numbers:
-            return None  # a journal the index names but the run does not hold
-        journal_number.append(numbers.get(name))
-    coded = columns.coded
-    sample, stage, journal = coded["sample"], coded["stage"], coded["journal"]
-    occurrence, offset = columns.ints["occurrence"], columns.ints["journal_offset"]
-    starts = columns.starts
-    numbers = [journal_number[code] for code in journal.codes[starts].tolist()]
-    if None in numbers:
-        return None
-    # one Python object per distinct sample key and stage, whatever the number of calls
-    samples = [sample.values[code] for code in sample.codes[starts].tolist()]
-    stages = [stage.values[code] for code in stage.codes[starts].tolist()]
-    stage_errors = {name: errors.get(name, 1) for name in set(stages)}
-    return [make_call(key, name, number_of_occurrence, number, line_offset, columns, first, end, stage_errors[name])
-            for key, name, number_of_occurrence, number, line_offset, first, end in zip(
-                samples, stages, occurrence[starts].tolist(), numbers, offset[starts].tolist(), starts.tolist(),
-                columns.ends.tolist())]
+    if any(name not in numbers for name in columns.coded["journal"].values[:-1]):
+        return None  # a journal the index names but the run does not hold
+    if (columns.coded["journal"].codes[columns.starts] < 0).any():
+        return None  # a call without a journal
+    errors = {s.get("stage"): int(s.get("errors", 0)) for s in stages}
+    return CallCodes(columns, [numbers[name] for name in columns.coded["journal"].values[:-1]], errors)
+
+
+@contextlib.contextmanager
+def collector_paused():
+    """Build many long-lived objects (a long run's calls, their pairs) without the cyclic collector: it
+    would walk the growing heap of them, which holds no garbage, several times over (a fifth of opening
+    two 100k-sample runs). Collection resumes, as the program had it, after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _normalized(coded, rows):
+    """``coded``'s codes at ``rows``, null (-1) as the index of the None ending its values."""
+    codes = coded.codes[rows]
+    return np.where(codes < 0, len(coded.values) - 1, codes)
+
+
+class CallCodes:
+    """The calls of an indexed run as arrays, one entry per call in recording order: what alignment needs
+    (sample, stage, occurrence) and what each ``IndexedCall`` is built from.
+
+    ``samples``/``stages``: distinct values (one Python object each; None for a null); ``sample_codes``/
+    ``stage_codes`` index them.
+    """
+
+    def __init__(self, columns, journal_numbers, stage_errors):
+        starts = columns.starts
+        self.columns = columns
+        self.samples, self.stages = columns.coded["sample"].values, columns.coded["stage"].values
+        self.sample_codes = _normalized(columns.coded["sample"], starts)
+        self.stage_codes = _normalized(columns.coded["stage"], starts)
+        self.occurrences = columns.ints["occurrence"][starts]
+        self._journal_numbers = journal_numbers  # per code of the journal column
+        self._sample_order = self._stage_order = None  # codes in first-seen order, once asked for
+        # a stage the summary does not count errors for: assume it has some (its calls' errors are parsed)
+        self._stage_errors = [stage_errors.get(name, 1) for name in self.stages]
+
+    def journal_of(self, row):
+        """The number of the journal (in ``journal_names``) holding index row ``row``."""
+        return self._journal_numbers[self.columns.coded["journal"].codes[row]]
+
+    def make_calls(self, make_call):
+        """``make_call(sample, stage, occurrence, columns, first row, end row, stage errors)`` for each call, in
+        recording order (built by ``map``: a long run has 300,000 calls)."""
+        columns = self.columns
+        firsts = columns.starts.tolist()
+        with collector_paused():
+            return list(map(make_call, _per_call(self.samples, self.sample_codes),
+                            _per_call(self.stages, self.stage_codes), self.occurrences.tolist(), repeat(columns),
+                            firsts, firsts[1:] + [columns.rows],  # a call ends where the next starts
+                            _per_call(self._stage_errors, self.stage_codes)))
+
+    def sample_order(self):
+        """The codes of the distinct samples in the order of their first call."""
+        if self._sample_order is None:
+            self._sample_order = _first_seen(self.sample_codes)
+        return self._sample_order
+
+    def samples_in_order(self):
+        """Distinct sample keys in the order of their first call (``Run.samples``)."""
+        return [self.samples[code] for code in self.sample_order().tolist()]
+
+    def stages_in_order(self):
+        """Distinct stage names in the order of their first call (``Run.stages``)."""
+        if self._stage_order is None:
+            self._stage_order = _first_seen(self.stage_codes)
+        return [self.stages[code] for code in self._stage_order.tolist()]
+
+
+def _per_call(values, codes):
+    """``values[code]`` for each code: one object per distinct value, shared by its calls."""
+    return np.fromiter(values, dtype=object, count=len(values))[codes].tolist()
+
+
+def _first_seen(codes):
+    distinct, first = np.unique(codes, return_index=True)
+    return distinct[np.argsort(first)]
 
 
 class IndexedTensor:

@@ -7,6 +7,7 @@ Reading never writes: the Parquet index is built by ``bmtrace.store.index.build_
 """
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import threading
@@ -85,6 +86,7 @@ class Run:
         self._journal_names = None  # their run-relative names (Call.location)
         self._lock = threading.Lock()  # lazy calls are parsed from the diff's prefetch thread too
         self._files = {}  # journal number -> its file, open while lazy calls are read from it
+        self._call_codes = None  # indexed_calls.CallCodes of the calls, when served from the index
 
     def __repr__(self):
         return "<bmtrace.Run %s side=%r>" % (self.path, self.side)
@@ -243,19 +245,23 @@ class Run:
         journals = sorted(glob.glob(os.path.join(self.path, layout.JOURNAL_DIR, "*.jsonl")))
         names = [_relative(self.path, journal) for journal in journals]
 
-        def make_call(sample, stage, occurrence, journal, offset, columns, first, end, stage_errors):
-            return IndexedCall(self, sample, stage, occurrence, journal, offset, columns, first, end, stage_errors)
-
         try:
-            calls = indexed_calls.indexed_calls(table, summary, names, make_call)
+            codes = indexed_calls.indexed_calls(table, summary, names)
+            if codes is None:
+                return False
+            calls = codes.make_calls(functools.partial(IndexedCall, self))
         except (ValueError, TypeError, KeyError, AttributeError, IndexError):  # a foreign or damaged index
-            return False
-        if calls is None:
             return False
         self._journals, self._journal_names = journals, names
         self._parsed = deque()
-        self._calls = calls
+        self._calls, self._call_codes = calls, codes
         return True
+
+    def call_codes(self):
+        """The calls' samples, stages and occurrences as arrays (``indexed_calls.CallCodes``, calls in
+        ``calls()`` order) when they are served from the index, else None."""
+        self._load()
+        return self._call_codes
 
     def _read_journal(self, journal):
         """``(record, (journal, offset))`` of each valid line of ``journal``."""
@@ -281,16 +287,24 @@ class Run:
 
     def calls(self, sample=ANY_SAMPLE, stage=None):
         """Calls in recording order, optionally only of one sample (None is a valid key) and/or stage."""
+        if sample is ANY_SAMPLE and stage is None:
+            return list(self._load())
         return [c for c in self._load()
                 if (sample is ANY_SAMPLE or c.sample == sample) and (stage is None or c.stage == stage)]
 
     def samples(self):
         """Sample keys in first-seen order; None stands for records made outside any sample."""
-        return list(OrderedDict.fromkeys(c.sample for c in self._load()))
+        calls = self._load()
+        if self._call_codes is not None:
+            return self._call_codes.samples_in_order()
+        return list(OrderedDict.fromkeys(c.sample for c in calls))
 
     def stages(self):
         """Stage names in the order of their first call."""
-        return list(OrderedDict.fromkeys(c.stage for c in self._load()))
+        calls = self._load()
+        if self._call_codes is not None:
+            return self._call_codes.stages_in_order()
+        return list(OrderedDict.fromkeys(c.stage for c in calls))
 
     def tensors(self):
         """Every recorded tensor, inputs then outputs per call."""
@@ -402,19 +416,10 @@ def _checked_process(proc):
 LAZY_CACHE_CALLS = 1024
 
 
-class LazyCall:
-    """A call of a lazy ``Run``: sample, stage and occurrence at hand, every other ``Call`` attribute
-    read from its journal line on first use (see ``Run``)."""
+class _ParsedOnDemand:
+    """What the calls of a lazy run share: an attribute they do not hold is the parsed call's."""
 
-    __slots__ = ("run", "sample", "stage", "occurrence", "_journal", "_offset", "_length", "_call")
-
-    def __init__(self, run, sample, stage, occurrence, journal, offset, length):
-        self.run, self.sample, self.stage, self.occurrence = run, sample, stage, occurrence
-        self._journal, self._offset, self._length = journal, offset, length
-        self._call = None  # the parsed Call while it is among the recent ones
-
-    def _forget(self):
-        self._call = None
+    __slots__ = ()
 
     def __getattr__(self, name):  # only for names not in __slots__: the parsed call's
         call = self._call
@@ -434,24 +439,50 @@ class LazyCall:
         return self.run._parsed_call(self).output(name)
 
 
-class IndexedCall(LazyCall):
+class LazyCall(_ParsedOnDemand):
+    """A call of a lazy ``Run``: sample, stage and occurrence at hand, every other ``Call`` attribute
+    read from its journal line on first use (see ``Run``)."""
+
+    __slots__ = ("run", "sample", "stage", "occurrence", "_journal", "_offset", "_length", "_call")
+
+    def __init__(self, run, sample, stage, occurrence, journal, offset, length):
+        self.run, self.sample, self.stage, self.occurrence = run, sample, stage, occurrence
+        self._journal, self._offset, self._length = journal, offset, length
+        self._call = None  # the parsed Call while it is among the recent ones
+
+    def _forget(self):
+        self._call = None
+
+
+class IndexedCall(_ParsedOnDemand):
     """A lazy call found through the run's fresh index: its id, parent, mode and tensors (names, kinds,
     dtypes, shapes, hashes) come from the index, so call pairs settled by their hashes are never parsed
-    (``bmtrace.store.indexed_calls``); everything else is read from its journal line."""
+    (``bmtrace.store.indexed_calls``); everything else is read from its journal line.
 
-    __slots__ = ("_columns", "_first", "_end", "_stage_errors", "_tensors")
+    A long run opens 300,000 of these: each holds only what is read call after call; where its line is
+    (journal, offset) comes from the run's ``CallCodes`` when parsing."""
 
-    def __init__(self, run, sample, stage, occurrence, journal, offset, columns, first, end, stage_errors):
-        # LazyCall's fields, set here rather than through super(): a long run opens 300,000 of these
+    __slots__ = ("run", "sample", "stage", "occurrence", "_call", "_tensors", "_columns", "_first", "_end",
+                 "_stage_errors")
+    _length = None  # the line runs to its newline
+
+    def __init__(self, run, sample, stage, occurrence, columns, first, end, stage_errors):
         self.run, self.sample, self.stage, self.occurrence = run, sample, stage, occurrence
-        self._journal, self._offset, self._length, self._call = journal, offset, None, None
+        self._call = self._tensors = None
         self._columns, self._first, self._end = columns, first, end
         self._stage_errors = stage_errors  # calls of this stage with an error, per the index summary
-        self._tensors = None
 
     def _forget(self):
         self._call = None
         self._tensors = None
+
+    @property
+    def _journal(self):
+        return self.run._call_codes.journal_of(self._first)
+
+    @property
+    def _offset(self):
+        return int(self._columns.ints["journal_offset"][self._first])
 
     @property
     def id(self):
