@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..codecs.sketch import decode_values, positions
+from ..codecs.sketch import decode_values, element_count, positions
 
 _STATS = ("min", "max", "mean", "std")
 
@@ -47,7 +47,7 @@ def sketch_evidence(ta, tb, shape, rtol=0.0):
     va, vb = decode_values(doc_a, shape), decode_values(doc_b, shape)
     if va is None or vb is None:
         return None
-    size = _size(shape)
+    size = element_count(shape)
     ev = SketchEvidence()
     ev.size = size
     a, b, where = _common_sample(va, vb, shape, size)
@@ -60,13 +60,6 @@ def sketch_evidence(ta, tb, shape, rtol=0.0):
     _value_figures(ev, a.astype(np.float64), b.astype(np.float64), where, rtol)
     _channel_figures(ev, doc_a, doc_b)
     return ev
-
-
-def _size(shape):
-    """Elements in ``shape``: what ``np.prod(shape, dtype=np.int64)`` gives, without a numpy call when
-    the product fits in int64 (it wraps around otherwise, and a trace is untrusted data)."""
-    size = math.prod(shape)
-    return size if -(1 << 63) <= size < (1 << 63) else int(np.prod(shape, dtype=np.int64))
 
 
 def _common_sample(va, vb, shape, size):
