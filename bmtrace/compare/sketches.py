@@ -132,14 +132,14 @@ def _channel_table(doc):
     if not isinstance(channels, dict):
         return None
     try:
-        table = [list(map(float, channels[s])) for s in _STATS]
+        mins, maxs, means, stds = [list(map(float, channels[s])) for s in _STATS]
     except (KeyError, TypeError, ValueError):
         return None
-    width = len(table[0])
-    if not 1 <= width <= 4 or any(len(row) != width for row in table) or not all(
-            map(math.isfinite, itertools.chain.from_iterable(table))):
+    width = len(mins)
+    if not (1 <= width <= 4 and len(maxs) == width and len(means) == width and len(stds) == width) or not all(
+            map(math.isfinite, mins + maxs + means + stds)):
         return None
-    return list(zip(*table))
+    return list(zip(mins, maxs, means, stds))
 
 
 def _cost(stats_a, stats_b):
