@@ -184,20 +184,48 @@ def channel_stats(data, axis):
             "channels": {"min": low.tolist(), "max": high.tolist(), "mean": mean.tolist(), "std": std.tolist()}}
 
 
+def element_count(shape):
+    """Elements in ``shape`` (a tuple of ints): what ``np.prod(shape, dtype=np.int64)`` gives, without a
+    numpy call when the product fits in int64 (it wraps around otherwise, and a trace is untrusted data)."""
+    size = math.prod(shape)
+    return size if -(1 << 63) <= size < (1 << 63) else int(np.prod(shape, dtype=np.int64))
+
+
 def decode_values(doc, shape):
     """The sampled values of a recorded sketch as a 1-D array, or None when ``doc`` is not a valid
-    sketch of this shape (a trace is untrusted data: anything malformed is ignored, never trusted)."""
+    sketch of ``shape`` (a tuple of ints; a trace is untrusted data: anything malformed is ignored, never
+    trusted)."""
     if not isinstance(doc, dict) or doc.get("scheme") != SCHEME:
         return None
     try:
         k = int(doc["k"])
-        dtype = np.dtype(str(doc["dtype"]))
-        if dtype.kind not in "iuf" or dtype.names is not None or k <= 0:
+        dtype = _value_dtype(doc["dtype"])
+        if dtype is None or k <= 0:
             return None
         raw = base64.b64decode(doc["values"], validate=True)
-        size = int(np.prod(shape, dtype=np.int64)) if shape else 1
-        if len(raw) != k * dtype.itemsize or k > size:
+        if len(raw) != k * dtype.itemsize or k > element_count(shape):
             return None
         return np.frombuffer(raw, dtype=dtype)
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def _value_dtype(name):
+    """The numpy dtype a sketch's "dtype" field names when it is a plain integer or float one, else None
+    (raises TypeError/ValueError for what is no dtype at all). Kept per name: a run uses a few."""
+    try:
+        return _value_dtypes[name]
+    except (KeyError, TypeError):  # not seen yet, or not a string
+        pass
+    dtype = np.dtype(str(name))
+    if dtype.kind not in "iuf" or dtype.names is not None:
+        dtype = None
+    if type(name) is str:
+        with _cache_lock:
+            if len(_value_dtypes) >= _CACHE_LIMIT:
+                _value_dtypes.clear()
+            _value_dtypes[name] = dtype
+    return dtype
+
+
+_value_dtypes = {}  # sketch "dtype" text -> its dtype, or None when no sketch may hold that dtype

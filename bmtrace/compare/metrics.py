@@ -21,6 +21,9 @@ CHUNK_ELEMENTS = 1 << 16
 # From 512k elements a pair is split over two threads (a 640x480x3 image: 25% faster with a core
 # free, no slower on a busy machine); below, the hand-off costs more than it saves.
 PARALLEL_ELEMENTS = 1 << 19
+# Up to this many elements (a stats-mode sketch that holds a whole tensor: at most 1,024) a pair is one
+# chunk in fresh temporaries, without the accumulator, whose bookkeeping costs more than the arithmetic.
+SMALL_ELEMENTS = 1 << 10
 
 # Dot products are sums of elementwise products, never np.dot/np.vdot: those go through
 # multi-threaded OpenBLAS, whose spinning threads slowed a diff tenfold on a busy 2-core machine.
@@ -57,9 +60,13 @@ class ArrayMetrics:
         "nonfinite_mismatch",
     )
 
-    def __init__(self, **values):
-        for key in self.__slots__:
-            setattr(self, key, values.get(key))
+    def __init__(self, size=None, max_abs_diff=None, max_abs_index=None, mean_abs_diff=None, max_rel_diff=None,
+                 cosine=None, euclidean_similarity=None, mse=None, equal_ratio=None, min_atol=None,
+                 nonfinite_mismatch=None):
+        self.size, self.max_abs_diff, self.max_abs_index = size, max_abs_diff, max_abs_index
+        self.mean_abs_diff, self.max_rel_diff, self.cosine = mean_abs_diff, max_rel_diff, cosine
+        self.euclidean_similarity, self.mse, self.equal_ratio = euclidean_similarity, mse, equal_ratio
+        self.min_atol, self.nonfinite_mismatch = min_atol, nonfinite_mismatch
 
     def __repr__(self):
         fields = ", ".join("%s=%r" % (k, getattr(self, k)) for k in self.__slots__)
@@ -95,27 +102,16 @@ class _Accumulator:
             np.abs(d, out=d)
         self.valid += n
         i = int(d.argmax()) if top is None else top
-        m = float(d[i])
-        t = self.t[:n]
-        xx = _dot(x, x, t)
+        m, sums, equal, max_rel, min_atol = _finite_figures(x, y, d, i, self.t[:n], self.rtol)
+        self.sums.append(sums)
+        self.equal += equal
         if m == 0.0:
-            # Identical chunk: x.y = y.y = x.x and every difference metric of it is zero.
-            self.sums.append((xx, xx, xx, 0.0, 0.0))
-            self.equal += n
             return
-        self.sums.append((xx, _dot(y, y, t), _dot(x, y, t), _dot(d, d, t), _total(d)))
-        self.equal += n - int(np.count_nonzero(d != 0))
         if m > self.max_abs or self.max_index is None:
             self.max_abs = m
             self.max_index = index_of(i)
-        self.max_rel = max(self.max_rel, _max_relative(d, x, t))
-        if self.rtol > 0:
-            np.abs(x, out=t)
-            np.multiply(t, self.rtol, out=t)
-            np.subtract(d, t, out=t)
-            self.min_atol = max(self.min_atol, float(t.max()))
-        else:
-            self.min_atol = max(self.min_atol, m)
+        self.max_rel = max(self.max_rel, max_rel)
+        self.min_atol = max(self.min_atol, min_atol)
 
     def add_chunk(self, x, y, base):
         """Fold in one chunk, routing non-finite values away from the finite metrics."""
@@ -150,59 +146,85 @@ class _Accumulator:
         self.equal += later.equal
         self.mismatch += later.mismatch
 
-    def _fold(self):
-        self.dot_xx = self.dot_yy = self.dot_xy = self.sse = self.sum_abs = 0.0
-        for xx, yy, xy, sse, sum_abs in self.sums:
-            self.dot_xx += xx
-            self.dot_yy += yy
-            self.dot_xy += xy
-            self.sse += sse
-            self.sum_abs += sum_abs
-
     def result(self, size):
         """Turn the sums into an ArrayMetrics."""
-        self._fold()
-        if self.dot_xx == 0.0 and self.dot_yy == 0.0:
-            cosine = 1.0  # both all-zero: identical direction by convention
-        elif self.dot_xx == 0.0 or self.dot_yy == 0.0:
-            cosine = 0.0
-        else:
-            cosine = self.dot_xy / math.sqrt(self.dot_xx * self.dot_yy)
-            cosine = max(-1.0, min(1.0, cosine))
-        # tpu-mlir's npz_tool "euclidean similarity": 1 - |a - b| / |(a + b) / 2|.
-        half_sum = math.sqrt(max(self.dot_xx + self.dot_yy + 2.0 * self.dot_xy, 0.0)) / 2.0
-        if half_sum > 0.0:
-            euclidean = 1.0 - math.sqrt(self.sse) / half_sum
-        else:
-            euclidean = 1.0 if self.sse == 0.0 else 0.0
-        return ArrayMetrics(
-            size=size,
-            euclidean_similarity=euclidean,
-            max_abs_diff=self.max_abs,
-            max_abs_index=self.max_index if self.max_index is not None else (0 if size else None),
-            mean_abs_diff=self.sum_abs / self.valid if self.valid else 0.0,
-            max_rel_diff=self.max_rel,
-            cosine=cosine,
-            mse=self.sse / self.valid if self.valid else 0.0,
-            equal_ratio=self.equal / size if size else 1.0,
-            min_atol=max(0.0, self.min_atol),
-            nonfinite_mismatch=self.mismatch,
-        )
+        return _metrics(size, self.sums, self.max_abs, self.max_index, self.max_rel, self.min_atol, self.valid,
+                        self.equal, self.mismatch)
+
+
+def _finite_figures(x, y, d, i, t, rtol):
+    """The figures of finite ``x``, ``y`` with ``d = |x - y|`` and ``i`` its argmax, using the buffer ``t``:
+    (max |x - y|, (x.x, y.y, x.y, sum of squared diffs, sum of abs diffs), equal elements, max relative
+    diff, min atol for ``rtol``)."""
+    n = x.size
+    m = float(d[i])
+    xx = _dot(x, x, t)
+    if m == 0.0:
+        # Identical values: x.y = y.y = x.x and every difference figure is zero.
+        return m, (xx, xx, xx, 0.0, 0.0), n, 0.0, 0.0
+    sums = (xx, _dot(y, y, t), _dot(x, y, t), _dot(d, d, t), float(_sum(d)))
+    equal = n - int(np.count_nonzero(d))  # d = |x - y| holds no NaN
+    max_rel = _max_relative(d, x, t)
+    if rtol > 0:
+        np.abs(x, out=t)
+        np.multiply(t, rtol, out=t)
+        np.subtract(d, t, out=t)
+        min_atol = float(_max(t))
+    else:
+        min_atol = m
+    return m, sums, equal, max_rel, min_atol
+
+
+def _metrics(size, sums, max_abs, max_index, max_rel, min_atol, valid, equal, mismatch):
+    """The ArrayMetrics of a pair from its per-chunk sums (folded in chunk order) and running figures."""
+    dot_xx = dot_yy = dot_xy = sse = sum_abs = 0.0
+    for xx, yy, xy, chunk_sse, chunk_abs in sums:
+        dot_xx += xx
+        dot_yy += yy
+        dot_xy += xy
+        sse += chunk_sse
+        sum_abs += chunk_abs
+    if dot_xx == 0.0 and dot_yy == 0.0:
+        cosine = 1.0  # both all-zero: identical direction by convention
+    elif dot_xx == 0.0 or dot_yy == 0.0:
+        cosine = 0.0
+    else:
+        cosine = dot_xy / math.sqrt(dot_xx * dot_yy)
+        cosine = max(-1.0, min(1.0, cosine))
+    # tpu-mlir's npz_tool "euclidean similarity": 1 - |a - b| / |(a + b) / 2|.
+    half_sum = math.sqrt(max(dot_xx + dot_yy + 2.0 * dot_xy, 0.0)) / 2.0
+    if half_sum > 0.0:
+        euclidean = 1.0 - math.sqrt(sse) / half_sum
+    else:
+        euclidean = 1.0 if sse == 0.0 else 0.0
+    return ArrayMetrics(
+        size=size,
+        euclidean_similarity=euclidean,
+        max_abs_diff=max_abs,
+        max_abs_index=max_index if max_index is not None else (0 if size else None),
+        mean_abs_diff=sum_abs / valid if valid else 0.0,
+        max_rel_diff=max_rel,
+        cosine=cosine,
+        mse=sse / valid if valid else 0.0,
+        equal_ratio=equal / size if size else 1.0,
+        min_atol=max(0.0, min_atol),
+        nonfinite_mismatch=mismatch,
+    )
 
 
 def _max_relative(d, x, q):
     """max(d / |x|) over x != 0, using the buffer ``q``.
 
-    |d| / |x| is |d / x| bit for bit, so one division and a max and a min of the signed quotients
-    replace taking |x| first.
+    |d| / |x| is |d / x| bit for bit, so one division and an abs in place replace taking |x| first.
+    (The sign of a zero result may differ from other ways of taking it; callers fold it with max(0.0, ..).)
     """
     np.divide(d, x, out=q)
-    # fmax/fmin skip the NaN of 0/0; an Inf means a zero reference with a non-zero difference, which
-    # is excluded by definition: only then take the slower masked route.
-    top = max(float(np.fmax.reduce(q)), -float(np.fmin.reduce(q)))
+    np.abs(q, out=q)
+    # fmax skips the NaN of 0/0; an Inf means a zero reference with a non-zero difference, which is
+    # excluded by definition: only then take the slower masked route.
+    top = float(_fmax(q))
     if math.isfinite(top):
         return top
-    np.abs(q, out=q)
     finite = q[np.isfinite(q)]
     return float(finite.max()) if finite.size else 0.0
 
@@ -234,6 +256,10 @@ def array_metrics(a, b, rtol=0.0, chunk=CHUNK_ELEMENTS, threads=2):
     fb = _flat(b, "b")
     size = fa.size
     dtype = work_dtype(a.dtype, b.dtype)
+    if 0 < size <= min(SMALL_ELEMENTS, chunk):
+        small = _small_pair(fa, fb, rtol, dtype)
+        if small is not None:
+            return small
     chunks = -(-size // chunk) if size else 0
     if size >= PARALLEL_ELEMENTS and chunks >= 2 and threads > 1:
         # Two halves (on chunk boundaries) on two cores; the ufuncs release the GIL.
@@ -246,14 +272,58 @@ def array_metrics(a, b, rtol=0.0, chunk=CHUNK_ELEMENTS, threads=2):
     return acc.result(size)
 
 
+def _small_pair(fa, fb, rtol, dtype):
+    """``array_metrics`` of a small pair of finite values, bit for bit what ``_sweep`` computes for one
+    chunk; None when a value is NaN or Inf (the chunk route sets those apart).
+
+    The same operations as ``_finite_figures``, but the five sums are the rows of one reduction: a numpy
+    reduction costs microseconds however short, and a row's pairwise sum is the sum of that row alone.
+    """
+    x = fa if fa.dtype == dtype else fa.astype(dtype)
+    y = fb if fb.dtype == dtype else fb.astype(dtype)
+    n = x.size
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        d = np.subtract(x, y)
+        np.abs(d, out=d)
+        i = int(d.argmax())
+        m = float(d[i])
+        if not math.isfinite(m):
+            return None
+        if m == 0.0:
+            xx = float(_sum(np.multiply(x, x)))
+            return _metrics(n, ((xx, xx, xx, 0.0, 0.0),), m, None, 0.0, 0.0, n, n, 0)
+        rows = np.empty((5, n), x.dtype)
+        np.multiply(x, x, out=rows[0])
+        np.multiply(y, y, out=rows[1])
+        np.multiply(x, y, out=rows[2])
+        np.multiply(d, d, out=rows[3])
+        rows[4] = d
+        sums = tuple(_sum(rows, axis=1).tolist())
+        equal = n - int(np.count_nonzero(d))  # d = |x - y| holds no NaN
+        t = rows[0]
+        max_rel = _max_relative(d, x, t)
+        if rtol > 0:
+            np.abs(x, out=t)
+            np.multiply(t, float(rtol), out=t)
+            np.subtract(d, t, out=t)
+            min_atol = float(_max(t))
+        else:
+            min_atol = m
+    # max(0.0, ...) as the accumulator folds a chunk's figures into its starting zeros
+    return _metrics(n, (sums,), m, i, max(0.0, max_rel), max(0.0, min_atol), n, equal, 0)
+
+
 def _dot(x, y, t):
     # multiply, then numpy's pairwise sum: about half of the pass, but einsum (one pass, no temporary)
     # accumulates float32 in SIMD lanes and moved cosines by 1e-5 relative on real tensors.
-    return float(np.multiply(x, y, out=t).sum())
+    return float(_sum(np.multiply(x, y, out=t)))
 
 
-def _total(d):
-    return float(d.sum())
+# ``x.sum()`` and ``x.max()`` are these reductions behind two Python-level calls, which cost more than
+# the reduction of a small chunk; same loops, same results.
+_sum = np.add.reduce
+_max = np.maximum.reduce
+_fmax = np.fmax.reduce
 
 
 def _sweep(fa, fb, begin, end, rtol, dtype, chunk):
@@ -291,7 +361,7 @@ def _scratch(name, dtype, n):
     cache = getattr(_local, "buffers", None)
     if cache is None:
         cache = _local.buffers = {}
-    key = (name, np.dtype(dtype))
+    key = (name, dtype)  # a dtype or a scalar type, as each caller always passes it
     buffer = cache.get(key)
     if buffer is None or buffer.size < n:
         buffer = np.empty(max(n, 1), dtype)

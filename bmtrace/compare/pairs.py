@@ -6,6 +6,8 @@ payloads, scalar values, or, for stats-mode records, the recorded statistics.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .metrics import CHUNK_ELEMENTS, array_metrics, image_peak, psnr
@@ -132,7 +134,7 @@ def compare_arrays(a, b, tol=None, *, name="out", role=None, stage=None, rules=N
     result.min_atol = m.min_atol
     result.nonfinite_mismatch = m.nonfinite_mismatch
     if m.max_abs_index is not None and a.size:
-        result.max_abs_index = tuple(int(i) for i in np.unravel_index(m.max_abs_index, a.shape))
+        result.max_abs_index = unravel(m.max_abs_index, a.shape)
     if image_like is None:
         image_like = looks_like_image(a, meta_a) or looks_like_image(b, meta_b)
     if image_like:
@@ -141,6 +143,20 @@ def compare_arrays(a, b, tol=None, *, name="out", role=None, stage=None, rules=N
     if m.nonfinite_mismatch:
         _describe_nonfinite(result, a, b)
     return result
+
+
+def unravel(index, shape):
+    """``np.unravel_index`` as ints, by division for the common case (no numpy call per pair)."""
+    if not shape:
+        return ()
+    index = int(index)
+    if not 0 <= index < math.prod(shape):
+        return tuple(int(i) for i in np.unravel_index(index, shape))  # numpy names the problem
+    out = []
+    for dim in reversed(shape):
+        index, rest = divmod(index, dim)
+        out.append(rest)
+    return tuple(reversed(out))
 
 
 def _describe_nonfinite(result, a, b):

@@ -6,12 +6,9 @@ the recorded statistics and sketches, which give lower bounds on the max abs dif
 """
 from __future__ import annotations
 
-import math
 import threading
 
-import numpy as np
-
-from .pairs import compare_arrays, compare_values, pair_is_float
+from .pairs import compare_arrays, compare_values, pair_is_float, unravel
 from .results import Status, TensorComparison
 from ..store.hashing import same_content
 from .sketches import describe_order, sketch_evidence
@@ -176,8 +173,13 @@ def compare_stats(ta, tb, *, stage=None, name=None, rules=None):
         return _from_complete_sketch(evidence, result, ta, tb, tol)
     # Differences of means and stds bound the max abs diff only when both were taken over the same
     # elements (all of them, or the same stats-mode sample): min and max always are.
+    # Each statistic is read once: a lazily parsed record (the reader's IndexedTensor) looks every one up.
     same_basis = getattr(ta, "stats_sample", None) == getattr(tb, "stats_sample", None)
-    pairs = [(getattr(ta, k), getattr(tb, k)) for k in (("min", "max", "mean", "std") if same_basis else ("min", "max"))]
+    min_a, max_a, min_b, max_b = ta.min, ta.max, tb.min, tb.max
+    pairs = [(min_a, min_b), (max_a, max_b)]
+    if same_basis:
+        mean_a, mean_b = ta.mean, tb.mean
+        pairs += [(mean_a, mean_b), (ta.std, tb.std)]
     known = [(x, y) for x, y in pairs if x is not None and y is not None]
     if not known and evidence is None:
         result.status = Status.DIVERGED if same is False else Status.UNVERIFIED
@@ -186,10 +188,10 @@ def compare_stats(ta, tb, *, stage=None, name=None, rules=None):
         return result
     bound = max(abs(float(x) - float(y)) for x, y in known) if known else 0.0
     result.max_abs_diff = bound
-    if same_basis and ta.mean is not None and tb.mean is not None:
-        result.mean_abs_diff = abs(float(ta.mean) - float(tb.mean))
-    scale = max(abs(float(v)) for v in (ta.min, ta.max) if v is not None) if (
-        ta.min is not None or ta.max is not None) else 0.0
+    if same_basis and mean_a is not None and mean_b is not None:
+        result.mean_abs_diff = abs(float(mean_a) - float(mean_b))
+    scale = max(abs(float(v)) for v in (min_a, max_a) if v is not None) if (
+        min_a is not None or max_a is not None) else 0.0
     stats_min_atol = max(0.0, bound - tol.rtol * scale)
     result.min_atol = stats_min_atol
     if evidence is not None:
@@ -243,7 +245,7 @@ def _apply_sketch(ev, result, scale, tol, shape):
                      % (_index_text(ev.index, shape), ev.value_a, ev.value_b))
         return
     if ev.min_atol > tol.atol and ev.index is not None:
-        result.max_abs_index = _unravel(ev.index, shape)
+        result.max_abs_index = unravel(ev.index, shape)
         notes.append("sketch: at %s A is %.6g and B is %.6g (|diff| %.4g), so max abs diff >= %.4g; "
                      "estimated from %d sampled of %d elements: mean abs diff %.4g, cosine %.6f"
                      % (_index_text(ev.index, shape), ev.value_a, ev.value_b, ev.bound, ev.bound,
@@ -272,19 +274,5 @@ def _from_complete_sketch(ev, result, ta, tb, tol):
     return full
 
 
-def _unravel(index, shape):
-    """``np.unravel_index`` as ints, by division for the common case (no numpy call per pair)."""
-    if not shape:
-        return ()
-    index = int(index)
-    if not 0 <= index < math.prod(shape):
-        return tuple(int(i) for i in np.unravel_index(index, shape))  # numpy names the problem
-    out = []
-    for dim in reversed(shape):
-        index, rest = divmod(index, dim)
-        out.append(rest)
-    return tuple(reversed(out))
-
-
 def _index_text(index, shape):
-    return "index %s" % (list(_unravel(index, shape)),) if index is not None else "a sampled position"
+    return "index %s" % (list(unravel(index, shape)),) if index is not None else "a sampled position"

@@ -13,9 +13,11 @@ import math
 
 import numpy as np
 
-from ..codecs.sketch import decode_values, positions
+from ..codecs.sketch import decode_values, element_count, positions
 
 _STATS = ("min", "max", "mean", "std")
+# The reductions behind ndarray.sum/min/max, called directly: same loops, none of the wrappers' cost.
+_sum, _min, _max = np.add.reduce, np.minimum.reduce, np.maximum.reduce
 
 
 class SketchEvidence:
@@ -47,7 +49,7 @@ def sketch_evidence(ta, tb, shape, rtol=0.0):
     va, vb = decode_values(doc_a, shape), decode_values(doc_b, shape)
     if va is None or vb is None:
         return None
-    size = _size(shape)
+    size = element_count(shape)
     ev = SketchEvidence()
     ev.size = size
     a, b, where = _common_sample(va, vb, shape, size)
@@ -57,16 +59,10 @@ def sketch_evidence(ta, tb, shape, rtol=0.0):
         # The caller compares the whole arrays (``compare_arrays``): figures of a sample would go unused.
         ev.arrays = (a.reshape(shape), b.reshape(shape))
         return ev
-    _value_figures(ev, a.astype(np.float64), b.astype(np.float64), where, rtol)
+    floats = va.dtype.kind == "f" or vb.dtype.kind == "f"  # integers are never NaN or Inf
+    _value_figures(ev, a.astype(np.float64), b.astype(np.float64), where, rtol, floats)
     _channel_figures(ev, doc_a, doc_b)
     return ev
-
-
-def _size(shape):
-    """Elements in ``shape``: what ``np.prod(shape, dtype=np.int64)`` gives, without a numpy call when
-    the product fits in int64 (it wraps around otherwise, and a trace is untrusted data)."""
-    size = math.prod(shape)
-    return size if -(1 << 63) <= size < (1 << 63) else int(np.prod(shape, dtype=np.int64))
 
 
 def _common_sample(va, vb, shape, size):
@@ -84,9 +80,9 @@ def _common_sample(va, vb, shape, size):
     return va[:k], vb[:k], positions(shape, k)
 
 
-def _value_figures(ev, a, b, where, rtol):
-    finite = np.isfinite(a) & np.isfinite(b)
-    if not finite.all():
+def _value_figures(ev, a, b, where, rtol, floats=True):
+    finite = np.isfinite(a) & np.isfinite(b) if floats else None
+    if floats and not finite.all():
         bad = ~finite
         same = (a[bad] == b[bad]) | (np.isnan(a[bad]) & np.isnan(b[bad]))
         ev.nonfinite_mismatch = int(same.size - np.count_nonzero(same))
@@ -101,13 +97,13 @@ def _value_figures(ev, a, b, where, rtol):
         return
     signed = b - a
     d = np.abs(signed)
-    top = int(np.argmax(d))
+    top = int(d.argmax())
     ev.bound = float(d[top])
     ev.min_atol = max(0.0, float(np.max(d - rtol * np.abs(a)))) if rtol else ev.bound
     if ev.index is None:
         ev.index = int(where[top]) if where is not None else top
         ev.value_a, ev.value_b = float(a[top]), float(b[top])
-    ev.mean_abs = float(d.mean())
+    ev.mean_abs = float(_sum(d)) / d.size  # d.mean(), without its Python-level wrapper
     xx, yy, xy = float(np.dot(a, a)), float(np.dot(b, b)), float(np.dot(a, b))
     if xx == 0.0 and yy == 0.0:
         ev.cosine = 1.0
@@ -116,7 +112,7 @@ def _value_figures(ev, a, b, where, rtol):
     else:
         ev.cosine = max(-1.0, min(1.0, xy / math.sqrt(xx * yy)))
     if ev.bound > 0 and a.size >= 8:
-        low, high = float(signed.min()), float(signed.max())
+        low, high = float(_min(signed)), float(_max(signed))
         spread = float(high - low)
         # |median| <= max(|low|, |high|) (short of the overflow of a mean of two huge values): a spread
         # above the limit at that bound fails at the median too, and the (sorting) median is skipped.
@@ -128,36 +124,53 @@ def _value_figures(ev, a, b, where, rtol):
 
 
 def _channel_table(doc):
-    """The per-channel statistics as rows (min, max, mean, std) of 1-4 finite floats, or None.
+    """The per-channel statistics as one (min, max, mean, std) tuple of finite floats per channel (1-4
+    channels), or None.
 
     Plain lists: a table is at most 4 x 4, where every numpy call costs more than the arithmetic."""
     channels = doc.get("channels") if isinstance(doc, dict) else None
     if not isinstance(channels, dict):
         return None
     try:
-        table = [[float(v) for v in channels[s]] for s in _STATS]
+        mins, maxs, means, stds = [list(map(float, channels[s])) for s in _STATS]
     except (KeyError, TypeError, ValueError):
         return None
-    width = len(table[0])
-    if not 1 <= width <= 4 or any(len(row) != width for row in table) or not all(
-            math.isfinite(v) for row in table for v in row):
+    width = len(mins)
+    if not (1 <= width <= 4 and len(maxs) == width and len(means) == width and len(stds) == width) or not all(
+            map(math.isfinite, mins + maxs + means + stds)):
         return None
-    return table
+    return list(zip(mins, maxs, means, stds))
+
+
+def _cost(stats_a, stats_b):
+    """The largest |A's statistic - B's| of two channels' (min, max, mean, std)."""
+    return max(abs(stats_a[0] - stats_b[0]), abs(stats_a[1] - stats_b[1]), abs(stats_a[2] - stats_b[2]),
+               abs(stats_a[3] - stats_b[3]))
 
 
 def _channel_figures(ev, doc_a, doc_b):
     ta, tb = _channel_table(doc_a), _channel_table(doc_b)
-    if ta is None or tb is None or len(ta[0]) != len(tb[0]) or doc_a.get("channel_step") != doc_b.get("channel_step"):
+    if ta is None or tb is None or len(ta) != len(tb) or doc_a.get("channel_step") != doc_b.get("channel_step"):
         return
-    channels = range(len(ta[0]))
-    # cost[i][j]: the largest |A's statistic of channel i - B's of channel j|; a channel order's error
-    # (max |A[:, order] - B| over the table) is then the largest cost[order[j]][j].
-    cost = [[max(abs(row_a[i] - row_b[j]) for row_a, row_b in zip(ta, tb)) for j in channels] for i in channels]
+    channels = range(len(ta))
+    # cost(i, j) = _cost(ta[i], tb[j]); a channel order's error (max |A[:, order] - B| over the table)
+    # is the largest cost(order[j], j).
+    unpermuted = [_cost(ta[j], tb[j]) for j in channels]
+    ev.channel_bound = max(unpermuted)
+    if len(ta) < 2 or ev.channel_bound == 0.0:
+        return
+    scale = max(map(abs, itertools.chain.from_iterable(ta))) or 1.0
+    # A swap: permuted, the statistics agree to a small share of the data's scale and far better
+    # than unpermuted.
+    limit = min(1e-3 * scale + 1e-9, 0.1 * ev.channel_bound)
+    # Every order's error is at least its cost at B's channel worst matched unpermuted (above the
+    # limit itself): when no other channel of A comes within the limit there (no swap, the common
+    # case), no order can, and the permutations are not tried.
+    worst = unpermuted.index(ev.channel_bound)
+    if all(_cost(ta[i], tb[worst]) > limit for i in channels if i != worst):
+        return
+    cost = [[_cost(stats_a, stats_b) for stats_b in tb] for stats_a in ta]
     identity = tuple(channels)
-    ev.channel_bound = max(cost[j][j] for j in channels)
-    if len(identity) < 2 or ev.channel_bound == 0.0:
-        return
-    scale = max(abs(v) for row in ta for v in row) or 1.0
     best, best_err = None, ev.channel_bound
     for order in itertools.permutations(identity):
         if order == identity:
@@ -165,9 +178,7 @@ def _channel_figures(ev, doc_a, doc_b):
         err = max(cost[i][j] for j, i in enumerate(order))
         if err < best_err:
             best, best_err = order, err
-    # A swap: permuted, the statistics agree to a small share of the data's scale and far better
-    # than unpermuted.
-    if best is not None and best_err <= 1e-3 * scale + 1e-9 and best_err <= 0.1 * ev.channel_bound:
+    if best is not None and best_err <= limit:
         ev.channel_order = best
 
 
