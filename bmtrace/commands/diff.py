@@ -128,14 +128,15 @@ def _isolation(args):
     return choose_program(shlex.split(rerun) if rerun else None, trusted and not rerun, args.run_b)
 
 
-def _write(path, text, what):
+def _write(path, writer, what):
+    """``writer(f)`` into the text file ``path``; a path that cannot be written is a usage error."""
     from ..errors import UsageError
 
     try:
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
         with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
+            writer(f)
     except OSError as exc:
         raise UsageError("cannot write the %s to %s: %s" % (what, path, exc.strerror or exc)) from None
 
@@ -172,10 +173,17 @@ def run(args):
     return _run_pair(args)
 
 
+def _write_document(result, f):
+    """The JSON document, its stage entries written one at a time (long runs have 100,000s of them)."""
+    from ..report.json_doc import write
+
+    write(result.to_json(with_stages=False), f, {"stages": (entry.to_json() for entry in result.stages)})
+    f.write("\n")
+
+
 def _run_pair(args):
     from ..cli import EXIT_ERROR
     from ..diff import diff
-    from ..report.json_doc import dumps
 
     options = diff_options(args)
     progress = _progress()
@@ -191,10 +199,8 @@ def _run_pair(args):
         apply_accepted(result, doc)
         print("bmtrace diff: wrote %d accepted difference(s) to %s" % (len(doc["accepted"]), args.accept_current),
               file=sys.stderr)
-    if args.json or args.json_out:
-        text = dumps(result.to_json()) + "\n"
-        if args.json_out:
-            _write(args.json_out, text, "JSON document")
+    if args.json_out:
+        _write(args.json_out, lambda f: _write_document(result, f), "JSON document")
     if args.parquet_out:
         from ..diff.frames import write_parquet
 
@@ -205,7 +211,7 @@ def _run_pair(args):
         run_a, run_b = result.run_objects
         save_html(result, run_a, run_b, args.html)
     if args.json:
-        sys.stdout.write(text)
+        _write_document(result, sys.stdout)
         for note in result.warnings:
             print("bmtrace diff: warning: %s" % note, file=sys.stderr)
     elif args.quiet:
@@ -234,7 +240,7 @@ def _run_nway(args):
     if args.json or args.json_out:
         text = dumps(nway.to_json()) + "\n"
         if args.json_out:
-            _write(args.json_out, text, "JSON document")
+            _write(args.json_out, lambda f: f.write(text), "JSON document")
     if args.parquet_out:
         from ..diff.frames import write_parquet
 

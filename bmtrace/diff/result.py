@@ -302,8 +302,10 @@ class DiffResult:
         return repr_html(self)
 
     # -- JSON -------------------------------------------------------------------------------------
-    def to_json(self):
-        """The JSON document (a dict; key names are a contract, see ``bmtrace.report.json_doc``)."""
+    def to_json(self, with_stages=True):
+        """The JSON document (a dict; key names are a contract, see ``bmtrace.report.json_doc``).
+
+        ``with_stages=False`` leaves "stages" empty, for writers that serialise the entries one by one."""
         first = self.first_divergence
         summary = []
         for stage in self.by_stage():
@@ -315,7 +317,7 @@ class DiffResult:
             "run_b": self.run_b,
             "aligned": bool(self.passed),
             "first_divergence": first.to_json() if first is not None else None,
-            "stages": [e.to_json() for e in self.stages],
+            "stages": [e.to_json() for e in self.stages] if with_stages else [],
             "hints": [dict(h) for h in self.hints],
             "environment": self.environment,
             "format": FORMAT,

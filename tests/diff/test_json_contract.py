@@ -1,11 +1,13 @@
 """The --json document: contract key names, types, and strict JSON."""
+import io
 import json
 
 import numpy as np
+import pytest
 
 import bmtrace
 from bmtrace import diff
-from bmtrace.report.json_doc import CONTRACT_KEYS, STAGE_KEYS, TENSOR_KEYS, dumps, validate
+from bmtrace.report.json_doc import CONTRACT_KEYS, STAGE_KEYS, TENSOR_KEYS, dumps, validate, write
 from .diff_helpers import record
 
 
@@ -119,3 +121,45 @@ def test_environment_is_empty_when_nothing_differs(runs):
     """Two runs from one process share versions and env vars."""
     env = _doc(runs)["environment"]
     assert env["versions"] == {} and env["env"] == {}
+
+
+@pytest.mark.parametrize("doc, streamed", [
+    ({}, {}),
+    ({"a": 1, "stages": [], "b": {"x": [1, {"y": None}]}}, {"stages": []}),
+    ({"stages": [], "n": float("nan")}, {"stages": [
+        {"s": "\u00e9\n\"", "t": [[1.5, float("inf")]], "v": np.float32(2.5), "k": (1, 2)}, {}, [], 3,
+        {"b": b"\x00x", 7: "int key", "nested": {"x": [float("nan")]}}]}),
+])
+def test_streamed_document_reads_as_the_whole_one(doc, streamed):
+    """Writing the stage entries one at a time, one line each, gives the document dumps() gives (the same
+    JSON, strict, NaN/numpy/bytes sanitised alike); the rest of it is the same text."""
+    out = io.StringIO()
+    write(doc, out, streamed)
+    whole = dict(doc, **{key: list(items) for key, items in streamed.items()})
+
+    def reject(token):
+        raise ValueError("non-standard JSON token %s" % token)
+
+    assert json.loads(out.getvalue(), parse_constant=reject) == json.loads(dumps(whole))
+    lines = out.getvalue().split("\n")
+    if streamed.get("stages"):  # one line per entry, between '"stages": [' and its ']'
+        start = lines.index('  "stages": [')
+        assert lines[start + 1 + len(streamed["stages"])] in ("  ]", "  ],")
+    plain = io.StringIO()
+    write(doc, plain, {})
+    assert plain.getvalue() == dumps(doc)  # nothing streamed: the very text of dumps
+
+
+def test_cli_json_is_the_documents_text(runs, capsys):
+    """`bmtrace diff --json` prints dumps(result.to_json()), entries and all."""
+    from bmtrace.cli import main
+
+    a, b = runs("a"), runs("b", resize_shift=1)
+    main(["diff", str(a), str(b), "--json", "--no-explain"])
+    printed = capsys.readouterr().out
+    result = diff(a, b, explain=False)
+    doc = json.loads(printed)
+    expected = result.to_json()
+    doc.pop("elapsed_s"), expected.pop("elapsed_s")
+    assert doc == json.loads(dumps(expected)) and len(doc["stages"]) == len(result.stages) > 0
+    assert printed.startswith("{\n  \"run_a\": ") and printed.endswith("\n}\n")
