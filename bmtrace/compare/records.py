@@ -195,7 +195,7 @@ def compare_stats(ta, tb, *, stage=None, name=None, rules=None):
     stats_min_atol = max(0.0, bound - tol.rtol * scale)
     result.min_atol = stats_min_atol
     if evidence is not None:
-        _apply_sketch(evidence, result, scale, tol, shape_a)
+        _apply_sketch(evidence, result, scale, tol, shape_a, ta.std)
     if result.nonfinite_mismatch:
         result.status = Status.DIVERGED
     elif result.min_atol > tol.atol:
@@ -227,8 +227,15 @@ def _hash_words(same):
     return "the content hashes differ" if same is False else "the contents could not be compared by hash"
 
 
-def _apply_sketch(ev, result, scale, tol, shape):
-    """Fold sketch figures into a stats-mode result: bounds raise the lower bound, estimates fill in."""
+# Values put in another order are unrelated at the same positions: their mean abs difference is of the
+# order of their spread (1.13 std for independent normal values). Noise or rounding stays far below.
+_UNRELATED = 0.25
+
+
+def _apply_sketch(ev, result, scale, tol, shape, spread=None):
+    """Fold sketch figures into a stats-mode result: bounds raise the lower bound, estimates fill in.
+    ``spread``: A's recorded std, which says whether sampled differences are large enough to suggest
+    a reordering."""
     result.basis = "sketch"
     stats_bound = result.max_abs_diff or 0.0
     result.max_abs_diff = max(stats_bound, ev.bound, ev.channel_bound or 0.0)
@@ -250,7 +257,8 @@ def _apply_sketch(ev, result, scale, tol, shape):
                      "estimated from %d sampled of %d elements: mean abs diff %.4g, cosine %.6f"
                      % (_index_text(ev.index, shape), ev.value_a, ev.value_b, ev.bound, ev.bound,
                         ev.count, ev.size, ev.mean_abs, ev.cosine))
-        if stats_bound <= tol.atol:
+        if stats_bound <= tol.atol and isinstance(spread, (int, float)) and spread > 0 and \
+                ev.mean_abs is not None and ev.mean_abs >= _UNRELATED * spread:
             notes.append("sketch: min/max/mean/std agree but the values at the same positions do not: "
                          "the same values in another order (channel order, layout, transposition)?")
     if ev.channel_order is not None:
