@@ -57,6 +57,7 @@ def summarize(run):
 def _from_index(run, table, counts):
     """The summary from the index: call counts per stage stored with it, tensors and payloads from
     its rows (in recording order, so a shared payload counts for the stage that wrote it first)."""
+    from ..store.index import python_values
     from ..store.schema import safe_text
 
     stages = {}
@@ -64,7 +65,7 @@ def _from_index(run, table, counts):
         stages[safe_text(entry["stage"])] = dict(entry, tensors=0, payload_bytes=0)  # the index's spelling
     missing = []
     sizes = _PayloadSizes()
-    rows = zip(table.column("stage").to_pylist(), table.column("payload").to_pylist())
+    rows = zip(python_values(table.column("stage")), python_values(table.column("payload")))
     for row, (stage, payload) in enumerate(rows):
         entry = stages[stage]
         entry["tensors"] += 1

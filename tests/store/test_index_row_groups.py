@@ -26,3 +26,14 @@ def test_dictionaries_of_several_row_groups_read_as_one(varied_run, monkeypatch)
         assert _tensor_fields(lazy_call) == _tensor_fields(call)
     assert len(run.calls()) == len(eager.calls())
     assert run.samples() == eager.samples() and run.stages() == eager.stages()
+
+
+def test_python_values_decode_dictionary_columns_by_their_codes():
+    import pyarrow as pa
+
+    from bmtrace.store.index import python_values
+
+    words = pa.array(["a", None, "b", "a"]).dictionary_encode()
+    column = pa.chunked_array([words, pa.array(["c", None]).dictionary_encode()])
+    assert python_values(column) == ["a", None, "b", "a", "c", None]
+    assert python_values(pa.chunked_array([pa.array([1, None]), pa.array([3])])) == [1, None, 3]
