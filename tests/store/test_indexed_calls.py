@@ -1,5 +1,6 @@
 """Calls served from a fresh index (IndexedCall) hold exactly what calls parsed from the journals hold,
 and the index is only used when it can stand in for the journals."""
+import gc
 import json
 import os
 
@@ -189,3 +190,30 @@ def test_an_index_that_leads_to_the_wrong_line_is_reported(tmp_path):
     with pytest.raises(CorruptRunError, match="index.parquet does not match"):
         for call in run.calls():
             call.function
+
+
+def test_calls_the_window_drops_leave_no_cyclic_garbage(tmp_path, monkeypatch):
+    """A call parsed for an IndexedCall is freed as soon as the window drops it (its tensors refer to the
+    IndexedCall, not back to it), and those tensors still load and name their call."""
+    with bmtrace.run(tmp_path / "r", side="r"):
+        for i in range(6):
+            with bmtrace.sample("s%d" % i):
+                bmtrace.trace_stage("twice")(lambda x: x * 2)(np.full((3, 3), i, np.float32))
+    run, attached = _indexed(str(tmp_path / "r"))
+    assert attached
+    calls = run.calls()
+    parsed = run._parsed_call(calls[2])
+    tensor = parsed.outputs[0]
+    assert tensor.call is calls[2] and tensor.hash_alg == parsed.hash_alg
+    assert np.array_equal(tensor.load(), np.full((3, 3), 4, np.float32))
+    del parsed, tensor
+    monkeypatch.setattr(reader, "LAZY_CACHE_CALLS", 2)
+    gc.collect()
+    gc.disable()
+    try:
+        for call in calls:
+            assert call.outputs[0].sketch is None  # (full mode) read from the parsed line
+        found = gc.collect()
+    finally:
+        gc.enable()
+    assert found == 0
