@@ -52,7 +52,7 @@ def compare_records(ta, tb, *, stage=None, name=None, rules=None, chunk=None, lo
         result.name_b = name_b
         return result
     if same_content(ta, tb):
-        return _equal_by_hash(ta, tb, name, role, name_b, stage, rules)
+        return equal_by_hash(ta, tb, name, role, name_b, stage, rules)
     if ta.has_payload and tb.has_payload:
         try:
             a = _load(ta)
@@ -107,7 +107,8 @@ def load_tensor(tensor):
 _load = load_tensor
 
 
-def _equal_by_hash(ta, tb, name, role, name_b, stage, rules):
+def equal_by_hash(ta, tb, name, role, name_b, stage, rules):
+    """The EQUAL verdict on records with equal content hashes (their shapes and dtypes as recorded)."""
     result = TensorComparison(name, Status.EQUAL, role=role, name_b=name_b, shape_a=_shape(ta),
                               shape_b=_shape(tb), dtype_a=ta.dtype, dtype_b=tb.dtype,
                               basis="hash")
@@ -167,7 +168,7 @@ def compare_stats(ta, tb, *, stage=None, name=None, rules=None):
         return result
     same = same_content(ta, tb)
     if same:
-        return _equal_by_hash(ta, tb, name, result.role, result.name_b, stage, rules)
+        return equal_by_hash(ta, tb, name, result.role, result.name_b, stage, rules)
     evidence = sketch_evidence(ta, tb, shape_a, tol.rtol)
     if evidence is not None and evidence.complete:
         return _from_complete_sketch(evidence, result, ta, tb, tol)

@@ -90,10 +90,21 @@ def compare_pair(pair, rules, notes=None, cache=None):
             entry.carried_mapping = cache.mapping  # what the stage received: explain judges it against this
         for ta, tb in pair_tensors(side_a, side_b, notes, where + role + "s: "):
             entry.tensors.append(_compare_tensor(ta, tb, role, pair.stage, rules, cache))
-    if getattr(call_a, "mode", "full") != getattr(call_b, "mode", "full"):
-        entry.notes.append("recorded in %s mode in A and %s mode in B" % (call_a.mode, call_b.mode))
+    note_modes(entry, getattr(call_a, "mode", "full"), getattr(call_b, "mode", "full"))
     entry.finish()
     return entry
+
+
+def note_modes(entry, mode_a, mode_b):
+    """Say on ``entry`` when its calls were recorded in different modes."""
+    if mode_a != mode_b:
+        entry.notes.append("recorded in %s mode in A and %s mode in B" % (mode_a, mode_b))
+
+
+def explicit_rule(rules, stage, name, role):
+    """True when a rule names this very tensor (or, for an output, its stage): it wins over reusing an
+    earlier verdict on the same contents."""
+    return rules.names_tensor(stage, name) or (role == "output" and stage in rules.overrides)
 
 
 def _compare_tensor(ta, tb, role, stage, rules, cache):
@@ -104,9 +115,7 @@ def _compare_tensor(ta, tb, role, stage, rules, cache):
                                 dtype_a=ta.dtype if ta is not None else None,
                                 dtype_b=tb.dtype if tb is not None else None)
     known = cache.get(ta, tb)
-    # An explicit rule for this very tensor (or, for outputs, for this stage) wins over reuse.
-    explicit = rules.names_tensor(stage, ta.name) or (role == "output" and stage in rules.overrides)
-    if known is not None and not explicit:
+    if known is not None and not explicit_rule(rules, stage, ta.name, role):
         return _reused(known, ta, tb, role)
     loaded = []
     result = compare_records(ta, tb, stage=stage, rules=rules, loaded=loaded)

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compare import StageComparison, Status, TensorComparison
-from ..compare.pairs import pair_is_float
+from ..compare import StageComparison
+from ..compare.records import equal_by_hash
 from ..store import schema
-from .pairs import _reused
+from .pairs import _reused, explicit_rule, note_modes
 from .task import could_hold_predictions
 
 
@@ -35,12 +35,13 @@ class _Layout:
 
 
 class _Row:
-    """One tensor's index entry, for ``could_hold_predictions`` (meta is known to be empty)."""
+    """One tensor's index entry, as ``equal_by_hash`` and ``could_hold_predictions`` read it (meta is
+    known to be empty)."""
 
-    __slots__ = ("name", "shape", "meta")
+    __slots__ = ("name", "dtype", "shape", "meta")
 
-    def __init__(self, name, shape):
-        self.name, self.shape, self.meta = name, shape, {}
+    def __init__(self, name, dtype, shape):
+        self.name, self.dtype, self.shape, self.meta = name, dtype, shape, {}
 
 
 class SettledPairs:
@@ -108,16 +109,11 @@ class SettledPairs:
         for role, name, kind, dtype, shape, alg, meta_empty in rows:
             if not (schema.is_array(kind) and alg and meta_empty):
                 return None
-            result = TensorComparison(name, Status.EQUAL, role=role, shape_a=shape, shape_b=shape,
-                                      dtype_a=dtype, dtype_b=dtype, basis="hash")
-            result.tolerance = self.rules.resolve(stage, name, pair_is_float(dtype, dtype))
-            result.max_abs_diff = result.mean_abs_diff = result.max_rel_diff = result.min_atol = 0.0
-            result.equal_ratio = result.cosine = 1.0
-            result.nonfinite_mismatch = 0
-            tensors.append((role, result))
-            explicit.append(self.rules.names_tensor(stage, name) or (role == "output" and stage in self.rules.overrides))
+            row = _Row(name, dtype, shape)
+            tensors.append((role, equal_by_hash(row, row, name, role, None, stage, self.rules)))
+            explicit.append(explicit_rule(self.rules, stage, name, role))
             if role == "output":
-                outputs.append(_Row(name, shape))
+                outputs.append(row)
         if [role for role, _ in tensors] != sorted((role for role, _ in tensors), key=("input", "output").index):
             return None  # rows not inputs first: the index was not written by this version
         if could_hold_predictions(_Outputs(outputs)):
@@ -152,9 +148,7 @@ class SettledPairs:
             entry.tensors.append(result)
             if key not in seen:
                 seen[key] = (result, where + fresh.name)
-        mode_a, mode_b = call_a.mode, call_b.mode
-        if mode_a != mode_b:
-            entry.notes.append("recorded in %s mode in A and %s mode in B" % (mode_a, mode_b))
+        note_modes(entry, call_a.mode, call_b.mode)
         if reused:
             entry.finish()  # an earlier verdict may be another status than EQUAL (a value's, say)
         else:
