@@ -254,7 +254,7 @@ class IndexedTensor:
     from the parsed journal line."""
 
     __slots__ = ("call", "_position", "name", "role", "kind", "dtype", "shape", "hash", "payload", "nan_count",
-                 "inf_count", "_alg", "_meta_empty")
+                 "inf_count", "_alg", "_meta_empty", "_tensor")
 
     def __init__(self, call, columns, row, position, role):
         self.call, self._position, self.role = call, position, role
@@ -265,17 +265,20 @@ class IndexedTensor:
         self.shape = columns.shape(row)
         self.hash, self.payload = columns.hashes[row], columns.payloads[row]
         self.nan_count, self.inf_count = columns.nan_count[row], columns.inf_count[row]
+        self._tensor = None
 
     def _parsed(self):
-        call = self.call.run._parsed_call(self.call)
-        tensors = call.inputs if self.role == "input" else call.outputs
-        tensor = tensors[self._position] if self._position < len(tensors) else None
+        tensor = self._tensor
+        if tensor is not None:
+            return tensor
+        tensor = self.call.run._parsed_entry(self.call, self.role, self._position)
         if tensor is None or tensor.name != self.name:
             from ..errors import CorruptRunError
 
             raise CorruptRunError("run %s: the journal line of stage %r, sample %r no longer holds %s %r as the "
                                   "index says; open the run again" % (self.call.run.path, self.call.stage,
                                                                        self.call.sample, self.role, self.name))
+        self._tensor = tensor  # kept while its call is among the recent ones (reader.LAZY_CACHE_CALLS)
         return tensor
 
     def __getattr__(self, name):  # only for names not in __slots__: the parsed tensor's

@@ -198,12 +198,10 @@ class Run:
                 raise schema.RecordError("the line at byte %d is call %r, the index says %r"
                                          % (lazy._offset, record["id"], lazy.id))
         except schema.RecordError as exc:
+            if isinstance(lazy, IndexedCall):
+                raise self._index_mismatch(lazy, exc) from None
             from ..errors import CorruptRunError
 
-            if isinstance(lazy, IndexedCall):
-                raise CorruptRunError("run %s: its index.parquet does not match %s (%s); delete the index (python -m "
-                                      "bmtrace.store.index RUN builds it again) and retry"
-                                      % (self.path, self._journals[lazy._journal], exc)) from None
             raise CorruptRunError("run %s: %s changed while it was read (%s); open the run again"
                                   % (self.path, self._journals[lazy._journal], exc)) from None
         call = Call(self, record, lazy.occurrence, (self._journal_names[lazy._journal], lazy._offset))
@@ -221,6 +219,34 @@ class Run:
             lazy._call = call
             self._remember(lazy)
         return call
+
+    def _parsed_entry(self, lazy, role, position):
+        """One tensor of an ``IndexedCall`` (``role`` "input"/"output", its ``position`` there), None when
+        its line has no such entry. Only that entry is validated, and no ``Call`` is built: a diff judging
+        the one output that differs reads nothing else of the line. A call parsed whole already answers."""
+        call = lazy._call
+        if call is not None:
+            tensors = call.inputs if role == "input" else call.outputs
+            return tensors[position] if position < len(tensors) else None
+        line = self._journal_line(lazy._journal, lazy._offset, lazy._length)
+        try:
+            if not line.endswith(b"\n"):
+                raise schema.RecordError("the line is cut short")
+            obj = schema.decode_line(line)
+            entry = schema.parse_entry(obj, role, position)
+            if obj.get("id") != lazy.id:
+                raise schema.RecordError("the line at byte %d is call %r, the index says %r"
+                                         % (lazy._offset, obj.get("id"), lazy.id))
+        except schema.RecordError as exc:
+            raise self._index_mismatch(lazy, exc) from None
+        return Tensor(lazy, entry) if entry is not None else None
+
+    def _index_mismatch(self, lazy, exc):
+        from ..errors import CorruptRunError
+
+        return CorruptRunError("run %s: its index.parquet does not match %s (%s); delete the index (python -m "
+                               "bmtrace.store.index RUN builds it again) and retry"
+                               % (self.path, self._journals[lazy._journal], exc))
 
     def _journal_line(self, number, offset, length):
         """The bytes of a journal line (``length`` None: up to its newline), from a kept open file."""

@@ -209,17 +209,45 @@ def parse_tensor(obj, where="tensor"):
 
 def parse_line(line):
     """Decode and validate one journal line (bytes, without or with its newline)."""
+    return parse_call(decode_line(line))
+
+
+def decode_line(line):
+    """The JSON object of one journal line, not validated (``parse_call``, ``parse_tensor`` do that).
+
+    Raises:
+        RecordError: the line is not valid JSON.
+    """
     fast = _fast_loads()
     if fast is not None and isinstance(line, bytes) and _DIGIT_RUN not in line.translate(_DIGITS):
         try:
-            return parse_call(fast(line))
-        except ValueError:  # orjson's JSONDecodeError and RecordError: json.loads decides, and words the error
+            return fast(line)
+        except ValueError:  # orjson's JSONDecodeError: json.loads decides, and words the error
             pass
     try:
-        obj = json.loads(line)
+        return json.loads(line)
     except ValueError as exc:
         raise RecordError("not valid JSON (%s)" % exc) from None
-    return parse_call(obj)
+
+
+def parse_entry(obj, role, position):
+    """The validated ``position``-th entry of ``role`` ("input"/"output") of a decoded line, None when
+    the line has no such entry; only that entry is validated (a diff judging one tensor of a call).
+
+    Raises:
+        RecordError: the line is no JSON object, or the entry is malformed.
+    """
+    if type(obj) is not dict:
+        raise RecordError("the record must be a JSON object, got %s" % _describe(obj))
+    key = role + "s"
+    entries = obj.get(key)
+    if entries is None:
+        return None
+    if type(entries) is not list:
+        raise RecordError("field %r must be a list or null, got %s" % (key, _describe(entries)))
+    if position >= len(entries):
+        return None
+    return _in_role(parse_tensor(entries[position], "%s[%d]" % (key, position)), role, key, position)
 
 
 # orjson, when importable, decodes a journal line about 4x faster than json. It reads every valid

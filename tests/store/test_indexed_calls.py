@@ -217,3 +217,52 @@ def test_calls_the_window_drops_leave_no_cyclic_garbage(tmp_path, monkeypatch):
     finally:
         gc.enable()
     assert found == 0
+
+
+def test_a_judged_tensor_reads_only_its_entry(tmp_path):
+    """Asking an indexed tensor for what the index does not hold (its sketch, its statistics) validates
+    its own entry of the line and builds no Call; a call parsed whole later answers the same."""
+    _record(tmp_path / "run", "stats")
+    run, attached = _indexed(tmp_path / "run")
+    eager = Run(tmp_path / "run")
+    assert attached
+    for lazy_call, call in zip(run.calls(), eager.calls()):
+        for lazy_tensor, tensor in zip(lazy_call.inputs + lazy_call.outputs, call.inputs + call.outputs):
+            assert (lazy_tensor.sketch, lazy_tensor.min, lazy_tensor.std, lazy_tensor.note) == \
+                (tensor.sketch, tensor.min, tensor.std, tensor.note)
+        assert lazy_call._call is None
+    assert len(run._parsed) > 0  # the tensors were built and are kept in the window, their calls not parsed
+
+
+def _rewrite_line(path, edit):
+    """Apply ``edit`` to the decoded first line of the run's journal, keeping every other byte (and the
+    index's offsets) where they were: the line is padded to its old length."""
+    journal = sorted((path / "journal").glob("*.jsonl"))[0]
+    data = journal.read_bytes()
+    end = data.index(b"\n")
+    record = json.loads(data[:end])
+    edit(record)
+    line = json.dumps(record).encode()
+    assert len(line) <= end, "the edit must not lengthen the line"
+    journal.write_bytes(line + b" " * (end - len(line)) + data[end:])
+
+
+def test_a_malformed_entry_is_a_clear_error_and_others_still_read(tmp_path):
+    """Only the entry read is validated: a malformed output is an error naming the index and the field
+    when it is read, while the call's well-formed input still reads."""
+    from bmtrace.errors import CorruptRunError
+
+    _record(tmp_path / "run", "stats")
+
+    def break_output(record):
+        assert record["outputs"] and record["inputs"]
+        record["outputs"][0]["min"] = "0"
+        record["function"] = None
+
+    _rewrite_line(tmp_path / "run", break_output)  # same size: the index still counts as fresh
+    run, attached = _indexed(tmp_path / "run")
+    assert attached
+    first = run.calls()[0]
+    assert first.inputs[0].kind == "array" and first.inputs[0].std is not None
+    with pytest.raises(CorruptRunError, match=r"index.parquet does not match .*outputs\[0\]\.min"):
+        first.outputs[0].min
