@@ -72,6 +72,7 @@ class StageSummary:
     def __init__(self, stage):
         self.stage = stage
         self.entries = []
+        self._deciding = None  # (entries counted, the deciding entry): a row asks for it several times
 
     def counts(self):
         """Number of entries per status."""
@@ -97,7 +98,11 @@ class StageSummary:
 
     def deciding_entry(self):
         """The entry whose status and figures the row shows (the worst one)."""
-        return min(self.entries, key=_entry_badness) if self.entries else None
+        known = self._deciding
+        if known is None or known[0] != len(self.entries):
+            known = self._deciding = (len(self.entries), min(self.entries, key=_entry_badness) if self.entries
+                                      else None)
+        return known[1]
 
     def deciding_tensor(self):
         """The tensor that decides the row: the deciding entry's deciding tensor."""
