@@ -9,8 +9,11 @@ its raw values.
 """
 from __future__ import annotations
 
+import json
+
 from .. import predictions
 from ..compare import Status
+from ..errors import PayloadMissingError
 
 # Output leaves whose names say "predictions" even when their shapes alone would not.
 _PREDICTION_WORDS = ("box", "bbox", "score", "label", "categor", "class", "res", "det", "conf", "prob", "logit")
@@ -18,6 +21,18 @@ _DETECTION_COLUMNS = (4, 5, 6, 7)
 _MIN_CLASSES = 2
 # Per-sample box lists in the JSON stop being useful (and start being large) beyond this many boxes.
 _DETAIL_BOXES = 2000
+
+
+def _without_values(stage, pair):
+    """The note for predictions whose values were not kept; no sample in it, so that a long stats-mode
+    run gets one note, not one per sample."""
+    sides = [side for side, call in (("A", pair.call_a), ("B", pair.call_b)) if getattr(call, "mode", None) == "stats"]
+    if sides:
+        return ("stage %s: predictions not compared: %s recorded it in stats mode, which keeps no values; "
+                "record it in full mode to compare them (bmtrace.start(..., stage_modes={%s: \"full\"}))"
+                % (stage, "runs A and B" if len(sides) == 2 else "run " + sides[0], json.dumps(stage)))
+    return ("stage %s: predictions not compared: the values of its outputs were not kept (the payload cap was "
+            "reached); record it again with a larger payload_cap_bytes to compare them" % stage)
 
 
 def could_hold_predictions(call):
@@ -58,6 +73,9 @@ class TaskStep:
                 return
             tolerance = self._tolerance(entry.stage, found_a.kind)
             comparison = predictions.compare_predictions(found_a, found_b)
+        except PayloadMissingError:
+            self.notes.append(_without_values(entry.stage, pair))
+            return
         except Exception as exc:  # unreadable predictions: a note, never a failed diff
             self.notes.append("stage %s: predictions not compared (%s: %s)" % (entry.stage, type(exc).__name__, exc))
             return

@@ -126,3 +126,21 @@ def test_html_report_shows_predictions_and_draws_boxes(tmp_path):
     section = html[html.index("<h3>Predictions</h3>"):]
     assert "3/3 boxes matched" in section
     assert 'alt="boxes of A (solid) and B (dashed)"' in section
+
+
+def test_stats_mode_predictions_get_one_note_that_says_how_to_compare_them(tmp_path):
+    """Logits recorded in stats mode hold no values: one note for the stage (not one per sample) that
+    names the side and the way to record them, and no prediction verdict."""
+    keys = ["s%02d.jpg" % i for i in range(12)]
+
+    def infer(key):
+        with bmtrace.trace_stage("infer") as st:
+            st.output(np.array([LOGITS["a.jpg"]], np.float32))
+
+    result = bmtrace.diff(record(tmp_path / "a", keys, infer),
+                          record(tmp_path / "b", keys, infer, mode="stats"), explain=False)
+    notes = [n for n in result.warnings if "predictions not compared" in n]
+    assert notes == ['stage infer: predictions not compared: run B recorded it in stats mode, which keeps no '
+                     'values; record it in full mode to compare them (bmtrace.start(..., stage_modes={"infer": '
+                     '"full"}))']
+    assert not result.predictions
