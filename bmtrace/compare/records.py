@@ -268,6 +268,10 @@ def _apply_sketch(ev, result, scale, tol, shape, spread=None):
         notes.append("sketch: per-channel statistics differ by up to %.4g" % ev.channel_bound)
     if ev.offset is not None and abs(ev.offset) > tol.atol:
         notes.append("sketch: every sampled element of B is A's %+.4g (a constant offset)" % ev.offset)
+    if ev.scale is not None and ev.min_atol > tol.atol:
+        by_255 = abs(ev.scale / 255.0 - 1.0) <= 1e-3 or abs(ev.scale * 255.0 - 1.0) <= 1e-3
+        notes.append("sketch: every sampled element of B is %.6g times A's (a constant scale%s)"
+                     % (ev.scale, ": one side divides by 255 and the other does not?" if by_255 else ""))
 
 
 def _from_complete_sketch(ev, result, ta, tb, tol):

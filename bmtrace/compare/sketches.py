@@ -35,6 +35,7 @@ class SketchEvidence:
         self.cosine = None             # estimate over the sample
         self.nonfinite_mismatch = 0    # sampled positions with NaN/Inf on one side only
         self.offset = None             # B - A when every sampled position differs by about that
+        self.scale = None              # B / A when every sampled B is about that multiple of A
         self.channel_bound = None      # max |per-channel stat A - B|: also a lower bound
         self.channel_order = None      # permutation p with B's channel c ~ A's channel p[c]
         self.arrays = None             # (a, b) as full arrays when the sample is complete
@@ -121,6 +122,19 @@ def _value_figures(ev, a, b, where, rtol, floats=True):
             centre = float(np.median(signed))
             if abs(centre) > 0 and spread <= 1e-3 * abs(centre) + 1e-12:
                 ev.offset = centre
+        if ev.offset is None and xx > 0.0:
+            _scale_figure(ev, a, b, xy / xx)
+
+
+def _scale_figure(ev, a, b, ratio):
+    """``ev.scale = ratio`` when every sampled B is ``ratio`` times A to 1e-3 of the largest |B| (a missing
+    or doubled normalization: /255, x255, /std); not for ratios near 1, where the figures say enough."""
+    if not math.isfinite(ratio) or ratio == 0.0 or abs(ratio - 1.0) <= 1e-2:
+        return
+    scaled = a * ratio
+    largest = float(_max(np.abs(scaled)))
+    if float(_max(np.abs(b - scaled))) <= 1e-3 * largest + 1e-12:
+        ev.scale = ratio
 
 
 def _channel_table(doc):

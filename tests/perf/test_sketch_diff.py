@@ -106,6 +106,49 @@ def test_constant_offset_is_named(tmp_path):
     assert any("constant offset" in note and "+3" in note for note in out.notes)
 
 
+def _scaled_pipeline(divide):
+    """decode -> normalize, where normalize divides by 255 only when ``divide`` (the port forgot it)."""
+
+    @bmtrace.trace_stage("decode")
+    def decode(seed):
+        return _image(seed)
+
+    @bmtrace.trace_stage("normalize")
+    def normalize(img):
+        x = img.astype(np.float32)
+        return (x / np.float32(255.0) if divide else x).transpose(2, 0, 1).copy()
+
+    return lambda seed: normalize(decode(seed))
+
+
+def _run(path, program, seeds=(1, 2)):
+    with bmtrace.run(str(path), mode="stats"):
+        for seed in seeds:
+            with bmtrace.sample("img%d" % seed):
+                program(seed)
+    return str(path)
+
+
+def _normalize_out(result):
+    entry = next(e for e in result.stages if e.stage == "normalize")
+    return next(t for t in entry.tensors if t.role == "output")
+
+
+def test_constant_scale_is_named(tmp_path):
+    """The port forgot /255: its normalize output is 255 times A's at every sampled element, and the note
+    says so (both ways round); a pair that differs otherwise gets no such note."""
+    a = _run(tmp_path / "a", _scaled_pipeline(True))
+    b = _run(tmp_path / "b", _scaled_pipeline(False))
+    for runs, factor in (((a, b), "255 times"), ((b, a), "0.00392157 times")):
+        out = _normalize_out(bmtrace.diff(*runs, explain=False))
+        assert out.status == Status.DIVERGED and out.basis == "sketch"
+        assert any(factor + " A's (a constant scale: one side divides by 255" in note for note in out.notes)
+    other = _run(tmp_path / "c", lambda seed: _scaled_pipeline(True)(seed + 10))  # other images, same steps
+    out = _normalize_out(bmtrace.diff(a, other, explain=False))
+    assert out.status == Status.DIVERGED
+    assert not any("constant scale" in note for note in out.notes)
+
+
 def test_identical_stats_runs_stay_equal(tmp_path):
     """Two identical stats-mode runs are EQUAL everywhere (the sketch never invents a difference)."""
     result = bmtrace.diff(_record(tmp_path / "a"), _record(tmp_path / "b"))
