@@ -210,6 +210,23 @@ def decode_values(doc, shape):
         return None
 
 
+def whole_array(doc, shape, dtype):
+    """The tensor itself, rebuilt from a recorded sketch that kept every element (a tensor of at most
+    ``VALUE_BYTES`` bytes), or None: a larger tensor's sketch, or anything malformed (untrusted data).
+    ``dtype``: the record's dtype (a bool tensor's sketch holds its bytes)."""
+    values = decode_values(doc, shape)
+    if values is None or values.size != element_count(shape):
+        return None
+    try:
+        target = np.dtype(str(dtype))
+    except (TypeError, ValueError):
+        return None
+    kept = (values.dtype.kind, values.dtype.itemsize)  # (little-endian, as the sketch stores values)
+    if target.names is not None or kept != (("u", 1) if target.kind == "b" else (target.kind, target.itemsize)):
+        return None  # not the dtype this sketch's values were taken in
+    return values.astype(target).reshape(shape)
+
+
 def _value_dtype(name):
     """The numpy dtype a sketch's "dtype" field names when it is a plain integer or float one, else None
     (raises TypeError/ValueError for what is no dtype at all). Kept per name: a run uses a few."""

@@ -109,6 +109,13 @@ def tensor_value(tensor):
         value = tensor.value
         return value if tensor.py_type else np.asarray(value, dtype=tensor.dtype)[()]
     if tensor.kind in ("array", "bytes"):
+        if tensor.payload is None and getattr(tensor, "sketch", None) and tensor.shape is not None:
+            # stats mode: a small output (logits of a few classes, a few boxes) was kept whole in its sketch
+            from ..codecs.sketch import whole_array
+
+            whole = whole_array(tensor.sketch, tuple(tensor.shape), tensor.dtype)
+            if whole is not None:
+                return whole
         from ..compare.records import load_tensor  # inside a diff: the arrays it already loaded
 
         return load_tensor(tensor)

@@ -128,19 +128,32 @@ def test_html_report_shows_predictions_and_draws_boxes(tmp_path):
     assert 'alt="boxes of A (solid) and B (dashed)"' in section
 
 
-def test_stats_mode_predictions_get_one_note_that_says_how_to_compare_them(tmp_path):
-    """Logits recorded in stats mode hold no values: one note for the stage (not one per sample) that
-    names the side and the way to record them, and no prediction verdict."""
+def test_stats_mode_compares_predictions_its_sketches_kept_whole(tmp_path):
+    """12-class logits (48 bytes) recorded in stats mode are kept whole in their sketches: the top-1
+    changes on a.jpg and c.jpg are found as in full mode, on either side's mode."""
+    flip = ("a.jpg", "c.jpg")
+    for mode_a, mode_b in (("stats", "stats"), ("full", "stats")):
+        root = tmp_path / (mode_a + "-" + mode_b)
+        result = bmtrace.diff(record(root / "a", LOGITS, _classifier(()), mode=mode_a),
+                              record(root / "b", LOGITS, _classifier(flip), mode=mode_b), explain=False)
+        post = next(s for s in result.to_json()["summary"] if s["stage"] == "postprocess")
+        assert post["predictions"]["top1_agree"] == 1 and post["predictions"]["samples"] == 3
+        assert not [n for n in result.warnings if "predictions not compared" in n]
+
+
+def test_stats_mode_predictions_kept_as_a_sample_get_one_note(tmp_path):
+    """1000-class logits recorded in stats mode keep only a sample of their values: one note for the
+    stage (not one per sample) that names the side and the way to record them, and no verdict."""
     keys = ["s%02d.jpg" % i for i in range(12)]
 
     def infer(key):
         with bmtrace.trace_stage("infer") as st:
-            st.output(np.array([LOGITS["a.jpg"]], np.float32))
+            st.output(np.random.default_rng(len(key)).standard_normal((1, 1000)).astype(np.float32))
 
     result = bmtrace.diff(record(tmp_path / "a", keys, infer),
                           record(tmp_path / "b", keys, infer, mode="stats"), explain=False)
     notes = [n for n in result.warnings if "predictions not compared" in n]
-    assert notes == ['stage infer: predictions not compared: run B recorded it in stats mode, which keeps no '
-                     'values; record it in full mode to compare them (bmtrace.start(..., stage_modes={"infer": '
-                     '"full"}))']
+    assert notes == ['stage infer: predictions not compared: run B recorded it in stats mode, which keeps only a '
+                     'sample of the values of an output this large; record it in full mode to compare them '
+                     '(bmtrace.start(..., stage_modes={"infer": "full"}))']
     assert not result.predictions
