@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from . import layout, schema
+from . import arrow_arrays as aa, layout, schema
 
 CHUNK_BYTES = 8 << 20  # of journal text per pyarrow parse: bounds the memory of a build (~20x this)
 
@@ -79,7 +79,7 @@ def call_skeleton(path):
     calls, _, problems, torn, journals = read_journals(path, tensors=False)
     calls = _sorted_calls(calls)
     columns = {name: calls[name].to_pylist() for name in ("sample", "stage", "journal", "offset", "length")}
-    columns["occurrence"] = _occurrences(calls)
+    columns["occurrence"] = _occurrences(calls).tolist()
     return columns, problems, torn, journals
 
 
@@ -97,7 +97,7 @@ def read_journals(path, tensors=True):
                                                             tensors):
                 if tensors:
                     tensor_tables.append(tensor_table.set_column(0, "call_row",
-                                                                 pc.add(tensor_table["call_row"], call_base)))
+                                                                 pc.add(tensor_table["call_row"], aa.scalar(call_base, pa.int64()))))
                 else:
                     call_table = call_table.select(_SKELETON_COLUMNS)
                 calls.append(call_table)
@@ -141,7 +141,7 @@ def _journal_chunks(journal, name, problems, number, state, texts=True):
 def _located(calls, number):
     """The journal's number in the "journal" column (the chunk readers leave it 0)."""
     return calls.set_column(calls.schema.get_field_index("journal"), "journal",
-                            pa.array(np.full(calls.num_rows, number, dtype=np.int32)))
+                            aa.from_numpy(np.full(calls.num_rows, number, dtype=np.int32)))
 
 
 # -- the careful way: schema.parse_line, as Run reads ---------------------------------------------
@@ -179,18 +179,18 @@ def _careful_chunk(data, name, first_line, problems, offset):
                     tensors[column].append(value)
         row += 1
     call_types, tensor_types = _column_types(pa)
-    return (pa.table([_array(pa, calls[c], call_types[c]) for c in _CALL_COLUMNS], names=list(_CALL_COLUMNS)),
-            pa.table([_array(pa, tensors[c], tensor_types[c]) for c in _TENSOR_COLUMNS], names=list(_TENSOR_COLUMNS)))
+    return (pa.table([_array(calls[c], call_types[c]) for c in _CALL_COLUMNS], names=list(_CALL_COLUMNS)),
+            pa.table([_array(tensors[c], tensor_types[c]) for c in _TENSOR_COLUMNS], names=list(_TENSOR_COLUMNS)))
 
 
-def _array(pa, values, typ):
+def _array(values, typ):
     try:
-        return pa.array(values, type=typ)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+        return aa.from_pylist(values, typ)
+    except UnicodeEncodeError:
         if typ != pa.string():
             raise
         # lone surrogates (undecodable file names) are not UTF-8: store them as \udcXX escapes
-        return pa.array([v if v is None else schema.safe_text(v) for v in values], type=typ)
+        return aa.strings([v if v is None else schema.safe_text(v) for v in values])
 
 
 def _text(value):
@@ -284,19 +284,19 @@ def _fast_columns(pa, table, offsets, lengths, lines, values_from_lines=False):
         "fn_qualname": _checked(pa, function.get("qualname"), "str", pa.string(), n),
         "fn_file": _checked(pa, function.get("file"), "str", pa.string(), n),
         "fn_op": _checked(pa, function.get("op"), "str", pa.string(), n),  # another type: str() of it, carefully
-        "mode": pc.fill_null(mode, "full"),
+        "mode": pc.fill_null(mode, aa.scalar("full", pa.string())),
         "error_type": _checked(pa, error.get("type"), "str", pa.string(), n),
         "error_message": _checked(pa, error.get("message"), "str", pa.string(), n),
         "pid": get("pid", "int", pa.int64()), "thread": get("thread", "str", pa.string()),
         "t_start": get("t_start", "num", pa.float64(), True), "t_end": get("t_end", "num", pa.float64()),
-        "writer": pc.fill_null(get("writer", "str", pa.string()), ""),
-        "seq": pc.fill_null(get("seq", "int", pa.int64()), 0),
+        "writer": pc.fill_null(get("writer", "str", pa.string()), aa.scalar("", pa.string())),
+        "seq": pc.fill_null(get("seq", "int", pa.int64()), aa.scalar(0, pa.int64())),
         "has_error": _error_truth(pa, error_arr, error, n),
-        "journal": pa.nulls(n, pa.int32()), "offset": pa.array(offsets.astype(np.int64)),
-        "length": pa.array(lengths.astype(np.int64)),
+        "journal": pa.nulls(n, pa.int32()), "offset": aa.from_numpy(offsets.astype(np.int64)),
+        "length": aa.from_numpy(lengths.astype(np.int64)),
     }
     call_alg = get("hash_alg", "str", pa.string())
-    call_alg = pc.if_else(_nonempty(pc, call_alg), call_alg, schema.LEGACY_HASH_ALG)
+    call_alg = pc.if_else(_nonempty(pc, call_alg), call_alg, aa.scalar(schema.LEGACY_HASH_ALG, pa.string()))
     parts = [_fast_tensors(pa, fields.get(role), role_order, call_alg, tensor_types, lines, values_from_lines)
              for role_order, role in enumerate(("inputs", "outputs"))]
     tensors = pa.concat_tables(parts)
@@ -304,7 +304,7 @@ def _fast_columns(pa, table, offsets, lengths, lines, values_from_lines=False):
 
 
 def _fast_tensors(pa, lists, role_order, call_alg, tensor_types, lines, values_from_lines):
-    empty = pa.table([pa.array([], type=tensor_types[c]) for c in _TENSOR_COLUMNS], names=list(_TENSOR_COLUMNS))
+    empty = pa.table([pa.nulls(0, tensor_types[c]) for c in _TENSOR_COLUMNS], names=list(_TENSOR_COLUMNS))
     if lists is None or pa.types.is_null(lists.type):
         return empty
     if not pa.types.is_list(lists.type):
@@ -319,7 +319,7 @@ def _fast_tensors(pa, lists, role_order, call_alg, tensor_types, lines, values_f
     m = len(entries)
     call_row = pc.list_parent_indices(lists)
     starts = pc.take(lists.offsets, call_row)
-    position = pc.subtract(pa.array(np.arange(m, dtype=np.int32)), starts.cast(pa.int32()))
+    position = pc.subtract(aa.from_numpy(np.arange(m, dtype=np.int32)), starts.cast(pa.int32()))
     field = dict(zip([entries.type.field(i).name for i in range(entries.type.num_fields)], entries.flatten()))
 
     def get(name, kinds, typ, required=False):
@@ -329,7 +329,7 @@ def _fast_tensors(pa, lists, role_order, call_alg, tensor_types, lines, values_f
     expected = schema.ROLES[role_order]  # an entry's role is its list's (schema.parse_call)
     if not _only(pc, role, (expected,)):
         raise _Unsure()
-    role = role.fill_null(expected)
+    role = role.fill_null(aa.scalar(expected, pa.string()))
     for name in ("container", "py_type"):
         get(name, "str", pa.string())
     for name in ("sketch",):
@@ -342,34 +342,34 @@ def _fast_tensors(pa, lists, role_order, call_alg, tensor_types, lines, values_f
         """JSON text of ``field_name`` of the tensors at ``rows``, from their lines."""
         if not lines.wanted:
             return {}
-        call_rows, positions = call_row.to_numpy(), position.to_numpy()
+        call_rows, positions = aa.to_numpy(call_row), aa.to_numpy(position)
         return {j: json.dumps(lines.entry(call_rows[j], role_key, positions[j]).get(field_name), **dumps) for j in rows}
 
     meta = field.get("meta")
     if meta is None or pa.types.is_null(meta.type) or (pa.types.is_struct(meta.type) and meta.type.num_fields == 0):
-        meta_text = pa.array(["{}"] * m, type=pa.string())  # every meta {} or null (read as {})
+        meta_text = aa.repeat("{}", m)  # every meta {} or null (read as {})
     elif pa.types.is_struct(meta.type):
         # keys and values of a non-empty meta (or {} against {"k": null}) are not in the struct: its lines say
-        texts = from_lines(np.flatnonzero(meta.is_valid().to_numpy(zero_copy_only=False)), "meta", sort_keys=True,
+        texts = from_lines(np.flatnonzero(aa.to_numpy(meta.is_valid())), "meta", sort_keys=True,
                            default=str)
-        meta_text = pa.array([texts.get(j, "{}") for j in range(m)], type=pa.string())
+        meta_text = aa.strings([texts.get(j, "{}") for j in range(m)])
     else:
         raise _Unsure()
-    kind = pc.fill_null(get("kind", "str", pa.string()), "array")
+    kind = pc.fill_null(get("kind", "str", pa.string()), aa.scalar("array", pa.string()))
     hashes = get("hash", "str", pa.string())
     own_alg = get("hash_alg", "str", pa.string())
     alg = pc.if_else(_nonempty(pc, own_alg), own_alg, pc.take(call_alg, call_row))
-    counts = [pc.fill_null(get(name, "int", pa.int64()), 0) for name in ("nan_count", "inf_count")]
+    counts = [pc.fill_null(get(name, "int", pa.int64()), aa.scalar(0, pa.int64())) for name in ("nan_count", "inf_count")]
     if any(len(c) and pc.min(c).as_py() < 0 for c in counts):
         raise _Unsure()
     columns = {
-        "call_row": call_row.cast(pa.int64()), "role_order": pa.array(np.full(m, role_order, dtype=np.int8)),
+        "call_row": call_row.cast(pa.int64()), "role_order": aa.from_numpy(np.full(m, role_order, dtype=np.int8)),
         "position": position.cast(pa.int64()), "role": role, "name": get("name", "str", pa.string(), True),
         "kind": kind, "dtype": get("dtype", "str", pa.string()), "shape": _shape(pa, field.get("shape"), m),
         "min": get("min", "num", pa.float64()), "max": get("max", "num", pa.float64()),
         "mean": get("mean", "num", pa.float64()), "std": get("std", "num", pa.float64()),
         "nan_count": counts[0], "inf_count": counts[1], "hash": hashes,
-        "hash_alg": pc.if_else(_nonempty(pc, hashes), alg, pa.scalar(None, pa.string())),
+        "hash_alg": pc.if_else(_nonempty(pc, hashes), alg, aa.scalar(None, pa.string())),
         "meta": meta_text, "note": get("note", "str", pa.string()),
         "payload": get("payload", "str", pa.string()),
         "value": _values(pa, None if values_from_lines else field.get("value"), kind, m,
@@ -409,7 +409,7 @@ def _is_struct_or_null(pa, arr):
 def _error_truth(pa, arr, children, n):
     """Whether each call's "error" is a non-empty object (``Run`` counts ``if call.error``)."""
     if arr is None or pa.types.is_null(arr.type) or not children:
-        return pa.array(np.zeros(n, dtype=bool))
+        return aa.from_numpy(np.zeros(n, dtype=bool))
     valid = arr.is_valid()
     any_child = children and None
     for child in children.values():
@@ -421,13 +421,13 @@ def _error_truth(pa, arr, children, n):
 
 def _nonempty(pc, arr):
     """Python truthiness of an optional string: null and "" are false."""
-    return pc.fill_null(pc.greater(pc.utf8_length(arr), 0), False)
+    return pc.fill_null(pc.greater(pc.utf8_length(arr), aa.scalar(0, pa.int32())), aa.scalar(False, pa.bool_()))
 
 
 def _only(pc, arr, allowed):
     """Whether every present value of ``arr`` is one of ``allowed``."""
     present = arr.drop_null()
-    return not len(present) or pc.all(pc.is_in(present, value_set=pa.array(list(allowed)))).as_py()
+    return not len(present) or pc.all(pc.is_in(present, value_set=aa.strings(list(allowed)))).as_py()
 
 
 def _list_items(pa, arr):
@@ -467,23 +467,24 @@ def _values(pa, arr, kind, m, from_lines, all_from_lines=False):
     """The index's "value": JSON text of a journal-held value, null for payload kinds.
 
     ``from_lines(rows)``: the JSON text of the values of those rows, from their lines."""
-    payload_kind = pc.is_in(kind, value_set=pa.array(list(schema.PAYLOAD_KINDS)))
+    payload_kind = pc.is_in(kind, value_set=aa.strings(list(schema.PAYLOAD_KINDS)))
     if all_from_lines:
-        texts = from_lines(np.flatnonzero(pc.invert(payload_kind).to_numpy(zero_copy_only=False)))
-        text = pa.array([texts.get(j, "null") for j in range(m)], type=pa.string())
+        texts = from_lines(np.flatnonzero(aa.to_numpy(pc.invert(payload_kind))))
+        text = aa.strings([texts.get(j, "null") for j in range(m)])
     elif arr is None or pa.types.is_null(arr.type):
-        text = pa.array(["null"] * m, type=pa.string())
+        text = aa.repeat("null", m)
     else:
         typ = str(arr.type)
         if typ == "int64":
-            text = pc.fill_null(arr.cast(pa.string()), "null")
+            text = pc.fill_null(arr.cast(pa.string()), aa.scalar("null", pa.string()))
         elif typ == "bool":
-            text = pc.fill_null(pc.if_else(arr, "true", "false"), "null")
+            text = pc.fill_null(pc.if_else(arr, aa.scalar("true", pa.string()), aa.scalar("false", pa.string())),
+                                aa.scalar("null", pa.string()))
         elif typ == "string":
-            text = pa.array([json.dumps(v) for v in arr.to_pylist()], type=pa.string())
+            text = aa.strings([json.dumps(v) for v in arr.to_pylist()])
         else:
             # 1 or 1.0 (pyarrow made both a double)? a list, an object? the lines say
-            keep = pc.invert(payload_kind).to_numpy(zero_copy_only=False)
+            keep = aa.to_numpy(pc.invert(payload_kind))
             texts = from_lines(np.flatnonzero(keep)) if typ != "double" else {}
             if typ == "double":
                 values = arr.to_pylist()
@@ -491,8 +492,8 @@ def _values(pa, arr, kind, m, from_lines, all_from_lines=False):
                              if keep[j] and v is not None and math.isfinite(v) and v == int(v)]
                 texts = from_lines(ambiguous)
                 texts.update((j, json.dumps(v)) for j, v in enumerate(values) if keep[j] and j not in texts)
-            text = pa.array([texts.get(j, "null") for j in range(m)], type=pa.string())
-    return pc.if_else(payload_kind, pa.scalar(None, pa.string()), text)
+            text = aa.strings([texts.get(j, "null") for j in range(m)])
+    return pc.if_else(payload_kind, aa.scalar(None, pa.string()), text)
 
 
 # -- putting the chunks together ------------------------------------------------------------------
@@ -506,13 +507,13 @@ def _column_types(pa):
 
 def _concat(pa, tables, columns, types):
     if not tables:
-        return pa.table([pa.array([], type=types[c]) for c in columns], names=list(columns))  # no calls
+        return pa.table([pa.nulls(0, types[c]) for c in columns], names=list(columns))  # no calls
     return pa.concat_tables(tables).combine_chunks()
 
 
 def _sort_order(calls):
     """Recording order (``schema.sort_key``): a stable sort, as ``sorted``."""
-    if np.isnan(calls["t_start"].to_numpy()).any():
+    if np.isnan(aa.to_numpy(calls["t_start"])).any():
         raise ValueError("a NaN start time: Python's sort decides the order")  # callers fall back
     return pc.sort_indices(calls, sort_keys=[("t_start", "ascending"), ("writer", "ascending"), ("seq", "ascending")])
 
@@ -535,26 +536,26 @@ def _assemble(read, side, path):
     read[0] = read[1] = None
     order = _sort_order(calls)
     calls = calls.take(order)
-    calls = calls.append_column("occurrence", pa.array(_occurrences(calls), type=pa.int64()))
+    calls = calls.append_column("occurrence", aa.from_numpy(_occurrences(calls)))
     rank = np.empty(len(order), dtype=np.int64)
-    rank[order.to_numpy()] = np.arange(len(order))
-    call_row = tensors["call_row"].to_numpy()
-    tensor_order = np.lexsort((tensors["position"].to_numpy(), tensors["role_order"].to_numpy(),
+    rank[aa.to_numpy(order)] = np.arange(len(order))
+    call_row = aa.to_numpy(tensors["call_row"])
+    tensor_order = np.lexsort((aa.to_numpy(tensors["position"]), aa.to_numpy(tensors["role_order"]),
                                rank[call_row] if len(call_row) else call_row))
     del call_row
-    tensors = tensors.take(pa.array(tensor_order))
+    tensors = tensors.take(aa.from_numpy(tensor_order))
     del tensor_order
-    head = calls.take(pa.array(rank[tensors["call_row"].to_numpy()] if tensors.num_rows else
-                               np.zeros(0, dtype=np.int64)))
+    head = calls.take(aa.from_numpy(rank[aa.to_numpy(tensors["call_row"])] if tensors.num_rows else
+                                    np.zeros(0, dtype=np.int64)))
     types = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(), "int64_list": pa.list_(pa.int64())}
     arrays = []
     for column, typ in schema.INDEX_COLUMNS:
         if column == "run_side":
-            arrays.append(pa.array([side] * tensors.num_rows, type=pa.string()))
+            arrays.append(aa.repeat(side, tensors.num_rows))
         elif column == "journal":  # the journal's run-relative path, from its number
-            names = _array(pa, [_relative(journal, path) for journal in journals], pa.string())
+            names = _array([_relative(journal, path) for journal in journals], pa.string())
             arrays.append(names.take(head["journal"].combine_chunks()) if tensors.num_rows else
-                          pa.array([], type=pa.string()))
+                          pa.nulls(0, pa.string()))
         elif column == "journal_offset":
             arrays.append(head["offset"].combine_chunks().cast(pa.int64()))
         elif column in _INDEX_FROM_CALL:
@@ -566,7 +567,7 @@ def _assemble(read, side, path):
 
 
 def _occurrences(calls):
-    """Each call's number among the calls of its (sample, stage) before it, in table order (numpy: a
+    """Each call's number among the calls of its (sample, stage) before it, in table order, as int64 (numpy: a
     Python loop took 0.3 s at 300,000 calls)."""
     stage = _codes(calls["stage"])
     key = _codes(calls["sample"]) * (int(stage.max(initial=0)) + 1) + stage
@@ -575,13 +576,13 @@ def _occurrences(calls):
     first = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1])))  # where each key's run starts
     out = np.empty(len(key), dtype=np.int64)
     out[order] = np.arange(len(key)) - np.repeat(first, np.diff(np.append(first, len(key))))
-    return out.tolist()
+    return out
 
 
 def _codes(column):
     """int64 codes of a string column's values in first-seen order, null its own code (after the rest)."""
     encoded = column.combine_chunks().dictionary_encode()
-    return pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy().astype(np.int64)
+    return aa.to_numpy(pc.fill_null(encoded.indices, aa.scalar(len(encoded.dictionary), encoded.indices.type))).astype(np.int64)
 
 
 def _summary(calls, problems, torn):
