@@ -115,27 +115,31 @@ def read_journals(path, tensors=True):
 
 
 def _journal_chunks(journal, name, problems, number, state, texts=True):
-    """Normalised (calls, tensors) tables of one journal, chunk by chunk; state["torn"]: its torn lines."""
+    """Normalised (calls, tensors) tables of one journal, chunk by chunk; state["torn"]: its torn lines.
+
+    A chunk is a read of CHUNK_BYTES up to its last newline; the next read starts after it (re-reading
+    the partial line costs less than copying the chunk to cut it)."""
     with open(journal, "rb") as f:
-        offset, first_line, rest = 0, 1, b""
+        offset, first_line, size = 0, 1, CHUNK_BYTES
         while True:
-            block = f.read(CHUNK_BYTES)
-            if not block:
-                # a last line without newline is a record cut short by a kill: skipped, counted
-                state["torn"] = 1 if rest else 0
-                return
-            data = rest + block if rest else block
-            cut = data.rfind(b"\n") + 1
-            data, rest = data[:cut], data[cut:]
-            if not data:
-                continue  # a line longer than a chunk: read on
-            lines = data.count(b"\n")
+            f.seek(offset)
+            block = f.read(size)
+            ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+            if not len(ends):
+                if len(block) < size:
+                    # the end: a last line without newline is a record cut short by a kill: skipped, counted
+                    state["torn"] = 1 if block else 0
+                    return
+                size *= 2  # a line longer than a chunk: read more of it
+                continue
+            size = CHUNK_BYTES
+            cut = int(ends[-1]) + 1
             try:
-                calls, tensors = _fast_chunk(data, offset, lines, texts)
+                calls, tensors = _fast_chunk(block, cut, ends, offset, texts)
             except _Unsure:
-                calls, tensors = _careful_chunk(data, name, first_line, problems, offset)
+                calls, tensors = _careful_chunk(block[:cut], name, first_line, problems, offset)
             yield _located(calls, number), tensors
-            offset, first_line = offset + len(data), first_line + lines
+            offset, first_line = offset + cut, first_line + len(ends)
 
 
 def _located(calls, number):
@@ -202,16 +206,17 @@ def _float(value):
 
 
 # -- the fast way: pyarrow's JSON reader, taken only when its types vouch for every line -----------
-def _fast_chunk(data, start, lines, texts=True):
-    view = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(view == 10)
+def _fast_chunk(block, cut, ends, start, texts=True):
+    """The tables of the lines of ``block[:cut]`` (``ends``: their newlines; ``start``: the journal offset
+    of the block)."""
+    view = np.frombuffer(block, dtype=np.uint8, count=cut)
     # every line one object ("{...}"), no carriage return: pyarrow and json.loads split lines alike
     if (view[0] != 123 or np.any(view[ends[:-1] + 1] != 123) or np.any(view[ends - 1] != 125)
-            or np.count_nonzero(view == 13)):
+            or block.find(b"\r", 0, cut) >= 0):
         raise _Unsure()
     values_from_lines = False
     try:
-        table = _read_json(data)
+        table = _read_json(pa.py_buffer(block).slice(0, cut))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         # Most often scalar values of several types (an int input here, a str there) or container paths
         # ([["key", "boxes"], ["index", 0]]): pyarrow wants one type per field. Without them (scalar
@@ -219,15 +224,15 @@ def _fast_chunk(data, start, lines, texts=True):
         # still read, and the values come from the lines (the index holds no path).
         values_from_lines = True
         try:
-            table = _read_json(_PATH.sub(b'"path": []', _SCALAR_VALUE.sub(b'"value": null', data)))
+            table = _read_json(pa.py_buffer(_PATH.sub(b'"path": []', _SCALAR_VALUE.sub(b'"value": null', block[:cut]))))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise _Unsure() from None
-    if table.num_rows != lines:
+    if table.num_rows != len(ends):
         raise _Unsure()  # a blank line: json.loads refuses it, pyarrow skips it
     try:
         starts = np.concatenate(([0], ends[:-1] + 1))
-        return _fast_columns(pa, table.combine_chunks(), start + starts, ends + 1 - starts, _LineReader(data, starts, texts),
-                             values_from_lines)
+        return _fast_columns(pa, table.combine_chunks(), start + starts, ends + 1 - starts,
+                             _LineReader(block, starts, texts), values_from_lines)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
         raise _Unsure() from None
 
@@ -242,8 +247,8 @@ _STEP = rb'\[(?:' + _SCALAR + rb'(?:, ' + _SCALAR + rb')*)?\]'  # a list of scal
 _PATH = re.compile(rb'"path": \[(?:' + _STEP + rb'(?:, ' + _STEP + rb')*)?\]')
 
 
-def _read_json(data):
-    return pj.read_json(pa.BufferReader(pa.py_buffer(data)), read_options=pj.ReadOptions(block_size=1 << 22))
+def _read_json(buffer):
+    return pj.read_json(pa.BufferReader(buffer), read_options=pj.ReadOptions(block_size=1 << 22))
 
 
 class _LineReader:
@@ -581,24 +586,30 @@ def _occurrences(calls):
 
 def _codes(column):
     """int64 codes of a string column's values in first-seen order, null its own code (after the rest)."""
+    return _encoded(column)[0]
+
+
+def _encoded(column):
+    """``(codes, values)``: ``_codes`` of ``column`` and the value of each code (None: null's)."""
     encoded = column.combine_chunks().dictionary_encode()
-    return aa.to_numpy(pc.fill_null(encoded.indices, aa.scalar(len(encoded.dictionary), encoded.indices.type))).astype(np.int64)
+    null_code = aa.scalar(len(encoded.dictionary), encoded.indices.type)
+    return (aa.to_numpy(pc.fill_null(encoded.indices, null_code)).astype(np.int64),
+            encoded.dictionary.to_pylist() + [None])
 
 
 def _summary(calls, problems, torn):
-    """What ``bmtrace show`` counts per stage, from the calls in recording order."""
-    stages = {}
-    samples = set()
-    for sample, stage, has_error in zip(calls["sample"].to_pylist(), calls["stage"].to_pylist(),
-                                        calls["has_error"].to_pylist()):
-        samples.add(sample)
-        entry = stages.get(stage)
-        if entry is None:
-            entry = stages[stage] = {"stage": stage, "calls": 0, "samples": set(), "errors": 0}
-        entry["calls"] += 1
-        entry["samples"].add(sample)
-        entry["errors"] += has_error
+    """What ``bmtrace show`` counts per stage, from the calls in recording order (numpy: a Python loop
+    over the calls took 0.25 s at 90,000 calls)."""
+    stage, stages = _encoded(calls["stage"])
+    sample = _codes(calls["sample"])
+    has_error = aa.to_numpy(calls["has_error"])
+    k = len(stages)
+    counts = np.bincount(stage, minlength=k)
+    errors = np.bincount(stage[has_error], minlength=k)
+    samples = np.bincount(np.unique(sample * k + stage) % k, minlength=k)
+    present, first = np.unique(stage, return_index=True)
     problems = [("%s: %s" % (name, message)) if line is None else ("%s line %d: %s" % (name, line, message))
                 for name, line, message in problems]  # as str(RunProblem)
-    return {"torn_lines": torn, "problems": problems, "samples": len(samples),
-            "stages": [dict(e, samples=len(e["samples"])) for e in stages.values()]}
+    return {"torn_lines": torn, "problems": problems, "samples": len(np.unique(sample)),
+            "stages": [{"stage": stages[code], "calls": int(counts[code]), "samples": int(samples[code]),
+                        "errors": int(errors[code])} for code in present[np.argsort(first)].tolist()]}
