@@ -337,6 +337,9 @@ def _fast_tensors(pa, lists, role_order, call_alg, tensor_types, lines, values_f
     role = role.fill_null(aa.scalar(expected, pa.string()))
     for name in ("container", "py_type"):
         get(name, "str", pa.string())
+    stats_sample = get("stats_sample", "int", pa.int64())  # a count (schema.parse_tensor)
+    if len(stats_sample) and (pc.min(stats_sample).as_py() or 0) < 0:
+        raise _Unsure()
     for name in ("sketch",):
         if not _is_struct_or_null(pa, field.get(name)):
             raise _Unsure()
