@@ -8,6 +8,8 @@ Analysis only (needs pyarrow).
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyarrow as pa
 
@@ -80,8 +82,10 @@ def repeat(value, n):
     return strings([value]).take(from_numpy(np.zeros(n, dtype=np.int64)))
 
 
+@functools.lru_cache(maxsize=256)
 def scalar(value, typ):
-    """A pyarrow Scalar of a Python value (None, str, int, float or bool) of Arrow type ``typ``."""
+    """A pyarrow Scalar of a Python value (None, str, int, float or bool) of Arrow type ``typ`` (the
+    same few, for every chunk: kept)."""
     if value is None:
         return pa.nulls(1, typ)[0]
     if pa.types.is_string(typ):
