@@ -124,7 +124,7 @@ def _journal_chunks(journal, name, problems, number, state, texts=True):
         while True:
             f.seek(offset)
             block = f.read(size)
-            ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+            ends = _newlines(block)
             if not len(ends):
                 if len(block) < size:
                     # the end: a last line without newline is a record cut short by a kill: skipped, counted
@@ -140,6 +140,17 @@ def _journal_chunks(journal, name, problems, number, state, texts=True):
                 calls, tensors = _careful_chunk(block[:cut], name, first_line, problems, offset)
             yield _located(calls, number), tensors
             offset, first_line = offset + cut, first_line + len(ends)
+
+
+def _newlines(block):
+    """The offsets of the newlines of ``block`` as int64 (bytes.find: memchr from one to the next, twice as
+    fast as numpy's compare-all for lines of 500 bytes and more, which journal lines are)."""
+    found, find = [], block.find
+    at = find(b"\n")
+    while at >= 0:
+        found.append(at)
+        at = find(b"\n", at + 1)
+    return np.array(found, dtype=np.int64)
 
 
 def _located(calls, number):
