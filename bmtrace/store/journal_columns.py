@@ -96,8 +96,8 @@ def read_journals(path, tensors=True):
             for call_table, tensor_table in _journal_chunks(journal, name, problems, len(journals) - 1, state,
                                                             tensors):
                 if tensors:
-                    tensor_tables.append(tensor_table.set_column(0, "call_row",
-                                                                 pc.add(tensor_table["call_row"], aa.scalar(call_base, pa.int64()))))
+                    call_row = pc.add(tensor_table["call_row"], aa.scalar(call_base, pa.int64()))
+                    tensor_tables.append(tensor_table.set_column(0, "call_row", call_row))
                 else:
                     call_table = call_table.select(_SKELETON_COLUMNS)
                 calls.append(call_table)
@@ -378,7 +378,8 @@ def _fast_tensors(pa, lists, role_order, call_alg, tensor_types, lines, values_f
     hashes = get("hash", "str", pa.string())
     own_alg = get("hash_alg", "str", pa.string())
     alg = pc.if_else(_nonempty(pc, own_alg), own_alg, pc.take(call_alg, call_row))
-    counts = [pc.fill_null(get(name, "int", pa.int64()), aa.scalar(0, pa.int64())) for name in ("nan_count", "inf_count")]
+    zero = aa.scalar(0, pa.int64())
+    counts = [pc.fill_null(get(name, "int", pa.int64()), zero) for name in ("nan_count", "inf_count")]
     if any(len(c) and pc.min(c).as_py() < 0 for c in counts):
         raise _Unsure()
     columns = {
