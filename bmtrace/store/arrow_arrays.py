@@ -16,10 +16,7 @@ import pyarrow as pa
 _NUMPY_TYPES = {"int8": np.int8, "int16": np.int16, "int32": np.int32, "int64": np.int64, "uint8": np.uint8,
                 "uint16": np.uint16, "uint32": np.uint32, "uint64": np.uint64, "float": np.float32,
                 "double": np.float64}
-_ARROW_TYPES = {np.dtype(np.int8): pa.int8(), np.dtype(np.int16): pa.int16(), np.dtype(np.int32): pa.int32(),
-                np.dtype(np.int64): pa.int64(), np.dtype(np.uint8): pa.uint8(), np.dtype(np.uint16): pa.uint16(),
-                np.dtype(np.uint32): pa.uint32(), np.dtype(np.uint64): pa.uint64(),
-                np.dtype(np.float32): pa.float32(), np.dtype(np.float64): pa.float64()}
+_ARROW_TYPES = {np.dtype(dtype): pa.type_for_alias(name) for name, dtype in _NUMPY_TYPES.items()}
 _MAX_OFFSET = (1 << 31) - 1  # a string array's int32 offsets
 
 
