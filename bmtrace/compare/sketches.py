@@ -127,8 +127,9 @@ def _value_figures(ev, a, b, where, rtol, floats=True):
 
 
 def _scale_figure(ev, a, b, ratio):
-    """``ev.scale = ratio`` when every sampled B is ``ratio`` times A to 1e-3 of the largest |B| (a missing
-    or doubled normalization: /255, x255, /std); not for ratios near 1, where the figures say enough."""
+    """``ev.scale = ratio`` when every sampled B is ``ratio`` times A, to 1e-3 of the largest such product
+    (a normalization one side forgot or applied twice: /255, /std); not for ratios near 1, where the
+    figures say enough."""
     if not math.isfinite(ratio) or ratio == 0.0 or abs(ratio - 1.0) <= 1e-2:
         return
     scaled = a * ratio

@@ -29,7 +29,8 @@ def _without_values(stage, pair):
     sides = [side for side, call in (("A", pair.call_a), ("B", pair.call_b)) if getattr(call, "mode", None) == "stats"]
     if sides:
         return ("stage %s: predictions not compared: %s recorded it in stats mode, which keeps only a sample "
-                "of the values of an output this large; record it in full mode to compare them (bmtrace.start(..., stage_modes={%s: \"full\"}))"
+                "of the values of an output this large; record it in full mode to compare them "
+                "(bmtrace.start(..., stage_modes={%s: \"full\"}))"
                 % (stage, "runs A and B" if len(sides) == 2 else "run " + sides[0], json.dumps(stage)))
     return ("stage %s: predictions not compared: the values of its outputs were not kept (the payload cap was "
             "reached); record it again with a larger payload_cap_bytes to compare them" % stage)
