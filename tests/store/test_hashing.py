@@ -99,16 +99,11 @@ def test_runs_hashed_differently_never_compare_by_hash(tmp_path):
     assert np.array_equal(a.load(), b.load())
 
 
-def test_fast_hash_is_much_faster_than_sha1():
-    """xxh3-128 hashes a 64 MiB buffer at least 5x faster than the SHA-1 fallback."""
-    import time
-
+def test_the_fast_hash_is_used_whenever_xxhash_is_importable():
+    """xxh3-128 (its speed against SHA-1: benchmarks/bench_store.py) is the algorithm of this process when
+    xxhash imports, and a content hash without an algorithm named is that algorithm's."""
     if not hashing.available("xxh3-128"):
         pytest.skip("xxhash not installed")
-    arr = np.ones(64 << 20, np.uint8)
-    times = {}
-    for alg in ("sha1", "xxh3-128"):
-        start = time.perf_counter()
-        hashing.content_hash(arr, alg)
-        times[alg] = time.perf_counter() - start
-    assert times["sha1"] > 5 * times["xxh3-128"], times
+    arr = np.arange(3 << 20, dtype=np.uint8)
+    assert hashing.algorithm() == "xxh3-128"
+    assert hashing.content_hash(arr) == hashing.content_hash(arr, "xxh3-128") != hashing.content_hash(arr, "sha1")
