@@ -48,13 +48,34 @@ def to_numpy(arr):
     dtype = _NUMPY_TYPES.get(str(arr.type))
     if dtype is None:
         raise ValueError("no numpy type for %s" % arr.type)
-    data = arr.buffers()[1]
-    values = np.frombuffer(data, dtype=dtype, count=start + n)[start:] if n else np.zeros(0, dtype=dtype)
+    values = numbers(arr, dtype)
     if arr.null_count:
         if not np.issubdtype(dtype, np.floating):
             raise ValueError("a %s array with nulls" % arr.type)
-        values = np.where(to_numpy(arr.is_valid()), values, np.nan)
+        values = np.where(nulls(arr), np.nan, values)
     return values
+
+
+def numbers(arr, dtype):
+    """The values of a numeric Array as ``dtype`` (nulls: whatever its buffer holds), a view of its buffer.
+
+    Raises:
+        ValueError: the array's values are not ``dtype``'s width.
+    """
+    if arr.type.bit_width != np.dtype(dtype).itemsize * 8:
+        raise ValueError("index column of type %s, not %s" % (arr.type, dtype))
+    buffer = arr.buffers()[1]
+    if buffer is None:
+        return np.zeros(len(arr), dtype=dtype)
+    return np.frombuffer(buffer, dtype=dtype)[arr.offset:arr.offset + len(arr)]
+
+
+def nulls(arr):
+    """Per row of an Array, whether it is null (from its validity bitmap)."""
+    if not arr.null_count:
+        return np.zeros(len(arr), dtype=bool)
+    bits = np.unpackbits(np.frombuffer(arr.buffers()[0], dtype=np.uint8), bitorder="little")
+    return bits[arr.offset:arr.offset + len(arr)] == 0
 
 
 def strings(values):

@@ -33,25 +33,6 @@ _CODED_PER_TENSOR = ("role", "name", "kind", "dtype", "hash_alg", "meta")
 _UNIQUE = ("call_id", "hash", "payload")  # about one value per row
 
 
-def _numbers(array, dtype):
-    """The values of a numeric Arrow array (nulls: whatever its buffer holds), straight from its buffer:
-    ``to_numpy`` and ``pyarrow.compute`` would import pandas (half a second)."""
-    if array.type.bit_width != np.dtype(dtype).itemsize * 8:
-        raise ValueError("index column of type %s, not %s" % (array.type, dtype))
-    buffer = array.buffers()[1]
-    if buffer is None:
-        return np.zeros(len(array), dtype=dtype)
-    return np.frombuffer(buffer, dtype=dtype)[array.offset:array.offset + len(array)]
-
-
-def _nulls(array):
-    """Per row of an Arrow array, whether it is null (from its validity bitmap)."""
-    if not array.null_count:
-        return np.zeros(len(array), dtype=bool)
-    bits = np.unpackbits(np.frombuffer(array.buffers()[0], dtype=np.uint8), bitorder="little")
-    return bits[array.offset:array.offset + len(array)] == 0
-
-
 class _Coded:
     """A string column with few distinct values: codes into one list of Python strings (None: null).
 
@@ -61,14 +42,16 @@ class _Coded:
     __slots__ = ("values", "codes", "_escaped")
 
     def __init__(self, pa, array, per_tensor):
+        from .arrow_arrays import nulls, numbers
+
         if not pa.types.is_dictionary(array.type):
             array = array.dictionary_encode()
         self.values = array.dictionary.to_pylist() + [None]
         self._escaped = _Strings(pa, array.dictionary).escaped()  # one search of the text, not one per value
         indices = array.indices
-        codes = _numbers(indices, "int%d" % indices.type.bit_width)
+        codes = numbers(indices, "int%d" % indices.type.bit_width)
         if indices.null_count:
-            codes = np.where(_nulls(indices), -1, codes).astype(np.int32)
+            codes = np.where(nulls(indices), -1, codes).astype(np.int32)
         # Read for every tensor: a list, several times faster to index than an array (8 bytes a row, the
         # small ints shared). Read once a call: the array (4 bytes a row).
         self.codes = codes.tolist() if per_tensor else codes
@@ -86,9 +69,11 @@ class _Strings:
     __slots__ = ("data", "offsets", "null")
 
     def __init__(self, pa, array):
+        from .arrow_arrays import nulls
+
         if array.type not in (pa.string(), pa.large_string()):
             raise ValueError("index column of type %s, not text" % array.type)
-        self.null = _nulls(array)
+        self.null = nulls(array)
         _, offsets, data = array.buffers()
         offsets = np.frombuffer(offsets, dtype=np.int64 if array.type == pa.large_string() else np.int32) \
             if offsets is not None else np.zeros(1, dtype=np.int64)
@@ -110,6 +95,8 @@ class IndexColumns:
     def __init__(self, table):
         import pyarrow as pa
 
+        from .arrow_arrays import nulls, numbers
+
         table = table.select(list(COLUMNS)).unify_dictionaries().combine_chunks()
         column = {name: table.column(name).chunk(0) if table.column(name).num_chunks else
                   pa.array([], type=table.schema.field(name).type) for name in COLUMNS}
@@ -122,15 +109,15 @@ class IndexColumns:
         for name in ("occurrence", "journal_offset", "nan_count", "inf_count"):
             if column[name].null_count:
                 raise ValueError("index column %s has nulls" % name)
-            ints[name] = _numbers(column[name], "int64").astype(np.int64)
+            ints[name] = numbers(column[name], "int64").astype(np.int64)
         self.ints = ints
         self.tensor_coded = tuple(self.coded[name] for name in ("name", "kind", "dtype", "hash_alg", "meta"))
         self.hashes, self.payloads = self.strings["hash"], self.strings["payload"]
         self.nan_count, self.inf_count = ints["nan_count"].tolist(), ints["inf_count"].tolist()
         shape = column["shape"]
-        self.shape_null = _nulls(shape)
-        self.shape_offsets = _numbers(shape.offsets, "int32")
-        self.shape_values = _numbers(shape.values, "int64")
+        self.shape_null = nulls(shape)
+        self.shape_offsets = numbers(shape.offsets, "int32")
+        self.shape_values = numbers(shape.values, "int64")
         self.rows = table.num_rows
         journal, offset = self.coded["journal"].codes, self.ints["journal_offset"]
         if self.rows:
