@@ -16,7 +16,7 @@ from functools import partial
 import numpy as np
 
 from ..errors import AlignmentError, UsageError
-from ..store.indexed_calls import collector_paused
+from ..store.indexed_calls import collector_paused, picked
 
 
 class CallPair(namedtuple("CallPair", "sample sample_b stage stage_b occurrence call_a call_b")):
@@ -297,8 +297,7 @@ def _repeats(sorted_keys):
 
 def _pick(items, rows):
     """``items[row]`` for each row, None for -1."""
-    # fromiter: assigning a list to an object array would ask each call for __array_interface__ (parsing it)
-    return np.fromiter(list(items) + [None], dtype=object, count=len(items) + 1)[rows].tolist()
+    return picked(list(items) + [None], rows)
 
 
 def _check_something_paired(out, run_a, run_b, stages_a, stages_b, samples_a, samples_b):

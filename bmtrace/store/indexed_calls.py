@@ -204,10 +204,10 @@ class CallCodes:
         columns = self.columns
         firsts = columns.starts.tolist()
         with collector_paused():
-            return list(map(make_call, _per_call(self.samples, self.sample_codes),
-                            _per_call(self.stages, self.stage_codes), self.occurrences.tolist(), repeat(columns),
+            return list(map(make_call, picked(self.samples, self.sample_codes),
+                            picked(self.stages, self.stage_codes), self.occurrences.tolist(), repeat(columns),
                             firsts, firsts[1:] + [columns.rows],  # a call ends where the next starts
-                            _per_call(self._stage_errors, self.stage_codes)))
+                            picked(self._stage_errors, self.stage_codes)))
 
     def sample_order(self):
         """The codes of the distinct samples in the order of their first call."""
@@ -226,8 +226,11 @@ class CallCodes:
         return [self.stages[code] for code in self._stage_order.tolist()]
 
 
-def _per_call(values, codes):
-    """``values[code]`` for each code: one object per distinct value, shared by its calls."""
+def picked(values, codes):
+    """``values[code]`` for each code (an int array): one object per distinct value, shared where its code
+    repeats."""
+    # fromiter: assigning a list to an object array would ask each value (a call, say) for
+    # __array_interface__, which parses it
     return np.fromiter(values, dtype=object, count=len(values))[codes].tolist()
 
 
