@@ -164,15 +164,20 @@ def _finite_figures(x, y, d, i, t, rtol):
         return m, (xx, xx, xx, 0.0, 0.0), n, 0.0, 0.0
     sums = (xx, _dot(y, y, t), _dot(x, y, t), _dot(d, d, t), float(_sum(d)))
     equal = n - int(np.count_nonzero(d))  # d = |x - y| holds no NaN
+    max_rel, min_atol = _relative_figures(x, d, m, t, rtol)
+    return m, sums, equal, max_rel, min_atol
+
+
+def _relative_figures(x, d, m, t, rtol):
+    """(max relative diff, min atol for ``rtol``) of finite ``x`` with ``d = |x - y|`` and ``m = max d``,
+    using the buffer ``t``."""
     max_rel = _max_relative(d, x, t)
     if rtol > 0:
         np.abs(x, out=t)
         np.multiply(t, rtol, out=t)
         np.subtract(d, t, out=t)
-        min_atol = float(_max(t))
-    else:
-        min_atol = m
-    return m, sums, equal, max_rel, min_atol
+        return max_rel, float(_max(t))
+    return max_rel, m
 
 
 def _metrics(size, sums, max_abs, max_index, max_rel, min_atol, valid, equal, mismatch):
@@ -300,15 +305,7 @@ def _small_pair(fa, fb, rtol, dtype):
         rows[4] = d
         sums = tuple(_sum(rows, axis=1).tolist())
         equal = n - int(np.count_nonzero(d))  # d = |x - y| holds no NaN
-        t = rows[0]
-        max_rel = _max_relative(d, x, t)
-        if rtol > 0:
-            np.abs(x, out=t)
-            np.multiply(t, float(rtol), out=t)
-            np.subtract(d, t, out=t)
-            min_atol = float(_max(t))
-        else:
-            min_atol = m
+        max_rel, min_atol = _relative_figures(x, d, m, rows[0], float(rtol))
     # max(0.0, ...) as the accumulator folds a chunk's figures into its starting zeros
     return _metrics(n, (sums,), m, i, max(0.0, max_rel), max(0.0, min_atol), n, equal, 0)
 
