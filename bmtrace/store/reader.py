@@ -189,14 +189,10 @@ class Run:
         call = lazy._call
         if call is not None:
             return call
-        line = self._journal_line(lazy._journal, lazy._offset, lazy._length)
         try:
-            if not line.endswith(b"\n"):
-                raise schema.RecordError("the line is cut short")
-            record = schema.parse_line(line)
-            if isinstance(lazy, IndexedCall) and record["id"] != lazy.id:
-                raise schema.RecordError("the line at byte %d is call %r, the index says %r"
-                                         % (lazy._offset, record["id"], lazy.id))
+            record = schema.parse_call(self._decoded_line(lazy))
+            if isinstance(lazy, IndexedCall):
+                _check_call_id(lazy, record["id"])
         except schema.RecordError as exc:
             if isinstance(lazy, IndexedCall):
                 raise self._index_mismatch(lazy, exc) from None
@@ -228,18 +224,24 @@ class Run:
         if call is not None:
             tensors = call.inputs if role == "input" else call.outputs
             return tensors[position] if position < len(tensors) else None
-        line = self._journal_line(lazy._journal, lazy._offset, lazy._length)
         try:
-            if not line.endswith(b"\n"):
-                raise schema.RecordError("the line is cut short")
-            obj = schema.decode_line(line)
+            obj = self._decoded_line(lazy)
             entry = schema.parse_entry(obj, role, position)
-            if obj.get("id") != lazy.id:
-                raise schema.RecordError("the line at byte %d is call %r, the index says %r"
-                                         % (lazy._offset, obj.get("id"), lazy.id))
+            _check_call_id(lazy, obj.get("id"))
         except schema.RecordError as exc:
             raise self._index_mismatch(lazy, exc) from None
         return Tensor(lazy, entry) if entry is not None else None
+
+    def _decoded_line(self, lazy):
+        """The JSON object of a lazy call's journal line, not yet validated.
+
+        Raises:
+            RecordError: the line is cut short or not JSON.
+        """
+        line = self._journal_line(lazy._journal, lazy._offset, lazy._length)
+        if not line.endswith(b"\n"):
+            raise schema.RecordError("the line is cut short")
+        return schema.decode_line(line)
 
     def _index_mismatch(self, lazy, exc):
         from ..errors import CorruptRunError
@@ -573,6 +575,12 @@ class IndexedCall(_ParsedOnDemand):
 
     def output(self, name="out"):
         return _by_name(self.outputs, name, self, "output")
+
+
+def _check_call_id(lazy, found):
+    """RecordError unless the line read for an ``IndexedCall`` is the call the index names."""
+    if found != lazy.id:
+        raise schema.RecordError("the line at byte %d is call %r, the index says %r" % (lazy._offset, found, lazy.id))
 
 
 def _relative(run_path, journal):
