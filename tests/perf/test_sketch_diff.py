@@ -36,8 +36,9 @@ def _pipeline(port_bug=None):
     return run
 
 
-def _record(path, port_bug=None):
-    program = _pipeline(port_bug)
+def _record(path, port_bug=None, program=None):
+    """Record ``program`` (default: ``_pipeline(port_bug)``) over two images in stats mode."""
+    program = program or _pipeline(port_bug)
     with bmtrace.run(str(path), side=os.path.basename(str(path)), mode="stats"):
         for seed in (1, 2):
             with bmtrace.sample("img%d" % seed):
@@ -45,8 +46,9 @@ def _record(path, port_bug=None):
     return str(path)
 
 
-def _to_rgb_out(result):
-    entry = next(e for e in result.stages if e.stage == "to_rgb")
+def _output(result, stage="to_rgb"):
+    """The output comparison of ``stage`` in the first sample."""
+    entry = next(e for e in result.stages if e.stage == stage)
     return next(t for t in entry.tensors if t.role == "output")
 
 
@@ -54,7 +56,7 @@ def test_channel_swap_is_the_first_divergence_in_stats_mode(tmp_path):
     """R and B swapped at to_rgb: stats agree, the sketch proves the divergence and names the swap."""
     result = bmtrace.diff(_record(tmp_path / "a"), _record(tmp_path / "b", lambda x: x[..., ::-1].copy()))
     assert result.first_divergence.stage == "to_rgb"
-    out = _to_rgb_out(result)
+    out = _output(result)
     assert out.status == Status.DIVERGED and out.basis == "sketch"
     assert out.max_abs_diff > 0 and out.is_lower_bound()
     assert any("(2, 1, 0)" in note for note in out.notes)
@@ -65,7 +67,7 @@ def test_layout_scramble_is_the_first_divergence_in_stats_mode(tmp_path):
     scramble = lambda x: np.ascontiguousarray(x.transpose(2, 0, 1)).reshape(x.shape)
     result = bmtrace.diff(_record(tmp_path / "a"), _record(tmp_path / "b", scramble))
     assert result.first_divergence.stage == "to_rgb"
-    out = _to_rgb_out(result)
+    out = _output(result)
     assert out.status == Status.DIVERGED and out.basis == "sketch"
     assert any("another order" in note for note in out.notes)
 
@@ -89,7 +91,7 @@ def test_sampled_position_is_a_real_difference(tmp_path):
     """The reported position holds the reported difference in the actual arrays."""
     bug = lambda x: x[..., ::-1].copy()
     result = bmtrace.diff(_record(tmp_path / "a"), _record(tmp_path / "b", bug))
-    out = _to_rgb_out(result)
+    out = _output(result)
     a = _image(1)
     b = bug(a)
     index = tuple(out.max_abs_index)
@@ -101,7 +103,7 @@ def test_constant_offset_is_named(tmp_path):
     offset = lambda x: (x.astype(np.int16) // 2 + 3).astype(np.uint8)
     base = lambda x: (x.astype(np.int16) // 2).astype(np.uint8)
     result = bmtrace.diff(_record(tmp_path / "a", base), _record(tmp_path / "b", offset))
-    out = _to_rgb_out(result)
+    out = _output(result)
     assert out.status == Status.DIVERGED
     assert any("constant offset" in note and "+3" in note for note in out.notes)
 
@@ -121,30 +123,18 @@ def _scaled_pipeline(divide):
     return lambda seed: normalize(decode(seed))
 
 
-def _run(path, program, seeds=(1, 2)):
-    with bmtrace.run(str(path), mode="stats"):
-        for seed in seeds:
-            with bmtrace.sample("img%d" % seed):
-                program(seed)
-    return str(path)
-
-
-def _normalize_out(result):
-    entry = next(e for e in result.stages if e.stage == "normalize")
-    return next(t for t in entry.tensors if t.role == "output")
-
-
 def test_constant_scale_is_named(tmp_path):
     """The port forgot /255: its normalize output is 255 times A's at every sampled element, and the note
     says so (both ways round); a pair that differs otherwise gets no such note."""
-    a = _run(tmp_path / "a", _scaled_pipeline(True))
-    b = _run(tmp_path / "b", _scaled_pipeline(False))
+    a = _record(tmp_path / "a", program=_scaled_pipeline(True))
+    b = _record(tmp_path / "b", program=_scaled_pipeline(False))
     for runs, factor in (((a, b), "255 times"), ((b, a), "0.00392157 times")):
-        out = _normalize_out(bmtrace.diff(*runs, explain=False))
+        out = _output(bmtrace.diff(*runs, explain=False), "normalize")
         assert out.status == Status.DIVERGED and out.basis == "sketch"
         assert any(factor + " A's (a constant scale: one side divides by 255" in note for note in out.notes)
-    other = _run(tmp_path / "c", lambda seed: _scaled_pipeline(True)(seed + 10))  # other images, same steps
-    out = _normalize_out(bmtrace.diff(a, other, explain=False))
+    same_steps = _scaled_pipeline(True)
+    other = _record(tmp_path / "c", program=lambda seed: same_steps(seed + 10))  # other images, same steps
+    out = _output(bmtrace.diff(a, other, explain=False), "normalize")
     assert out.status == Status.DIVERGED
     assert not any("constant scale" in note for note in out.notes)
 
