@@ -34,6 +34,7 @@ class Recorder:
         self._reported = set()
         self._writer = None
         self._writer_lock = threading.Lock()
+        self.follower = None  # the closed journal's index_ahead.Follower, for the index build
 
     # -- writer per process (fork gives the child a fresh one) ------------------------------------
     def writer(self):
@@ -42,7 +43,7 @@ class Recorder:
             with self._writer_lock:
                 writer = self._writer
                 if writer is None or writer.pid != os.getpid():
-                    writer = ProcessWriter(self.path, self.payload_cap_bytes)
+                    writer = ProcessWriter(self.path, self.payload_cap_bytes, follow_journal=self.owner)
                     writer.open()
                     self._writer = writer
         return writer
@@ -54,6 +55,7 @@ class Recorder:
     def close_writer(self):
         writer = self._writer
         if writer is not None and writer.pid == os.getpid():
+            self.follower = writer.follower
             try:
                 writer.close()
             except Exception as exc:
@@ -182,10 +184,13 @@ def finalize(rec):
     try:
         from .store.index import build_index_if_available
 
-        build_index_if_available(rec.path)
+        build_index_if_available(rec.path, rec.follower)
     except Exception as exc:  # the journals stay the source of truth; the index can be rebuilt
         rec.warn_once("index", "could not build %s/index.parquet (%s: %s); build it later with "
                       "`python -m bmtrace.store.index %s`" % (rec.path, type(exc).__name__, exc, rec.path))
+    finally:
+        if rec.follower is not None:
+            rec.follower.discard()
 
 
 def _export_env(rec):

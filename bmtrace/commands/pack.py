@@ -14,6 +14,7 @@ import tarfile
 import time
 
 from ..errors import PackError
+from ..store import layout
 
 NAME = "pack"
 HELP = "pack a run directory into one .tar (or .tar.gz) file with a sha256 manifest, to move it between machines"
@@ -71,7 +72,7 @@ def pack_run(run_dir, output, overwrite=False):
     try:
         with tarfile.open(partial, _mode_for(output), format=tarfile.PAX_FORMAT) as tar:
             for folder, dirs, names in os.walk(run_dir):
-                dirs.sort()
+                dirs[:] = sorted(d for d in dirs if d != layout.INDEX_AHEAD_DIR)  # a cache of a recording
                 for file_name in sorted(names):
                     path = os.path.join(folder, file_name)
                     if os.path.islink(path) or not os.path.isfile(path) or os.path.realpath(path) == output_real:

@@ -10,7 +10,7 @@ import os
 
 from .._deps import require
 from ..errors import MissingDependencyError
-from . import layout
+from . import index_ahead, layout
 from .reader import Run
 from .schema import INDEX_COLUMNS
 
@@ -27,8 +27,11 @@ def build_table(run):
     return run_index(run)[0]
 
 
-def build_index(path, force=False):
+def build_index(path, force=False, follower=None):
     """Write RUN/index.parquet from the journals unless it is already up to date; returns its path.
+
+    follower: the recording's ``index_ahead.Follower``, whose parts spare parsing its journal again.
+    The parts of every follower are removed once the index is up to date.
 
     Raises:
         MissingDependencyError: pyarrow is not installed.
@@ -40,10 +43,11 @@ def build_index(path, force=False):
     index_path = os.path.join(run.path, layout.INDEX_FILE)
     stamp = fingerprint(run.path)
     if not force and _stored_fingerprint(pq, index_path) == stamp:
+        index_ahead.remove_parts(run.path)
         return index_path
     from .journal_columns import run_index  # pyarrow, present: checked above
 
-    table, summary = run_index(run)
+    table, summary = run_index(run, follower)
     metadata = dict(table.schema.metadata or {})
     metadata.update({_FINGERPRINT_KEY: stamp.encode(),
                      b"bmtrace_format_version": str(layout.FORMAT_VERSION).encode()})
@@ -57,6 +61,7 @@ def build_index(path, force=False):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)  # never leave a half-written index behind
+    index_ahead.remove_parts(run.path)
     return index_path
 
 
@@ -140,13 +145,13 @@ def main(paths):
     return status
 
 
-def build_index_if_available(path):
+def build_index_if_available(path, follower=None):
     """Write RUN/index.parquet when pyarrow is installed; returns its path or None without pyarrow.
 
     Errors other than a missing pyarrow propagate (the caller reports them).
     """
     try:
-        return build_index(path)
+        return build_index(path, follower=follower)
     except MissingDependencyError:
         return None  # devices record without pyarrow; `bmtrace.store.index.build_index` builds it later
 

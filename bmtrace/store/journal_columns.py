@@ -17,6 +17,7 @@ Analysis only (needs pyarrow); the recording path never imports this.
 from __future__ import annotations
 
 import glob
+import itertools
 import json
 import math
 import os
@@ -46,23 +47,23 @@ class _Unsure(Exception):
     """pyarrow's reading of a chunk cannot be vouched for: parse it line by line."""
 
 
-def run_index(run):
+def run_index(run, follower=None):
     """``(table, summary)`` of a reader ``Run``: ``journal_index`` of its directory; should that meet a
     journal it did not foresee, the table is built from the ``Run``'s parsed calls (slower, same table)
-    and the summary is None."""
+    and the summary is None. ``follower``: see ``read_journals``."""
     try:
-        return journal_index(run.path, run.side)
+        return journal_index(run.path, run.side, follower)
     except (ValueError, TypeError, OverflowError, ArithmeticError, NotImplementedError):  # Arrow* errors too
         return schema.index_table(run), None
 
 
-def journal_index(path, side):
+def journal_index(path, side, follower=None):
     """``(table, summary)`` of run ``path``: its index table and what ``bmtrace show`` needs beyond it.
 
     summary: {"torn_lines", "problems" (strings, as ``Run.problems``), "samples" (distinct keys),
     "stages": [{"stage", "calls", "samples", "errors"}] in first-call order}.
     """
-    read = list(read_journals(path))
+    read = list(read_journals(path, follower=follower))
     problems, torn = read[2], read[3]
     table, calls = _assemble(read, side, path)  # it drops the tables read as soon as it has sorted them
     return table, _summary(calls, problems, torn)
@@ -83,18 +84,31 @@ def call_skeleton(path):
     return columns, problems, torn, journals
 
 
-def read_journals(path, tensors=True):
+def read_journals(path, tensors=True, follower=None):
     """``(calls, tensors, problems, torn, journals)``: normalised tables in journal order, ``tensors``
-    None unless asked for."""
+    None unless asked for.
+
+    follower: an ``index_ahead.Follower``: the tables it parsed of its journal while the run recorded
+    are taken instead of parsing them again (the rest of that journal is parsed here).
+    """
     calls, tensor_tables, problems, torn, journals = [], [], [], 0, []
     call_base = 0
     for journal in sorted(glob.glob(os.path.join(path, layout.JOURNAL_DIR, "*.jsonl"))):
         name = os.path.relpath(journal, path)
         state = {"torn": 0}
         journals.append(journal)
+        number = len(journals) - 1
+        prefix = follower.prefix(journal) if follower is not None and tensors else None
+        chunks = []
+        if prefix is not None:
+            chunks, start, prefix_problems = prefix
+            problems.extend((name, line, message) for line, message in prefix_problems)
+        else:
+            start = (0, 1)
         try:
-            for call_table, tensor_table in _journal_chunks(journal, name, problems, len(journals) - 1, state,
-                                                            tensors):
+            for call_table, tensor_table in itertools.chain(chunks, _journal_chunks(journal, name, problems, state,
+                                                                           tensors, start)):
+                call_table = _located(call_table, number)
                 if tensors:
                     call_row = pc.add(tensor_table["call_row"], aa.scalar(call_base, pa.int64()))
                     tensor_tables.append(tensor_table.set_column(0, "call_row", call_row))
@@ -114,32 +128,44 @@ def read_journals(path, tensors=True):
     return calls, tensor_table, problems, torn, journals
 
 
-def _journal_chunks(journal, name, problems, number, state, texts=True):
-    """Normalised (calls, tensors) tables of one journal, chunk by chunk; state["torn"]: its torn lines.
-
-    A chunk is a read of CHUNK_BYTES up to its last newline; the next read starts after it (re-reading
-    the partial line costs less than copying the chunk to cut it)."""
+def _journal_chunks(journal, name, problems, state, texts=True, start=(0, 1)):
+    """Normalised (calls, tensors) tables of one journal from ``start`` (offset, line number), chunk by
+    chunk; state["torn"]: its torn lines."""
     with open(journal, "rb") as f:
-        offset, first_line, size = 0, 1, CHUNK_BYTES
+        offset, first_line = start
         while True:
-            f.seek(offset)
-            block = f.read(size)
-            ends = _newlines(block)
-            if not len(ends):
-                if len(block) < size:
-                    # the end: a last line without newline is a record cut short by a kill: skipped, counted
-                    state["torn"] = 1 if block else 0
-                    return
-                size *= 2  # a line longer than a chunk: read more of it
-                continue
-            size = CHUNK_BYTES
-            cut = int(ends[-1]) + 1
-            try:
-                calls, tensors = _fast_chunk(block, cut, ends, offset, texts)
-            except _Unsure:
-                calls, tensors = _careful_chunk(block[:cut], name, first_line, problems, offset)
-            yield _located(calls, number), tensors
-            offset, first_line = offset + cut, first_line + len(ends)
+            chunk = next_chunk(f, offset, first_line, name, problems, texts)
+            if chunk is None:
+                # the end: a last line without newline is a record cut short by a kill: skipped, counted
+                f.seek(offset)
+                state["torn"] = 1 if f.read(1) else 0
+                return
+            calls, tensors, offset, first_line = chunk
+            yield calls, tensors
+
+
+def next_chunk(f, offset, first_line, name, problems, texts=True, size=CHUNK_BYTES):
+    """The tables of the complete lines of the journal open as ``f`` from ``offset`` (line number
+    ``first_line``), about ``size`` bytes of them: ``(calls, tensors, next offset, next line number)``, or
+    None when no complete line is left. Call rows are the chunk's own and the journal column is 0.
+
+    A chunk is a read of ``size`` up to its last newline; the next read starts after it (re-reading
+    the partial line costs less than copying the chunk to cut it)."""
+    while True:
+        f.seek(offset)
+        block = f.read(size)
+        ends = _newlines(block)
+        if len(ends):
+            break
+        if len(block) < size:
+            return None
+        size *= 2  # a line longer than a chunk: read more of it
+    cut = int(ends[-1]) + 1
+    try:
+        calls, tensors = _fast_chunk(block, cut, ends, offset, texts)
+    except _Unsure:
+        calls, tensors = _careful_chunk(block[:cut], name, first_line, problems, offset)
+    return calls, tensors, offset + cut, first_line + len(ends)
 
 
 def _newlines(block):
@@ -154,7 +180,7 @@ def _newlines(block):
 
 
 def _located(calls, number):
-    """The journal's number in the "journal" column (the chunk readers leave it 0)."""
+    """The journal's number in the "journal" column (``next_chunk`` leaves it 0)."""
     return calls.set_column(calls.schema.get_field_index("journal"), "journal",
                             aa.from_numpy(np.full(calls.num_rows, number, dtype=np.int32)))
 
@@ -528,6 +554,13 @@ def _column_types(pa):
     tensor = dict(zip(_TENSOR_COLUMNS, (i, pa.int8(), i, s, s, s, s, pa.list_(i), f, f, f, f, i, i, s, s, s, s,
                                         s, s)))
     return call, tensor
+
+
+def chunk_schemas():
+    """The schemas of ``next_chunk``'s (calls, tensors) tables."""
+    call_types, tensor_types = _column_types(pa)
+    return (pa.schema([(column, call_types[column]) for column in _CALL_COLUMNS]),
+            pa.schema([(column, tensor_types[column]) for column in _TENSOR_COLUMNS]))
 
 
 def _concat(pa, tables, columns, types):

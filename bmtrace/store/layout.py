@@ -12,6 +12,8 @@
                                   it from an open file at that offset
     RUN/index.parquet             one row per tensor; built from the journals at the end of the run
                                   (or by `python -m bmtrace.store.index RUN`)
+    RUN/.index_ahead/<writer>/    while a long run records: its journal's index, parsed ahead of stop()
+                                  (index_ahead.py); a cache, removed once index.parquet is written
 
 A record line is written only after all of its payloads are closed (a payload is referenced only once
 complete), and with one write() call, so a SIGKILL at any moment leaves every completed record
@@ -29,6 +31,7 @@ PROCS_DIR = "procs"
 JOURNAL_DIR = "journal"
 PAYLOAD_DIR = "payloads"
 INDEX_FILE = "index.parquet"
+INDEX_AHEAD_DIR = ".index_ahead"  # index parts parsed while recording (index_ahead.py); removed with the build
 PACK_FILE = "pack.npys"
 PACK_MAX_BYTES = 64 << 10
 

@@ -11,7 +11,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from . import hashing, layout, schema
+from . import hashing, index_ahead, layout, schema
 from ..codecs.stats import describe_array, scanned_in_place
 from .environment import process_snapshot
 
@@ -25,7 +25,7 @@ _REMEMBERED_PAYLOADS = 4096
 class ProcessWriter:
     """Writes one process's records into a run directory; safe for the threads of that process."""
 
-    def __init__(self, run_dir, payload_cap_bytes=None):
+    def __init__(self, run_dir, payload_cap_bytes=None, follow_journal=False):
         self.run_dir = run_dir
         self.pid = os.getpid()
         self.token = "%d-%s" % (self.pid, uuid.uuid4().hex[:6])
@@ -46,6 +46,10 @@ class ProcessWriter:
         self._pack_size = 0
         self._written = OrderedDict()  # content hash -> _Seen, most recently used last
         self._by_memory = OrderedDict()  # memory key of a non-contiguous array -> its content hash
+        # the journal's index parsed as it grows, once it is long enough to be worth it (index_ahead.py)
+        self.follower = None
+        self._journal_bytes = 0
+        self._follow_at = index_ahead.START_BYTES if follow_journal else float("inf")
 
     # -- lifecycle -------------------------------------------------------------------------------
     def open(self):
@@ -214,6 +218,18 @@ class ProcessWriter:
         with self._lock:
             self._check_journal()
             _write_all(self._journal_fd, line, self._journal_path)
+            self._journal_bytes += len(line)
+            follow = self._journal_bytes >= self._follow_at
+            if follow:
+                self._follow_at = float("inf")
+        if follow:
+            self._start_follower()
+
+    def _start_follower(self):
+        try:
+            self.follower = index_ahead.follow(self.run_dir, self.token, self._journal_path, self._journal_id)
+        except Exception:  # only a speed-up of stop(): without it, stop() parses the whole journal
+            self.follower = None
 
     def _check_journal(self):
         try:
