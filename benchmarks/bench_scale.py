@@ -2,7 +2,8 @@
 
 For 1k, 10k and 100k samples x 3 stages (decode 32x32x3 uint8 -> normalize 3x32x32 float32 ->
 infer 10 logits), recorded in stats mode, each step in its own subprocess:
-  record  peak RSS of the recording loop and of the whole process, loop time, stop() time
+  record  peak RSS of the recording loop and of the whole process, loop time, stop() time, and the CPU
+          time and peak RSS of the child that parses the journal while it grows (index_ahead)
   show    `bmtrace show RUN` time and peak RSS
   diff    `bmtrace diff A B` of two such runs (B's logits differ slightly) time and peak RSS: most call
           pairs are settled by their hashes
@@ -58,7 +59,10 @@ loop = time.perf_counter() - t0
 rss_loop = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0 = time.perf_counter()
 bmtrace.stop()
-print("%f %f %d %d" % (loop, time.perf_counter() - t0, rss_start, rss_loop))
+stop = time.perf_counter() - t0
+follower = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("%f %f %d %d %f %d" % (loop, stop, rss_start, rss_loop, follower.ru_utime + follower.ru_stime,
+                             follower.ru_maxrss))
 """
 
 
@@ -85,17 +89,18 @@ def measure(samples, root):
     for name, noise, port in (("a", 0.0, "same"), ("b", 1e-5, "same"), ("c", 0.0, "port")):
         path = os.path.join(root, "%s-%d" % (name, samples))
         _, rss, out = _child([sys.executable, "-c", RECORD, path, str(samples), str(noise), port])
-        loop, stop, rss_start, rss_loop = out.split()
-        record[name] = (float(loop), float(stop), int(rss_start) / 1024.0, int(rss_loop) / 1024.0, rss)
+        loop, stop, rss_start, rss_loop, follow_s, follow_rss = out.split()
+        record[name] = (float(loop), float(stop), int(rss_start) / 1024.0, int(rss_loop) / 1024.0, rss,
+                        float(follow_s), int(follow_rss) / 1024.0)
         runs.append(path)
     show_s, show_rss, _ = _child([sys.executable, "-m", "bmtrace", "show", runs[0]])
     diff_s, diff_rss, _ = _child([sys.executable, "-m", "bmtrace", "diff", runs[0], runs[1], "--no-explain", "-q"])
     port_s, port_rss, _ = _child([sys.executable, "-m", "bmtrace", "diff", runs[0], runs[2], "--no-explain", "-q"])
     journal_mb = sum(os.path.getsize(os.path.join(runs[0], "journal", f))
                      for f in os.listdir(os.path.join(runs[0], "journal"))) / 1e6
-    loop, stop, rss_start, rss_loop, rss = record["a"]
-    return (samples, loop, rss_start, rss_loop, rss, stop, journal_mb, show_s, show_rss, diff_s, diff_rss, port_s,
-            port_rss)
+    loop, stop, rss_start, rss_loop, rss, follow_s, follow_rss = record["a"]
+    return (samples, loop, rss_start, rss_loop, rss, stop, follow_s, follow_rss, journal_mb, show_s, show_rss,
+            diff_s, diff_rss, port_s, port_rss)
 
 
 def main(argv=None):
@@ -114,17 +119,18 @@ def main(argv=None):
             os.makedirs(root, exist_ok=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print("%8s %9s %9s %10s %10s %8s %11s %8s %8s %8s %8s %8s %8s" % (
-        "samples", "record s", "start MB", "record MB", "+stop MB", "stop s", "journal MB", "show s", "show MB",
-        "diff s", "diff MB", "port s", "port MB"))
+    print("%8s %9s %9s %10s %10s %8s %9s %10s %11s %8s %8s %8s %8s %8s %8s" % (
+        "samples", "record s", "start MB", "record MB", "+stop MB", "stop s", "follow s", "follow MB", "journal MB",
+        "show s", "show MB", "diff s", "diff MB", "port s", "port MB"))
     for row in rows:
-        print("%8d %9.1f %9.0f %10.0f %10.0f %8.2f %11.1f %8.2f %8.0f %8.2f %8.0f %8.2f %8.0f" % row)
+        print("%8d %9.1f %9.0f %10.0f %10.0f %8.2f %9.1f %10.0f %11.1f %8.2f %8.0f %8.2f %8.0f %8.2f %8.0f" % row)
     if len(rows) >= 2:
         (n0, _, _, r0, s0, *_), (n1, _, _, r1, s1, *_) = rows[0], rows[-1]
         print("RSS growth per sample: %.1f KB while recording (target: flat), %.1f KB including stop()"
               % ((r1 - r0) * 1024.0 / (n1 - n0), (s1 - s0) * 1024.0 / (n1 - n0)))
     print("start MB: peak RSS once start() returned; record MB: peak RSS at the end of the recording loop; "
-          "+stop MB: peak RSS of the whole process (stop() builds the index)")
+          "+stop MB: peak RSS of the whole process (stop() builds the index); follow s/MB: CPU time and peak RSS "
+          "of the child parsing the journal while it grows (another core; none below 16 MB of journal)")
     print("diff: B's logits differ (most pairs settled by hashes); port: C's decode differs (every pair judged)")
     print("targets at 100k samples: stop < 2 s, show < 2 s, diff < 15 s with memory bounded by a chunk")
 

@@ -12,11 +12,11 @@ pyarrow and its memory stay out of the user's process, and a fork of the user's 
 busy thread. The child stops when a byte arrives on its stdin (stop()) or the pipe closes (the recording
 process died).
 
-Recording path: stdlib only (the child, and ``prefix``, need pyarrow: the child starts only where pyarrow
-is importable). The parts are a cache, never part of the run: anything wrong with them (a dead child, a
-missing or foreign file, a journal that is not the one followed) and the build parses the whole journal,
-as it does without them. build_index removes them once the index is written. BMTRACE_INDEX_AHEAD=0 turns
-this off.
+Recording path: stdlib only. The child (``journal_follower``) and ``prefix`` need pyarrow: the child
+starts only where pyarrow is importable. The parts are a cache, never part of the run: anything wrong
+with them (a dead child, a missing or foreign file, a journal that is not the one followed) and the
+build parses the whole journal, as it does without them. build_index removes them once the index is
+written. BMTRACE_INDEX_AHEAD=0 turns this off.
 """
 from __future__ import annotations
 
@@ -26,14 +26,13 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 
 from . import layout
 
 START_BYTES = 16 << 20   # a journal shorter than this is parsed at stop() in a fraction of a second
 PART_BYTES = 4 << 20     # journal text per part: the child's memory is about 15x this
-POLL_SECONDS = 0.5
-MANIFEST = "manifest.jsonl"
+POLL_SECONDS = 0.5       # how often the child looks for new lines
+MANIFEST = "manifest.jsonl"  # one JSON line per part, written once its files are complete
 _FINISH_SECONDS = 60     # a child still parsing after this long is killed (its finished parts still count)
 
 
@@ -44,16 +43,22 @@ def follow(run_path, token, journal_path, journal_id):
         A ``Follower``, or None when it cannot help: BMTRACE_INDEX_AHEAD=0, pyarrow not importable, or
         the child could not be started.
     """
-    if os.environ.get("BMTRACE_INDEX_AHEAD", "") == "0" or importlib.util.find_spec("pyarrow") is None:
+    if (os.environ.get("BMTRACE_INDEX_AHEAD", "") == "0" or not sys.executable
+            or importlib.util.find_spec("pyarrow") is None):
         return None
     folder = os.path.join(run_path, layout.INDEX_AHEAD_DIR, token)
     os.makedirs(folder, exist_ok=True)
     env = {key: value for key, value in os.environ.items() if not key.startswith("BMTRACE_")}  # records nothing
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = os.pathsep.join([package_root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    process = subprocess.Popen([sys.executable, "-m", __name__, journal_path, folder, str(PART_BYTES)],
-                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=env, close_fds=True)
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "bmtrace.store.journal_follower", journal_path, folder,
+                                    str(PART_BYTES), str(POLL_SECONDS)],
+                                   stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   env=env, close_fds=True)
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
     return Follower(process, journal_path, journal_id, folder)
 
 
@@ -144,59 +149,3 @@ def _manifest(path):
 def _read_table(pa, path):
     with pa.memory_map(path) as source:
         return pa.ipc.open_file(source).read_all()
-
-
-# -- the child ---------------------------------------------------------------------------------------
-def _child(journal, folder, part_bytes):
-    """Parse ``journal`` part by part as it grows until a byte or EOF arrives on stdin."""
-    stopping = threading.Event()
-
-    def wait_for_a_word():
-        try:
-            sys.stdin.buffer.read(1)  # a byte (finish) or EOF (the recording process is gone)
-        finally:
-            stopping.set()
-
-    threading.Thread(target=wait_for_a_word, daemon=True).start()
-    try:
-        os.nice(5)  # the recording comes first
-    except OSError:
-        pass
-    from . import journal_columns
-
-    import pyarrow as pa
-
-    name = os.path.join(layout.JOURNAL_DIR, os.path.basename(journal))
-    recording = os.getppid()
-    offset, line, number = 0, 1, 0
-    with open(journal, "rb") as f, open(os.path.join(folder, MANIFEST), "a", encoding="utf-8") as manifest:
-        while not stopping.is_set() and os.getppid() == recording:  # its forks may keep the pipe open
-            chunk = None
-            if os.fstat(f.fileno()).st_size - offset >= part_bytes:
-                problems = []
-                chunk = journal_columns.next_chunk(f, offset, line, name, problems, size=part_bytes)
-            if chunk is None:
-                stopping.wait(POLL_SECONDS)
-                continue
-            calls, tensors, end, next_line = chunk
-            files = {}
-            for key, table in (("calls", calls), ("tensors", tensors)):
-                files[key] = "%d.%s.arrow" % (number, key)
-                _write_table(pa, os.path.join(folder, files[key]), table)
-            entry = dict(files, start=offset, end=end, first_line=line, next_line=next_line,
-                         problems=[[p[1], p[2]] for p in problems])
-            manifest.write(json.dumps(entry) + "\n")  # after its files are complete: a listed part is whole
-            manifest.flush()
-            offset, line, number = end, next_line, number + 1
-
-
-def _write_table(pa, path, table):
-    tmp = path + ".tmp"
-    with pa.OSFile(tmp, "wb") as sink:
-        with pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
-    os.replace(tmp, path)
-
-
-if __name__ == "__main__":
-    _child(sys.argv[1], sys.argv[2], int(sys.argv[3]))
