@@ -28,7 +28,7 @@ def follow_journal(journal, folder, part_bytes, poll_seconds):
     threading.Thread(target=wait_for_a_word, daemon=True).start()
     try:
         os.nice(5)  # the recording comes first
-    except OSError:
+    except (AttributeError, OSError):  # no nice() on Windows
         pass
     name = os.path.join(layout.JOURNAL_DIR, os.path.basename(journal))
     recording = os.getppid()
