@@ -27,7 +27,7 @@ def follow_journal(journal, folder, part_bytes, poll_seconds):
 
     threading.Thread(target=wait_for_a_word, daemon=True).start()
     try:
-        os.nice(5)  # the recording comes first
+        os.nice(19)  # only idle CPU: the recording (and the rest of the machine) comes first
     except (AttributeError, OSError):  # no nice() on Windows
         pass
     name = os.path.join(layout.JOURNAL_DIR, os.path.basename(journal))
