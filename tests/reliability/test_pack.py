@@ -171,3 +171,18 @@ def test_pack_on_python38_device_unpacks_on_the_pc(run_dir, tmp_path):
     assert out.returncode == 0, out.stderr
     assert _cli("unpack", archive, "-C", tmp_path / "pc").returncode == 0
     assert _files(tmp_path / "pc" / "port") == _files(run_dir)
+
+
+def test_parts_left_by_a_killed_recording_do_not_travel(run_dir, tmp_path):
+    """.index_ahead/ is a cache of a recording (index_ahead.py), not part of the run: pack leaves it out."""
+    import shutil
+
+    copy = tmp_path / "port"
+    shutil.copytree(run_dir, copy)
+    leftover = copy / ".index_ahead" / "123-abcdef"
+    leftover.mkdir(parents=True)
+    (leftover / "0.calls.arrow").write_bytes(b"parts")
+    archive = _pack(copy, tmp_path)
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert "port/run.json" in names and not any(".index_ahead" in name for name in names)
