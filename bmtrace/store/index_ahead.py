@@ -9,8 +9,8 @@ a manifest. At stop(), the build reads those parts back and parses only what fol
 
 A child process rather than a thread: it runs on another core without taking the recording's GIL,
 pyarrow and its memory stay out of the user's process, and a fork of the user's process never copies a
-busy thread. The child stops when a byte arrives on its stdin (stop()) or the pipe closes (the recording
-process died).
+busy thread. stop() kills it; should the recording process die first, the child sees its stdin close
+(or, when forks of that process keep the pipe open, its parent change) and exits.
 
 Recording path: stdlib only. The child (``journal_follower``) and ``prefix`` need pyarrow: the child
 starts only where pyarrow is importable. The parts are a cache, never part of the run: anything wrong
@@ -33,7 +33,6 @@ START_BYTES = 16 << 20   # a journal shorter than this is parsed at stop() in a 
 PART_BYTES = 4 << 20     # journal text per part: the child's memory is about 15x this
 POLL_SECONDS = 0.5       # how often the child looks for new lines
 MANIFEST = "manifest.jsonl"  # one JSON line per part, written once its files are complete
-_FINISH_SECONDS = 60     # a child still parsing after this long is killed (its finished parts still count)
 
 
 def follow(run_path, token, journal_path, journal_id):
@@ -72,20 +71,15 @@ class Follower:
         self.folder = folder
 
     def finish(self):
-        """Tell the child to stop after its current part and wait for it (killed after _FINISH_SECONDS)."""
+        """Stop the child at once. Every part it listed is whole (files first, then the manifest line), so
+        killing it loses only the part in progress, which the build parses: less than waiting for a child
+        that runs on idle CPU only."""
         process = self.process
-        if process.returncode is not None:
-            return
-        try:  # a byte, not just EOF: a fork of this process holds the pipe open too
-            process.stdin.write(b"\n")
-            process.stdin.close()
-        except OSError:
-            pass
-        try:
-            process.wait(_FINISH_SECONDS)
-        except subprocess.TimeoutExpired:
+        if process.poll() is None:
             process.kill()
-            process.wait()
+        process.wait()
+        if process.stdin is not None:
+            process.stdin.close()
 
     def prefix(self, journal):
         """``(chunks, (offset, line number), problems)`` parsed by the child from the start of ``journal``:

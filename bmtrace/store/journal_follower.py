@@ -16,16 +16,16 @@ from . import index_ahead, journal_columns, layout
 
 
 def follow_journal(journal, folder, part_bytes, poll_seconds):
-    """Parse ``journal`` part by part as it grows until a byte or EOF arrives on stdin."""
-    stopping = threading.Event()
+    """Parse ``journal`` part by part as it grows, until killed (stop()) or orphaned."""
+    orphaned = threading.Event()
 
-    def wait_for_a_word():
+    def wait_for_eof():
         try:
-            sys.stdin.buffer.read(1)  # a byte (finish) or EOF (the recording process is gone)
+            sys.stdin.buffer.read()  # EOF: the recording process is gone
         finally:
-            stopping.set()
+            orphaned.set()
 
-    threading.Thread(target=wait_for_a_word, daemon=True).start()
+    threading.Thread(target=wait_for_eof, daemon=True).start()
     try:
         os.nice(19)  # only idle CPU: the recording (and the rest of the machine) comes first
     except (AttributeError, OSError):  # no nice() on Windows
@@ -34,13 +34,13 @@ def follow_journal(journal, folder, part_bytes, poll_seconds):
     recording = os.getppid()
     offset, line, number = 0, 1, 0
     with open(journal, "rb") as f, open(os.path.join(folder, index_ahead.MANIFEST), "a", encoding="utf-8") as manifest:
-        while not stopping.is_set() and os.getppid() == recording:  # its forks may keep the pipe open
+        while not orphaned.is_set() and os.getppid() == recording:  # its forks may keep the pipe open
             chunk = None
             if os.fstat(f.fileno()).st_size - offset >= part_bytes:
                 problems = []
                 chunk = journal_columns.next_chunk(f, offset, line, name, problems, size=part_bytes)
             if chunk is None:
-                stopping.wait(poll_seconds)
+                orphaned.wait(poll_seconds)
                 continue
             calls, tensors, end, next_line = chunk
             files = {}

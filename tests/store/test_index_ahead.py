@@ -4,6 +4,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -146,29 +148,55 @@ def test_no_follower_for_a_short_journal_or_when_turned_off(tmp_path, small_part
     assert not (tmp_path / "off" / layout.INDEX_AHEAD_DIR).exists()
 
 
-def test_a_fork_holding_the_pipe_does_not_keep_the_follower(tmp_path, small_parts):
-    """A forked worker inherits the follower's pipe: stop() must still end the child, not wait for it."""
-    path = tmp_path / "run"
-    forked, followers = [], []
+ORPHAN = r"""
+import os, signal, sys, time
+import numpy as np
+import bmtrace
+from bmtrace import _state
+from bmtrace.store import index_ahead
 
-    def fork(follower):
-        _wait_for_parts(follower, 1)
-        pid = os.fork()
-        if pid == 0:
-            time.sleep(120)
-            os._exit(0)
-        forked.append(pid)
-        followers.append(follower)
+index_ahead.START_BYTES, index_ahead.PART_BYTES = 20 << 10, 8 << 10
+bmtrace.start(sys.argv[1], mode="stats")
+for i in range(300):
+    with bmtrace.sample("s%d" % i), bmtrace.trace_stage("scale") as stage:
+        stage.output(np.full((8, 8), i, dtype=np.float32))
+follower = _state.recorder.writer().follower
+manifest = os.path.join(follower.folder, index_ahead.MANIFEST)
+while not (os.path.exists(manifest) and open(manifest).read()):
+    time.sleep(0.05)
+fork = os.fork()
+if fork == 0:  # a worker that outlives the recording process and holds the follower's pipe open
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # not the test's pipe: the test reads until this process's output ends
+    os.dup2(devnull, 2)
+    time.sleep(120)
+    os._exit(0)
+print(follower.process.pid, fork, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
 
+
+def _alive(pid):
     try:
-        _record(path, 300, before_stop=fork)
-        os.kill(forked[0], 0)  # the fork still runs, holding the pipe open
-        assert followers[0].process.returncode == 0  # yet the child finished by itself (not killed)
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads process states from /proc")
+def test_the_follower_of_a_killed_recording_exits_though_a_fork_holds_its_pipe(tmp_path):
+    out = subprocess.run([sys.executable, "-c", ORPHAN, str(tmp_path / "run")], capture_output=True, text=True,
+                         timeout=120)
+    follower, fork = (int(pid) for pid in out.stdout.split())
+    try:
+        assert _alive(fork)  # the fork still holds the pipe: no EOF for the follower
+        deadline = time.time() + 30
+        while _alive(follower) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not _alive(follower)  # it saw its parent change and exited
     finally:
-        for pid in forked:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-    _same_index(path, tmp_path)
+        os.kill(fork, signal.SIGKILL)
 
 
 def test_leftover_parts_of_a_killed_recording_are_removed_by_the_next_build(tmp_path, small_run):
