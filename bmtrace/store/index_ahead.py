@@ -46,11 +46,11 @@ def follow(run_path, token, journal_path, journal_id):
             or importlib.util.find_spec("pyarrow") is None):
         return None
     folder = os.path.join(run_path, layout.INDEX_AHEAD_DIR, token)
-    os.makedirs(folder, exist_ok=True)
     env = {key: value for key, value in os.environ.items() if not key.startswith("BMTRACE_")}  # records nothing
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = os.pathsep.join([package_root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     try:
+        os.makedirs(folder, exist_ok=True)
         process = subprocess.Popen([sys.executable, "-m", "bmtrace.store.journal_follower", journal_path, folder,
                                     str(PART_BYTES), str(POLL_SECONDS)],
                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -99,15 +99,13 @@ def read_journals(path, tensors=True, follower=None):
         journals.append(journal)
         number = len(journals) - 1
         prefix = follower.prefix(journal) if follower is not None and tensors else None
-        chunks = []
-        if prefix is not None:
-            chunks, start, prefix_problems = prefix
+        parsed, start = [], (0, 1)
+        if prefix is not None:  # parsed while the run recorded
+            parsed, start, prefix_problems = prefix
             problems.extend((name, line, message) for line, message in prefix_problems)
-        else:
-            start = (0, 1)
         try:
-            for call_table, tensor_table in itertools.chain(chunks, _journal_chunks(journal, name, problems, state,
-                                                                           tensors, start)):
+            rest = _journal_chunks(journal, name, problems, state, tensors, start)
+            for call_table, tensor_table in itertools.chain(parsed, rest):
                 call_table = _located(call_table, number)
                 if tensors:
                     call_row = pc.add(tensor_table["call_row"], aa.scalar(call_base, pa.int64()))
