@@ -140,8 +140,13 @@ def test_parts_that_cannot_be_vouched_for_are_not_used(tmp_path, small_parts, da
     _same_index(path, tmp_path)
 
 
-def test_no_follower_for_a_short_journal_or_when_turned_off(tmp_path, small_parts, monkeypatch):
+def test_no_follower_for_a_short_journal_without_pyarrow_or_when_turned_off(tmp_path, small_parts, monkeypatch):
     _record(tmp_path / "short", 10)
+    find_spec = index_ahead.importlib.util.find_spec
+    with monkeypatch.context() as device:  # a device image: its index is built later, where pyarrow is
+        device.setattr(index_ahead.importlib.util, "find_spec",
+                       lambda name, *args: None if name == "pyarrow" else find_spec(name, *args))
+        _record(tmp_path / "device", 300)
     monkeypatch.setenv("BMTRACE_INDEX_AHEAD", "0")
     _record(tmp_path / "off", 300)
     assert small_parts == []  # no follower was asked for parts
