@@ -79,10 +79,12 @@ class SettledPairs:
         if count != call_b._end - first_b or count == 0:
             return _UNSETTLED
         hashes_a, hashes_b = cols_a.hashes, cols_b.hashes
-        digests = [hashes_a[row] for row in range(first_a, first_a + count)]
-        for i, digest in enumerate(digests):
+        digests = []
+        for i in range(count):  # up to the first pair of hashes that differ: the rest is not read
+            digest = hashes_a[first_a + i]
             if not digest or digest != hashes_b[first_b + i]:
                 return _UNSETTLED
+            digests.append(digest)
         key = (pair.stage, pair.stage_b, id(cols_a), id(cols_b), self._structure(cols_a, first_a, count),
                self._structure(cols_b, first_b, count))
         try:
