@@ -137,24 +137,25 @@ class SettledPairs:
         entry.parent_a = call_a.parent
         first, algs = call_a._first, call_a._columns.coded["hash_alg"]
         seen, where = cache.seen, pair.stage + "."
-        reused = False
+        other_status = False  # a reused verdict that is not the fresh one's EQUAL (a value's, say)
         for i, (role, fresh) in enumerate(layout.tensors):
             alg, digest = algs[first + i], digests[i]
             key = (alg, digest, alg, digest)   # ContentCache's key of a pair of equal hashes
             known = seen.get(key)
             if known is not None and not layout.explicit[i]:
-                entry.tensors.append(_reused(known, fresh, fresh, role))
-                reused = True
+                result = _reused(known, fresh, fresh, role)
+                entry.tensors.append(result)
+                other_status = other_status or result.status != fresh.status
                 continue
             result = fresh.__copy__()
             entry.tensors.append(result)
             if key not in seen:
                 seen[key] = (result, where + fresh.name)
         note_modes(entry, call_a.mode, call_b.mode)
-        if reused:
-            entry.finish()  # an earlier verdict may be another status than EQUAL (a value's, say)
+        if other_status:
+            entry.finish()
         else:
-            entry.status = layout.status
+            entry.status = layout.status  # what finish() gives for these statuses
         return entry
 
 

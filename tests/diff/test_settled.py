@@ -188,3 +188,23 @@ def test_prefetch_with_a_run_without_payloads_plans_nothing(recorded):
     prefetch.close()
     outputs = [pairs[index].call_a.outputs[0], pairs[index].call_b.outputs[0]]
     assert sorted(arrays) == sorted(map(id, outputs)) and asked
+
+
+@pytest.mark.parametrize("earlier, expected", [("equal", "aligned"), ("close", "aligned"), ("diverged", "diverged")])
+def test_a_settled_entry_takes_the_status_of_a_reused_verdict(recorded, earlier, expected):
+    """An input settled by hashes reuses the verdict already reached on its contents in the sample: the
+    entry's status is that verdict's, not the fresh EQUAL's, and the reused tensor says where it is from."""
+    from bmtrace.compare import TensorComparison, ToleranceRules
+    from bmtrace.diff.pairs import ContentCache
+
+    pairs = _pairs(recorded["ref"], recorded["same"])
+    pair = next(p for p in pairs if p.stage == "normalize")
+    found = settled.SettledPairs(ToleranceRules())
+    assert found.layout(pair) is not None
+    img = pair.call_a.input("img")
+    cache = ContentCache().for_sample(pair.sample)
+    cache.seen[ContentCache.key(img, img)] = (TensorComparison("out", earlier, role="output"), "resize.out")
+    entry = found.entry(pair, cache)
+    reused = [t for t in entry.tensors if t.name == "img"]
+    assert entry.status == expected and [t.same_as for t in reused] == ["resize.out"]
+    assert [t.status for t in reused] == [earlier]
