@@ -16,12 +16,15 @@ import numpy as np
 from ..codecs.sketch import decode_values, element_count, positions
 
 _STATS = ("min", "max", "mean", "std")
-# The reductions behind ndarray.sum/min/max, called directly: same loops, none of the wrappers' cost.
-_sum, _min, _max = np.add.reduce, np.minimum.reduce, np.maximum.reduce
+# The reductions behind ndarray.sum/min/max/all, called directly: same loops, none of the wrappers' cost.
+_sum, _min, _max, _all = np.add.reduce, np.minimum.reduce, np.maximum.reduce, np.logical_and.reduce
 
 
 class SketchEvidence:
     """Figures from two sketches of one pair (``None`` when a figure could not be computed)."""
+
+    __slots__ = ("count", "size", "complete", "bound", "min_atol", "index", "value_a", "value_b", "mean_abs",
+                 "cosine", "nonfinite_mismatch", "offset", "scale", "channel_bound", "channel_order", "arrays")
 
     def __init__(self):
         self.count = 0                 # sampled positions compared
@@ -46,7 +49,7 @@ def sketch_evidence(ta, tb, shape, rtol=0.0):
     doc_a, doc_b = getattr(ta, "sketch", None), getattr(tb, "sketch", None)
     if not doc_a or not doc_b or shape is None:
         return None
-    shape = tuple(int(d) for d in shape)
+    shape = tuple(map(int, shape))
     va, vb = decode_values(doc_a, shape), decode_values(doc_b, shape)
     if va is None or vb is None:
         return None
@@ -83,7 +86,7 @@ def _common_sample(va, vb, shape, size):
 
 def _value_figures(ev, a, b, where, rtol, floats=True):
     finite = np.isfinite(a) & np.isfinite(b) if floats else None
-    if floats and not finite.all():
+    if floats and not _all(finite):
         bad = ~finite
         same = (a[bad] == b[bad]) | (np.isnan(a[bad]) & np.isnan(b[bad]))
         ev.nonfinite_mismatch = int(same.size - np.count_nonzero(same))

@@ -121,8 +121,10 @@ class Explainer:
             return
         represented = [t for t in entry.tensors if t.role == "input" and t.status == Status.REPRESENTED
                        and t.representation]
+        if not represented:  # (the common case: nothing more to look at)
+            return
         failing = [t for t in entry.tensors if t.role == "output" and t.status in EXPLAINABLE]
-        if not represented or not failing or any(t.role == "input" and not t.passed and t.status not in (
+        if not failing or any(t.role == "input" and not t.passed and t.status not in (
                 Status.ONLY_IN_A, Status.ONLY_IN_B) for t in entry.tensors):
             return
         self.done_tensors.add(key)

@@ -13,7 +13,6 @@ what it adds, not on a colour order it inherited. The mapping ends where an outp
 """
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
@@ -44,17 +43,16 @@ class ContentCache:
         return self
 
     @staticmethod
-    def _key(ta, tb):
+    def key(ta, tb):
+        """What ``get`` and ``put`` take for the pair ``ta``, ``tb``: their hashes (None without two)."""
         if ta.hash and tb.hash:
             return (getattr(ta, "hash_alg", None), ta.hash, getattr(tb, "hash_alg", None), tb.hash)
         return None
 
-    def get(self, ta, tb):
-        key = self._key(ta, tb)
+    def get(self, key):
         return self.seen.get(key) if key is not None else None
 
-    def put(self, ta, tb, result, stage):
-        key = self._key(ta, tb)
+    def put(self, key, result, stage):
         if key is not None and result.status != Status.ERROR:
             self.seen.setdefault(key, (result, stage))
 
@@ -114,7 +112,8 @@ def _compare_tensor(ta, tb, role, stage, rules, cache):
                                 shape_b=tb.shape if tb is not None else None,
                                 dtype_a=ta.dtype if ta is not None else None,
                                 dtype_b=tb.dtype if tb is not None else None)
-    known = cache.get(ta, tb)
+    key = cache.key(ta, tb)
+    known = cache.get(key)
     if known is not None and not explicit_rule(rules, stage, ta.name, role):
         return _reused(known, ta, tb, role)
     loaded = []
@@ -124,7 +123,7 @@ def _compare_tensor(ta, tb, role, stage, rules, cache):
         result = _under_representation(result, ta, tb, role, stage, rules, cache, loaded)
     elif role == "output" and result.passed and result.status != Status.REPRESENTED:
         cache.mapping = None  # B's output equals A's as is: the port converted, the mapping ends here
-    cache.put(ta, tb, result, "%s.%s" % (stage, ta.name))
+    cache.put(key, result, "%s.%s" % (stage, ta.name))
     return result
 
 
@@ -185,7 +184,7 @@ def _under_representation(result, ta, tb, role, stage, rules, cache, loaded=()):
 def _reused(known, ta, tb, role):
     """A copy of an earlier verdict on the same contents, renamed for this tensor."""
     source, where = known
-    result = copy.copy(source)  # with a notes list of its own
+    result = source.__copy__()  # with a notes list of its own
     result.name = ta.name
     result.name_b = tb.name if tb.name != ta.name else None
     result.role = role

@@ -79,10 +79,12 @@ class SettledPairs:
         if count != call_b._end - first_b or count == 0:
             return _UNSETTLED
         hashes_a, hashes_b = cols_a.hashes, cols_b.hashes
-        digests = [hashes_a[row] for row in range(first_a, first_a + count)]
-        for i, digest in enumerate(digests):
+        digests = []
+        for i in range(count):  # up to the first pair of hashes that differ: the rest is not read
+            digest = hashes_a[first_a + i]
             if not digest or digest != hashes_b[first_b + i]:
                 return _UNSETTLED
+            digests.append(digest)
         key = (pair.stage, pair.stage_b, id(cols_a), id(cols_b), self._structure(cols_a, first_a, count),
                self._structure(cols_b, first_b, count))
         try:
@@ -135,24 +137,25 @@ class SettledPairs:
         entry.parent_a = call_a.parent
         first, algs = call_a._first, call_a._columns.coded["hash_alg"]
         seen, where = cache.seen, pair.stage + "."
-        reused = False
+        other_status = False  # a reused verdict that is not the fresh one's EQUAL (a value's, say)
         for i, (role, fresh) in enumerate(layout.tensors):
             alg, digest = algs[first + i], digests[i]
             key = (alg, digest, alg, digest)   # ContentCache's key of a pair of equal hashes
             known = seen.get(key)
             if known is not None and not layout.explicit[i]:
-                entry.tensors.append(_reused(known, fresh, fresh, role))
-                reused = True
+                result = _reused(known, fresh, fresh, role)
+                entry.tensors.append(result)
+                other_status = other_status or result.status != fresh.status
                 continue
             result = fresh.__copy__()
             entry.tensors.append(result)
             if key not in seen:
                 seen[key] = (result, where + fresh.name)
         note_modes(entry, call_a.mode, call_b.mode)
-        if reused:
-            entry.finish()  # an earlier verdict may be another status than EQUAL (a value's, say)
+        if other_status:
+            entry.finish()
         else:
-            entry.status = layout.status
+            entry.status = layout.status  # what finish() gives for these statuses
         return entry
 
 

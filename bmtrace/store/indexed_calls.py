@@ -39,7 +39,7 @@ class _Coded:
     ``read_fresh`` reads these columns as the dictionaries Parquet stores, so the strings are neither
     materialized per row nor encoded again; a plain string column is encoded here."""
 
-    __slots__ = ("values", "codes", "_escaped")
+    __slots__ = ("values", "codes", "_escaped", "_code")
 
     def __init__(self, pa, array, per_tensor):
         from .arrow_arrays import nulls, numbers
@@ -55,9 +55,10 @@ class _Coded:
         # Read for every tensor: a list, several times faster to index than an array (8 bytes a row, the
         # small ints shared). Read once a call: the array (4 bytes a row).
         self.codes = codes.tolist() if per_tensor else codes
+        self._code = self.codes if per_tensor else memoryview(codes)  # a row's code as a Python int
 
     def __getitem__(self, row):
-        return self.values[self.codes[row]]
+        return self.values[self._code[row]]
 
     def escaped(self):
         return self._escaped
@@ -66,7 +67,7 @@ class _Coded:
 class _Strings:
     """A string column of mostly distinct values, kept as one bytes buffer and offsets."""
 
-    __slots__ = ("data", "offsets", "null")
+    __slots__ = ("data", "offsets", "null", "_at", "_is_null")
 
     def __init__(self, pa, array):
         from .arrow_arrays import nulls
@@ -79,11 +80,14 @@ class _Strings:
             if offsets is not None else np.zeros(1, dtype=np.int64)
         self.offsets = offsets[array.offset:array.offset + len(array) + 1].astype(np.int64)
         self.data = data.to_pybytes() if data is not None else b""
+        # what a row lookup reads: views indexed as Python ints and bools, cheaper than numpy scalars
+        self._at, self._is_null = memoryview(self.offsets), memoryview(self.null)
 
     def __getitem__(self, row):
-        if self.null[row]:
+        if self._is_null[row]:
             return None
-        return self.data[self.offsets[row]:self.offsets[row + 1]].decode("utf-8")
+        at = self._at
+        return self.data[at[row]:at[row + 1]].decode("utf-8")
 
     def escaped(self):
         return schema.ESCAPE_MARK.encode() in self.data
@@ -118,6 +122,9 @@ class IndexColumns:
         self.shape_null = nulls(shape)
         self.shape_offsets = numbers(shape.offsets, "int32")
         self.shape_values = numbers(shape.values, "int64")
+        # shape(row) reads views of them: Python ints, without a numpy scalar or array per lookup
+        self._shape_is_null, self._shape_at = memoryview(self.shape_null), memoryview(self.shape_offsets)
+        self._shape_dims = memoryview(self.shape_values)
         self.rows = table.num_rows
         journal, offset = self.coded["journal"].codes, self.ints["journal_offset"]
         if self.rows:
@@ -128,9 +135,10 @@ class IndexColumns:
         self.ends = np.append(self.starts[1:], self.rows).astype(np.int64)
 
     def shape(self, row):
-        if self.shape_null[row]:
+        if self._shape_is_null[row]:
             return None
-        return tuple(self.shape_values[self.shape_offsets[row]:self.shape_offsets[row + 1]].tolist())
+        at = self._shape_at
+        return tuple(self._shape_dims[at[row]:at[row + 1]].tolist())
 
 
 def indexed_calls(table, summary, journal_names):
@@ -239,6 +247,18 @@ def _first_seen(codes):
     return distinct[np.argsort(first)]
 
 
+def _from_line(name):
+    """A property reading ``name`` from the parsed tensor: a diff judging a stats-mode pair reads several
+    of these per tensor, and a property is a few times cheaper than the ``__getattr__`` fallback (a
+    failed lookup, then a Python call)."""
+    def read(tensor):
+        parsed = tensor._tensor
+        return getattr(parsed if parsed is not None else tensor._parsed(), name)
+
+    read.__name__ = name
+    return property(read)
+
+
 class IndexedTensor:
     """A tensor of an ``IndexedCall``: names, kind, dtype, shape and hash from the index, anything else
     from the parsed journal line."""
@@ -271,7 +291,11 @@ class IndexedTensor:
         self._tensor = tensor  # kept while its call is among the recent ones (reader.LAZY_CACHE_CALLS)
         return tensor
 
-    def __getattr__(self, name):  # only for names not in __slots__: the parsed tensor's
+    # what a comparison reads of the line: properties, not the __getattr__ fallback below
+    min, max, mean, std = _from_line("min"), _from_line("max"), _from_line("mean"), _from_line("std")
+    sketch, stats_sample, value = _from_line("sketch"), _from_line("stats_sample"), _from_line("value")
+
+    def __getattr__(self, name):  # only for names not in __slots__ nor above: the parsed tensor's
         if name.startswith("__"):
             raise AttributeError(name)
         return getattr(self._parsed(), name)

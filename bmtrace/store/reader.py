@@ -17,7 +17,7 @@ from collections import OrderedDict, deque
 import numpy as np
 
 from ..errors import PayloadCorruptError, PayloadMissingError, PayloadPathError
-from . import hashing, layout, run_dir, schema
+from . import hashing, indexed_calls, layout, run_dir, schema  # (indexed_calls: numpy only, no pyarrow)
 from .hashing import same_content  # noqa: F401  (re-exported: how diffs compare two records' hashes)
 
 ANY_SAMPLE = object()  # calls(sample=ANY_SAMPLE): every sample, None included
@@ -276,8 +276,6 @@ class Run:
         """
         if not self._lazy or self._calls is not None:
             return False
-        from . import indexed_calls
-
         journals = sorted(glob.glob(os.path.join(self.path, layout.JOURNAL_DIR, "*.jsonl")))
         names = [_relative(self.path, journal) for journal in journals]
 
@@ -555,14 +553,12 @@ class IndexedCall(_ParsedOnDemand):
     def _tensor_lists(self):
         tensors = self._tensors
         if tensors is None:
-            from .indexed_calls import IndexedTensor
-
             columns, inputs, outputs = self._columns, [], []
             role = columns.coded["role"]
             for row in range(self._first, self._end):
                 name = role.values[role.codes[row]]
                 side = inputs if name == "input" else outputs
-                side.append(IndexedTensor(self, columns, row, len(side), name))
+                side.append(indexed_calls.IndexedTensor(self, columns, row, len(side), name))
             with self.run._lock:
                 if self._tensors is None:
                     self._tensors = (inputs, outputs)

@@ -2,6 +2,7 @@
 
 import numpy as np
 from payload_files import damage
+import pytest
 
 import bmtrace
 from bmtrace.compare import Status, compare_records
@@ -64,3 +65,35 @@ def test_damaged_payload_makes_the_stage_an_error(tmp_path):
     result = bmtrace.diff(str(tmp_path / "a"), str(tmp_path / "b"))
     assert result.stages[0].status == "error"
     assert result.first_divergence.stage == "stage"
+
+
+def _recorded_pair(tmp_path, mode, a, b):
+    """The output tensors of two one-call runs recorded in ``mode``."""
+    runs = []
+    for side, values in (("a", a), ("b", b)):
+        path = str(tmp_path / ("%s_%s" % (mode, side)))
+        with bmtrace.run(path, mode=mode):
+            with bmtrace.trace_stage("stage") as st:
+                st.output(out=values)
+        runs.append(bmtrace.open_run(path).calls()[0].outputs[0])
+    return runs
+
+
+@pytest.mark.parametrize("a, b", [
+    (np.float32([0.5, -1.25, 3.0, 0.0, 2.5, -0.75, 1.0, 4.0, -2.0, 0.125]),
+     np.float32([0.5005, -1.25, 2.9, 0.001, 2.5, -0.75, 1.0, 4.0, -2.0, 0.0])),  # logits: 10 values
+    (np.arange(192, dtype=np.uint8).reshape(8, 8, 3), np.arange(192, dtype=np.uint8).reshape(8, 8, 3) // 2),
+    (np.arange(-20, 20, dtype=np.int16), np.arange(-20, 20, dtype=np.int16)[::-1].copy()),
+])
+def test_a_sketch_holding_every_element_judges_as_the_payloads_do(tmp_path, a, b):
+    """A stats-mode pair whose sketches hold the whole tensors gets the figures and verdict of comparing
+    the payloads: only the basis, the lower-bound flag and the note saying so differ."""
+    full = compare_records(*_recorded_pair(tmp_path, "full", a, b)).to_json()
+    stats = compare_records(*_recorded_pair(tmp_path, "stats", a, b)).to_json()
+    assert (full["basis"], stats["basis"]) == ("payload", "sketch")
+    assert stats["notes"] == ["stats-mode record: the sketch holds all %d elements, so these figures are exact"
+                              % a.size] and full["notes"] == []
+    for doc in (full, stats):
+        for key in ("basis", "notes", "lower_bound"):
+            doc.pop(key)
+    assert stats == full and full["status"] != "equal"

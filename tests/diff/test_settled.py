@@ -160,3 +160,51 @@ def test_combined_codes_are_equal_exactly_for_equal_rows(parts):
     for i in range(4):
         for j in range(4):
             assert (codes[i] == codes[j]) == (rows[i] == rows[j])
+
+
+def _pairs(a, b):
+    from bmtrace.diff.align import align
+    from bmtrace.diff.engine import _open
+
+    return align(_open(a), _open(b)).pairs
+
+
+def test_prefetch_with_a_run_without_payloads_plans_nothing(recorded):
+    """A stats-mode run holds no payload: the prefetcher returns at once and looks at no later pair, while
+    two full runs have the differing pair's arrays loaded."""
+    from bmtrace.diff.prefetch import Prefetcher
+
+    asked = []
+    for a, b in (("stats_ref", "resize"), ("ref", "stats_same")):
+        pairs = _pairs(recorded[a], recorded[b])
+        prefetch = Prefetcher(pairs, asked.append)
+        assert [prefetch.take(i) for i in range(len(pairs))] == [{}] * len(pairs)
+        prefetch.close()
+    assert asked == []
+    pairs = _pairs(recorded["ref"], recorded["resize"])
+    index = next(i for i, p in enumerate(pairs) if p.stage == "resize")
+    prefetch = Prefetcher(pairs, asked.append)
+    arrays = prefetch.take(index)
+    prefetch.close()
+    outputs = [pairs[index].call_a.outputs[0], pairs[index].call_b.outputs[0]]
+    assert sorted(arrays) == sorted(map(id, outputs)) and asked
+
+
+@pytest.mark.parametrize("earlier, expected", [("equal", "aligned"), ("close", "aligned"), ("diverged", "diverged")])
+def test_a_settled_entry_takes_the_status_of_a_reused_verdict(recorded, earlier, expected):
+    """An input settled by hashes reuses the verdict already reached on its contents in the sample: the
+    entry's status is that verdict's, not the fresh EQUAL's, and the reused tensor says where it is from."""
+    from bmtrace.compare import TensorComparison, ToleranceRules
+    from bmtrace.diff.pairs import ContentCache
+
+    pairs = _pairs(recorded["ref"], recorded["same"])
+    pair = next(p for p in pairs if p.stage == "normalize")
+    found = settled.SettledPairs(ToleranceRules())
+    assert found.layout(pair) is not None
+    img = pair.call_a.input("img")
+    cache = ContentCache().for_sample(pair.sample)
+    cache.seen[ContentCache.key(img, img)] = (TensorComparison("out", earlier, role="output"), "resize.out")
+    entry = found.entry(pair, cache)
+    reused = [t for t in entry.tensors if t.name == "img"]
+    assert entry.status == expected and [t.same_as for t in reused] == ["resize.out"]
+    assert [t.status for t in reused] == [earlier]
