@@ -3,6 +3,7 @@ import json
 import os
 import re
 
+import numpy as np
 import pytest
 
 import bmtrace
@@ -130,7 +131,12 @@ def documents(tmp_path_factory):
     c = record(base / "c", ["x.jpg"], make_pipeline(logits_noise=0.01), side="c")
     accepted = base / "accepted.json"
     write_accepted(bmtrace.diff(a, c), accepted)
+    stats_a = record(base / "stats_a", ["x.jpg", "y.jpg"], make_pipeline(), side="a", mode="stats")
+    stats_b = record(base / "stats_b", ["x.jpg", "y.jpg"], make_pipeline(resize_shift=1), side="b", mode="stats")
+    rgb, bgr = _decoded(base / "rgb", channels=slice(None)), _decoded(base / "bgr", channels=slice(None, None, -1))
     return {
+        "stats": bmtrace.diff(stats_a, stats_b).to_json(),
+        "represented": bmtrace.diff(rgb, bgr).to_json(),
         "diverged": bmtrace.diff(a, b).to_json(),
         "fail_fast": bmtrace.diff(a, b, fail_fast=True).to_json(),
         "accepted": bmtrace.diff(a, c, accepted=str(accepted), allow_missing=True).to_json(),
@@ -138,10 +144,25 @@ def documents(tmp_path_factory):
     }
 
 
-@pytest.mark.parametrize("kind", ["diverged", "fail_fast", "accepted", "nway"])
+def _decoded(path, channels):
+    """A run of one decode stage whose output is a colour image with its channels in ``channels`` order."""
+    image = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    with bmtrace.run(str(path)), bmtrace.sample("x.jpg"), bmtrace.trace_stage("decode") as stage:
+        stage.output(np.ascontiguousarray(image[..., channels]))
+    return str(path)
+
+
+@pytest.mark.parametrize("kind", ["diverged", "fail_fast", "accepted", "nway", "stats", "represented"])
 def test_real_documents_follow_the_schema(documents, kind):
-    """Each real document validates against docs/diff.schema.json."""
+    """Each real document validates against docs/diff.schema.json (stats mode: tensors judged from
+    sketches; a BGR port of an RGB decode: equal under a representation change)."""
     assert _problems(documents[kind]) == []
+
+
+def test_the_documents_show_the_values_the_schema_once_missed(documents):
+    bases = {t["basis"] for stage in documents["stats"]["stages"] for t in stage["tensors"]}
+    statuses = {t["status"] for stage in documents["represented"]["stages"] for t in stage["tensors"]}
+    assert "sketch" in bases and "equal_under_representation" in statuses
 
 
 def test_schema_rejects_a_broken_document(documents):
