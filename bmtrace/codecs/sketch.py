@@ -214,7 +214,11 @@ def whole_array(doc, shape, dtype):
     """The tensor itself, rebuilt from a recorded sketch that kept every element (a tensor of at most
     ``VALUE_BYTES`` bytes), or None: a larger tensor's sketch, or anything malformed (untrusted data).
     ``dtype``: the record's dtype (a bool tensor's sketch holds its bytes)."""
-    values = decode_values(doc, shape)
+    return as_whole(decode_values(doc, shape), shape, dtype)
+
+
+def as_whole(values, shape, dtype):
+    """``whole_array`` of a sketch's decoded ``values`` (``decode_values``)."""
     if values is None or values.size != element_count(shape):
         return None
     try:

@@ -280,6 +280,7 @@ def _from_complete_sketch(ev, result, ta, tb, tol):
     full = compare_arrays(a, b, tol, name=result.name, role=result.role,
                           meta_a=getattr(ta, "meta", None), meta_b=getattr(tb, "meta", None))
     full.basis = "sketch"
+    full.whole_sketch = True
     full.name_b = result.name_b
     full.dtype_a, full.dtype_b = ta.dtype, tb.dtype
     full.notes.append("stats-mode record: the sketch holds all %d elements, so these figures are exact"

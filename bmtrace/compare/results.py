@@ -74,7 +74,7 @@ class TensorComparison:
     __slots__ = ("name", "name_b", "role", "status", "basis", "shape_a", "shape_b", "dtype_a", "dtype_b",
                  "max_abs_diff", "max_abs_index", "mean_abs_diff", "max_rel_diff", "cosine", "psnr",
                  "equal_ratio", "min_atol", "nonfinite_mismatch", "nonfinite_a", "nonfinite_b", "tolerance",
-                 "same_as", "representation", "notes")
+                 "same_as", "representation", "notes", "whole_sketch")
 
     def __init__(self, name, status, role=None, name_b=None, shape_a=None, shape_b=None,
                  dtype_a=None, dtype_b=None, basis=None):
@@ -102,6 +102,7 @@ class TensorComparison:
         self.same_as = None        # "stage.tensor" whose verdict on the same contents was reused
         self.representation = None  # mapping JSON when A was put in B's representation before comparing
         self.notes = []
+        self.whole_sketch = False  # basis "sketch", but the sketches held every element: exact figures
 
     def __copy__(self):
         """A shallow copy (``copy.copy``): figures and tolerance shared, ``notes`` a list of its own.
@@ -119,6 +120,7 @@ class TensorComparison:
             self.nonfinite_mismatch, self.nonfinite_a, self.nonfinite_b
         out.tolerance, out.same_as, out.representation = self.tolerance, self.same_as, self.representation
         out.notes = list(self.notes)
+        out.whole_sketch = self.whole_sketch
         return out
 
     @property
@@ -133,8 +135,9 @@ class TensorComparison:
         return "<TensorComparison %s>" % self.summary()
 
     def is_lower_bound(self):
-        """True when ``max_abs_diff`` only bounds the difference from below (stats-mode records)."""
-        return self.basis in ("stats", "sketch") and self.status not in (Status.EQUAL,)
+        """True when ``max_abs_diff`` only bounds the difference from below (stats-mode records whose
+        sketches did not hold the whole tensors)."""
+        return self.basis in ("stats", "sketch") and not self.whole_sketch and self.status not in (Status.EQUAL,)
 
     def reason(self):
         """Why this pair has its status, when the figures alone do not say it (None otherwise)."""
@@ -230,6 +233,7 @@ class TensorComparison:
         rep = doc.get("representation")
         out.representation = rep if isinstance(rep, dict) and isinstance(rep.get("describe"), str) else None
         out.notes = list(doc.get("notes") or ())
+        out.whole_sketch = out.basis == "sketch" and doc.get("lower_bound") is False
         return out
 
 

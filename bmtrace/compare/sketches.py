@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..codecs.sketch import decode_values, element_count, positions
+from ..codecs.sketch import as_whole, decode_values, element_count, positions
 
 _STATS = ("min", "max", "mean", "std")
 # The reductions behind ndarray.sum/min/max/all, called directly: same loops, none of the wrappers' cost.
@@ -58,10 +58,13 @@ def sketch_evidence(ta, tb, shape, rtol=0.0):
     ev.size = size
     a, b, where = _common_sample(va, vb, shape, size)
     ev.count = int(a.size)
-    ev.complete = ev.count == size and where is None
+    whole = (as_whole(va, shape, ta.dtype), as_whole(vb, shape, tb.dtype)) if ev.count == size and where is None \
+        else (None, None)
+    ev.complete = whole[0] is not None and whole[1] is not None
     if ev.complete:
-        # The caller compares the whole arrays (``compare_arrays``): figures of a sample would go unused.
-        ev.arrays = (a.reshape(shape), b.reshape(shape))
+        # The caller compares the whole arrays (``compare_arrays``) in their recorded dtypes (a bool mask
+        # is no uint8 image): figures of a sample would go unused.
+        ev.arrays = whole
         return ev
     floats = va.dtype.kind == "f" or vb.dtype.kind == "f"  # integers are never NaN or Inf
     _value_figures(ev, a.astype(np.float64), b.astype(np.float64), where, rtol, floats)

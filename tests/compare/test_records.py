@@ -6,6 +6,7 @@ import pytest
 
 import bmtrace
 from bmtrace.compare import Status, compare_records
+from bmtrace.compare.results import TensorComparison
 
 
 def _record(path, **outputs):
@@ -84,16 +85,19 @@ def _recorded_pair(tmp_path, mode, a, b):
      np.float32([0.5005, -1.25, 2.9, 0.001, 2.5, -0.75, 1.0, 4.0, -2.0, 0.0])),  # logits: 10 values
     (np.arange(192, dtype=np.uint8).reshape(8, 8, 3), np.arange(192, dtype=np.uint8).reshape(8, 8, 3) // 2),
     (np.arange(-20, 20, dtype=np.int16), np.arange(-20, 20, dtype=np.int16)[::-1].copy()),
+    (np.eye(16, dtype=bool), np.eye(16, dtype=bool)[::-1].copy()),  # a mask: its sketch holds bytes, no image
 ])
 def test_a_sketch_holding_every_element_judges_as_the_payloads_do(tmp_path, a, b):
     """A stats-mode pair whose sketches hold the whole tensors gets the figures and verdict of comparing
-    the payloads: only the basis, the lower-bound flag and the note saying so differ."""
+    the payloads, and says they are exact (no lower bound): only the basis and that note differ."""
     full = compare_records(*_recorded_pair(tmp_path, "full", a, b)).to_json()
     stats = compare_records(*_recorded_pair(tmp_path, "stats", a, b)).to_json()
     assert (full["basis"], stats["basis"]) == ("payload", "sketch")
     assert stats["notes"] == ["stats-mode record: the sketch holds all %d elements, so these figures are exact"
                               % a.size] and full["notes"] == []
+    assert stats["lower_bound"] is False
+    assert TensorComparison.from_json(stats).is_lower_bound() is False  # a saved document renders the same
     for doc in (full, stats):
-        for key in ("basis", "notes", "lower_bound"):
+        for key in ("basis", "notes"):
             doc.pop(key)
     assert stats == full and full["status"] != "equal"
