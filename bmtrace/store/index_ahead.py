@@ -24,7 +24,6 @@ import importlib.util
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 from . import layout
@@ -45,6 +44,8 @@ def follow(run_path, token, journal_path, journal_id):
     if (os.environ.get("BMTRACE_INDEX_AHEAD", "") == "0" or not sys.executable
             or importlib.util.find_spec("pyarrow") is None):
         return None
+    import subprocess  # here, not at the top: every traced program imports this module, few runs get this far
+
     folder = os.path.join(run_path, layout.INDEX_AHEAD_DIR, token)
     env = {key: value for key, value in os.environ.items() if not key.startswith("BMTRACE_")}  # records nothing
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
