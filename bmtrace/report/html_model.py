@@ -94,8 +94,10 @@ class Entry(object):
         self.tensors = self.raw["tensors"]
         deciding = comparison.deciding_tensor()
         self.max_abs = self.cosine = None
+        self.max_abs_lower = False  # max_abs only bounds the difference from below (stats mode)
         if deciding is not None:
             self.max_abs = math.inf if deciding.nonfinite_mismatch else deciding.max_abs_diff
+            self.max_abs_lower = deciding.is_lower_bound()
             self.cosine = deciding.cosine
         self.local = comparison.local
         self.introduces = comparison.introduces

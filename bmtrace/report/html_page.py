@@ -104,6 +104,13 @@ def fmt_num(value, digits=4):
     return "%.*g" % (digits, number)
 
 
+def fmt_bound(value, lower, digits=4):
+    """``fmt_num`` of a max |A-B|, marked &ge; when it only bounds the difference from below (a stats-mode
+    record judged from a sample of its values), as the text report's ">=" and the JSON's "lower_bound"."""
+    text = fmt_num(value, digits)
+    return "&ge;" + text if lower and to_float(value) else text
+
+
 def fmt_cos(value):
     """Cosine similarity with enough decimals to tell 0.9999 from 0.99999."""
     number = to_float(value)

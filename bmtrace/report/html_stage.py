@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..compare.status import passes
 from .html_model import entry_worst, stage_css, tensor_css, tensor_order, to_float
-from .html_page import status_word, badge, esc, fmt_cos, fmt_num, fmt_ratio, fmt_sample, fmt_shape
+from .html_page import status_word, badge, esc, fmt_bound, fmt_cos, fmt_num, fmt_ratio, fmt_sample, fmt_shape
 from .html_predictions import predictions_block
 from .html_summary import hint_html
 
@@ -14,7 +14,8 @@ def stage_section(model, group, opts):
     worst = group.worst
     summary = "%d record%s: %s" % (len(group.entries), "" if len(group.entries) == 1 else "s", counts)
     if worst is not None and worst.max_abs is not None:
-        summary += "; worst max |A-B| %s (sample %s)" % (fmt_num(worst.max_abs), fmt_sample(worst.sample))
+        summary += "; worst max |A-B| %s (sample %s)" % (fmt_bound(worst.max_abs, worst.max_abs_lower),
+                                                         fmt_sample(worst.sample))
     is_first = model.first_entry is not None and model.first_entry.stage == group.name
     parts = ['<h2>%d. <span class="mono">%s</span> %s%s</h2><p class="summary">%s</p>'
              % (group.position + 1, esc(group.name), badge(status_word(group.status), stage_css(group.status)),
@@ -102,7 +103,8 @@ def _isolation_table(group):
         else:
             verdict = badge("inherited from upstream", "missing")
         rows.append("<tr><td>%s</td><td class=num>%s</td><td class=num>%s</td><td class=num>%s</td>"
-                    "<td>%s</td></tr>" % (fmt_sample(entry.sample), fmt_num(entry.max_abs), fmt_num(local_abs),
+                    "<td>%s</td></tr>" % (fmt_sample(entry.sample), fmt_bound(entry.max_abs, entry.max_abs_lower),
+                                          fmt_num(local_abs),
                                           fmt_cos(local_cos), verdict))
     how = ("Local: the stage's own error, with both sides given identical inputs%s. Inherited: the end-to-end "
            "difference, including what earlier stages passed on." % (" (%s)" % esc(direction) if direction else ""))
@@ -168,7 +170,7 @@ def _entry_rows(entry, drawn):
                    "<td class=num>%s</td><td class=num>%s</td><td class=num>%s</td><td class=num>%s</td>"
                    "<td class=nw>%s</td><td class=nw>%s</td></tr>"
                    % (rid, hl, lead, name, tnotes, badge(tstatus, tensor_css(tstatus)),
-                      fmt_num(t.get("max_abs_diff")), fmt_num(t.get("mean_abs_diff")), fmt_cos(t.get("cosine")),
+                      fmt_bound(t.get("max_abs_diff"), t.get("lower_bound")), fmt_num(t.get("mean_abs_diff")), fmt_cos(t.get("cosine")),
                       fmt_num(t.get("psnr")), fmt_ratio(t.get("equal_ratio")), fmt_num(t.get("min_atol")),
                       _shape_dtype(t.get("shape_a"), t.get("dtype_a")),
                       _shape_dtype(t.get("shape_b"), t.get("dtype_b"))))

@@ -5,7 +5,7 @@ import math
 
 from ..compare.status import passes
 from .html_model import stage_css, to_float
-from .html_page import status_word, badge, esc, fmt_cos, fmt_num, fmt_sample, fmt_shape
+from .html_page import status_word, badge, esc, fmt_bound, fmt_cos, fmt_num, fmt_sample, fmt_shape
 
 
 def run_label(run):
@@ -53,7 +53,7 @@ def _entry_metric_text(entry, tensor):
             parts.append("<b>%s NaN/inf on one side only</b>" % esc(tensor.get("nonfinite_mismatch")))
         else:
             where = tensor.get("max_abs_index")
-            parts.append("max |A-B| %s%s" % (fmt_num(tensor.get("max_abs_diff")),
+            parts.append("max |A-B| %s%s" % (fmt_bound(tensor.get("max_abs_diff"), tensor.get("lower_bound")),
                                              " at [%s]" % esc(", ".join(map(str, where))) if where else ""))
             if tensor.get("cosine") is not None:
                 parts.append("cosine %s" % fmt_cos(tensor.get("cosine")))
@@ -138,14 +138,14 @@ def strip(model):
         detail = "%d/%d not aligned" % (bad, total) if bad else "%d aligned" % total
         if group.isolated:
             detail += "<br>%s" % group.isolation_word()
-        mad = group.worst.max_abs if group.worst is not None else None
+        worst = group.worst
         css = stage_css(group.status)
         if css == "bad" and group.isolated and group.isolation_word() == "inherits only":
             css = "inherit"  # diverged only because its inputs did: a lighter red points upstream
         chips.append('<a class="chip s-%s%s" href="#%s" title="%s"><div class="n">%s</div>'
                      '<div class="c">%s</div><div class="c">max |A-B| %s</div></a>'
                      % (css, " first" if group.name == first_stage else "", group.anchor,
-                        esc(status_word(group.status)), esc(group.name), detail, _chip_num(mad)))
+                        esc(status_word(group.status)), esc(group.name), detail, _chip_num(worst)))
     return '<nav id="pipeline" class="strip" aria-label="pipeline">%s</nav>' % "".join(chips)
 
 
@@ -153,11 +153,13 @@ def _plural(n, word):
     return "%d %s%s" % (n, word, "" if n == 1 else "s")
 
 
-def _chip_num(value):
+def _chip_num(worst):
+    """The worst entry's max |A-B| on a stage chip."""
+    value = worst.max_abs if worst is not None else None
     # On a coloured chip the red NaN style would vanish: spell non-finite values out plainly.
     if value is not None and (math.isnan(value) or math.isinf(value)):
         return "NaN/inf"
-    return fmt_num(value, 3)
+    return fmt_bound(value, worst is not None and worst.max_abs_lower, 3)
 
 
 def toc(model):
@@ -231,7 +233,7 @@ def _sample_rows(model, opts):
                        badge(status_word(summary.status), stage_css(summary.status)),
                        '<a href="#%s">%s</a> (%s)' % (target, esc(first.stage), status_word(first.status))
                        if first is not None else '<span class="na">&mdash;</span>',
-                       fmt_num(worst.max_abs), fmt_cos(_min_cos(cos))))
+                       fmt_bound(worst.max_abs, worst.max_abs_lower), fmt_cos(_min_cos(cos))))
     opts["sample_rows"] = (rows, hidden)
     return rows, hidden
 

@@ -175,6 +175,23 @@ def test_stats_only_runs_render_statistics(stats_runs):
     assert not _PIC.findall(html) and "<th>mean</th>" in html
 
 
+def test_lower_bounds_are_marked_as_the_text_report_marks_them(stats_runs, planted_html):
+    """A stats-mode max |A-B| taken from a sample of the values only bounds the difference: the page marks
+    it with &ge; wherever the JSON says lower_bound (the text report's ">="), and nowhere else."""
+    from bmtrace.report.html_page import fmt_num
+
+    doc = make_doc(*stats_runs)
+    html = render_html(as_result(doc), *stats_runs)
+    tensors = [t for stage in doc["stages"] for t in stage["tensors"] if t.get("max_abs_diff")]
+    bounded = {fmt_num(t["max_abs_diff"]) for t in tensors if t["lower_bound"]}
+    exact = {fmt_num(t["max_abs_diff"]) for t in tensors if not t["lower_bound"]}
+    assert bounded and all("&ge;" + figure in html for figure in bounded)
+    marked = set(re.findall(r"&ge;([0-9.e+-]+)", html))
+    assert marked and marked <= bounded | {fmt_num(float(f), 3) for f in bounded}  # the chips use 3 digits
+    assert not any("&ge;" + figure in html for figure in exact - bounded)
+    assert "&ge;" not in planted_html  # full mode: every figure is exact
+
+
 @pytest.mark.parametrize("doc", [{}, {"stages": None, "hints": None, "environment": None}, []])
 def test_documents_without_stages_are_refused(doc):
     """A document with no list of stages is not a diff document: a clear ValueError, no page."""
