@@ -41,4 +41,7 @@ if [ -f scripts/install_browser.sh ]; then
 fi
 
 step "running the tests"
+# pip install -e built the C sweep (bmtrace/compare/_fused.c) here, where a compiler exists: a build
+# that silently failed would leave the tests of the numpy fallback only, so it fails a test instead.
+export BMTRACE_REQUIRE_FUSED=1
 exec "$PYTHON" -m pytest -q -p no:cacheprovider "$@"

@@ -220,7 +220,7 @@ class _Buffers:
     Only buffers up to ``MAX_BYTES`` are kept, at most ``KEEP`` of them.
     """
 
-    KEEP = 8
+    KEEP = 16
     MAX_BYTES = 8 << 20
 
     def __init__(self):

@@ -1,5 +1,6 @@
 """Small pairs (a stats-mode sketch holding a whole tensor) take their own route through array_metrics:
-every figure must be bit for bit the chunk route's, whatever the values."""
+every figure must be bit for bit the chunk route's, whatever the values. Both are numpy routes: the C
+sweep, which takes most pairs when it is built, is turned off here (tests/compare/test_fused.py)."""
 import numpy as np
 import pytest
 
@@ -9,6 +10,11 @@ from bmtrace.compare.metrics import array_metrics
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, settings, strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _numpy_routes(monkeypatch):
+    monkeypatch.setattr(metrics, "_fused_sweep", None)
 
 
 def _both_routes(a, b, rtol, monkeypatch):
@@ -79,6 +85,7 @@ _floats = hnp.arrays(np.float32, st.integers(1, 40),
 @settings(max_examples=200, deadline=None)
 @given(_floats, st.data(), st.sampled_from([0.0, 1e-3, 0.5]))
 def test_any_float32_pair(a, data, rtol):
+    assert metrics._fused_sweep is None  # the autouse fixture holds for every example
     b = data.draw(hnp.arrays(np.float32, a.shape, elements=st.floats(width=32, allow_nan=True, allow_infinity=True)))
     small = array_metrics(a, b, rtol=rtol)
     saved = metrics.SMALL_ELEMENTS
