@@ -1,6 +1,6 @@
 """Metadata lives in setup.cfg; this file declares the one optional C extension.
 
-``bmtrace.compare._fused`` computes a tensor pair's metrics in one pass (about 4x the numpy sweep).
+``bmtrace.compare._fused`` computes a tensor pair's metrics in one pass (about 3x the numpy sweep).
 It is optional: without a C compiler the build skips it and ``bmtrace diff`` takes the numpy path,
 which gives the same verdicts. The recording path never uses it.
 """

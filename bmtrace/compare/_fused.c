@@ -161,7 +161,7 @@ sweep(PyObject *self, PyObject *args)
         goto done;
     }
     chunks = chunk > 0 && end > begin ? (end - begin + chunk - 1) / chunk : 0;
-    if (chunk <= 0 || begin < 0 || begin > end || end * itemsize > va.len || end * itemsize > vb.len
+    if (chunk <= 0 || chunk > INT32_MAX || begin < 0 || begin > end || end * itemsize > va.len || end * itemsize > vb.len
         || vo.len < (Py_ssize_t)(5 * sizeof(double)) * chunks) {
         PyErr_SetString(PyExc_ValueError, "sweep: ranges or buffers do not fit");
         goto done;

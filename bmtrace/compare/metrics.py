@@ -271,7 +271,7 @@ def array_metrics(a, b, rtol=0.0, chunk=CHUNK_ELEMENTS, threads=2):
     fb = _flat(b, "b")
     size = fa.size
     code = _FUSED_CODES.get(fa.dtype) if _fused_sweep is not None and fa.dtype == fb.dtype else None
-    if code is not None and size and fa.flags.aligned and fb.flags.aligned:
+    if code is not None and size and chunk < _FUSED_MAX_CHUNK and fa.flags.aligned and fb.flags.aligned:
         fused = _fused_metrics(fa, fb, code, size, rtol, chunk, threads)
         if fused is not None:
             return fused
@@ -296,6 +296,9 @@ def array_metrics(a, b, rtol=0.0, chunk=CHUNK_ELEMENTS, threads=2):
 _FUSED_CODES = {np.dtype(name): code for name, code in (
     ("float32", "f"), ("float64", "d"), ("uint8", "B"), ("bool", "B"), ("int8", "b"), ("uint16", "H"),
     ("int16", "h"))}
+
+
+_FUSED_MAX_CHUNK = 1 << 31  # the C loop counts a chunk's elements in 32 bits
 
 
 def _fused_metrics(fa, fb, code, size, rtol, chunk, threads):

@@ -145,3 +145,5 @@ def test_bad_arguments_are_errors_not_crashes():
         fused_sweep(a, a, "f", 0, 10, 4, 0.0, np.empty((2, 5)))  # no room for the third chunk's sums
     with pytest.raises(ValueError, match="do not fit"):
         fused_sweep(a, a, "f", 0, 10, 0, 0.0, np.empty((3, 5)))
+    with pytest.raises(ValueError, match="do not fit"):
+        fused_sweep(a, a, "f", 0, 10, 1 << 31, 0.0, np.empty((3, 5)))  # a chunk's count must fit 32 bits
