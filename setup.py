@@ -2,7 +2,8 @@
 
 ``bmtrace.compare._fused`` computes a tensor pair's metrics in one pass (about 3x the numpy sweep).
 It is optional: without a C compiler the build skips it and ``bmtrace diff`` takes the numpy path,
-which gives the same verdicts. The recording path never uses it.
+which sums products in float32 (less accurate; wrong where float32 products overflow or underflow).
+The recording path never uses it.
 """
 from setuptools import Extension, setup
 

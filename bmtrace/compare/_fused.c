@@ -5,8 +5,9 @@
  * what metrics._sweep computes, per chunk, with the same element arithmetic in the same work
  * type (float32 for 8/16-bit integers and float32, float64 for float64), so max |a - b|, its index,
  * the equal count, the max relative diff and min atol are the numpy path's bit for bit. The five
- * sums (x.x, y.y, x.y, sum of squared diffs, sum of abs diffs) are accumulated in double, which is
- * more accurate than numpy's float32 pairwise sums: they agree to float32 rounding.
+ * sums (x.x, y.y, x.y, sum of squared diffs, sum of abs diffs) are accumulated in double: on ordinary
+ * tensors they agree with numpy's float32 pairwise sums to float32 rounding, and where float32
+ * products underflow, overflow or cancel they stay right where those do not.
  *
  * Chunks that hold a NaN or an infinity (or whose difference overflows) are not handled here: the
  * sweep returns None and the caller takes the numpy path for the whole pair.
@@ -18,6 +19,14 @@
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
+
+/* Float arithmetic must round to float at each step, as numpy's float32 loops do (not so on x87). */
+#if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
+#error "bmtrace.compare._fused needs FLT_EVAL_METHOD 0; the numpy sweep is used instead"
+#endif
+
+/* A chunk's element count and offsets are 32-bit in the loops. */
+#define MAX_CHUNK (1 << 30)
 
 typedef struct {
     double max_abs;
@@ -36,7 +45,7 @@ typedef struct {
 /* An AVX2 build of each loop beside the baseline one, chosen when the module loads: the lanes above
  * run 4x faster in 256-bit registers, and a machine without AVX2 still gets code it can run. No
  * fused multiply-adds in either (-ffp-contract=off), so both give the same bits. */
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) /* ifunc */
 #define CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define CLONES
@@ -81,7 +90,7 @@ typedef struct {
             mi[j] = -1;                                                                       \
             ok[j] = 1;                                                                        \
         }                                                                                     \
-        for (i = 0; i + LANES <= n; i += LANES)                                               \
+        for (i = 0; i <= n - LANES; i += LANES) /* (i + LANES could overflow near 2^31) */    \
             for (j = 0; j < LANES; j++)                                                       \
                 ELEMENT(W, ABS, WMAX, i + j, j)                                               \
         for (j = 0; i + j < n; j++) /* the tail, fewer than LANES elements */                 \
@@ -130,6 +139,15 @@ DEFINE_WIDEN(widen_i8, int8_t)
 DEFINE_WIDEN(widen_u16, uint16_t)
 DEFINE_WIDEN(widen_i16, int16_t)
 
+/* numpy converts any non-zero byte of a bool array to 1 (a .view(bool) may hold other bytes). */
+CLONES static void widen_bool(const void *src, float *dst, Py_ssize_t n)
+{
+    const uint8_t *p = (const uint8_t *)src;
+    Py_ssize_t i;
+    for (i = 0; i < n; i++)
+        dst[i] = p[i] != 0;
+}
+
 /* Every chunk of [begin, end) in order, with FN for element type T worked in W. */
 #define RUN_CHUNKS(FN, T, W, PA, PB)                                                          \
     for (c = 0, s = begin; s < end && !bad; c++, s += chunk) {                                \
@@ -154,15 +172,16 @@ sweep(PyObject *self, PyObject *args)
     switch (code) {
     case 'f': itemsize = 4; break;
     case 'd': itemsize = 8; break;
-    case 'B': case 'b': itemsize = 1; break;
+    case 'B': case 'b': case '?': itemsize = 1; break;
     case 'H': case 'h': itemsize = 2; break;
     default:
         PyErr_Format(PyExc_ValueError, "unsupported element code %c", code);
         goto done;
     }
     chunks = chunk > 0 && end > begin ? (end - begin + chunk - 1) / chunk : 0;
-    if (chunk <= 0 || chunk > INT32_MAX || begin < 0 || begin > end || end * itemsize > va.len || end * itemsize > vb.len
-        || vo.len < (Py_ssize_t)(5 * sizeof(double)) * chunks) {
+    /* (divisions, not products: a huge end or chunk count must not wrap past the checks) */
+    if (chunk <= 0 || chunk > MAX_CHUNK || begin < 0 || begin > end || end > va.len / itemsize
+        || end > vb.len / itemsize || chunks > vo.len / (Py_ssize_t)(5 * sizeof(double))) {
         PyErr_SetString(PyExc_ValueError, "sweep: ranges or buffers do not fit");
         goto done;
     }
@@ -177,7 +196,8 @@ sweep(PyObject *self, PyObject *args)
         Py_END_ALLOW_THREADS
     } else {
         void (*widen)(const void *, float *, Py_ssize_t) =
-            code == 'B' ? widen_u8 : code == 'b' ? widen_i8 : code == 'H' ? widen_u16 : widen_i16;
+            code == 'B' ? widen_u8 : code == 'b' ? widen_i8 : code == 'H' ? widen_u16
+            : code == '?' ? widen_bool : widen_i16;
         float *xs = PyMem_RawMalloc(2 * sizeof(float) * (size_t)(chunk < end - begin ? chunk : end - begin + 1));
         if (xs == NULL) {
             PyErr_NoMemory();

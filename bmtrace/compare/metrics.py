@@ -11,7 +11,9 @@ metrics, which therefore stay finite numbers.
 Where the optional C extension ``_fused`` is built, pairs of one dtype (8/16-bit integers, bool,
 float32, float64) are swept in one pass over each element instead (``_fused_metrics``): the same
 element arithmetic, so the same maxima, index, counts and relative figures, with the five sums
-accumulated in double rather than in float32 (they agree to float32 rounding).
+accumulated in double rather than in float32. On ordinary tensors the two agree to float32 rounding;
+where float32 products underflow, overflow or cancel, the double sums stay right and the float32 ones
+do not.
 """
 from __future__ import annotations
 
@@ -204,7 +206,7 @@ def _metrics(size, sums, max_abs, max_index, max_rel, min_atol, valid, equal, mi
     elif dot_xx == 0.0 or dot_yy == 0.0:
         cosine = 0.0
     else:
-        cosine = dot_xy / math.sqrt(dot_xx * dot_yy)
+        cosine = dot_xy / (math.sqrt(dot_xx) * math.sqrt(dot_yy))  # (their product can underflow to 0)
         cosine = max(-1.0, min(1.0, cosine))
     # tpu-mlir's npz_tool "euclidean similarity": 1 - |a - b| / |(a + b) / 2|.
     half_sum = math.sqrt(max(dot_xx + dot_yy + 2.0 * dot_xy, 0.0)) / 2.0
@@ -271,7 +273,7 @@ def array_metrics(a, b, rtol=0.0, chunk=CHUNK_ELEMENTS, threads=2):
     fb = _flat(b, "b")
     size = fa.size
     code = _FUSED_CODES.get(fa.dtype) if _fused_sweep is not None and fa.dtype == fb.dtype else None
-    if code is not None and size and chunk < _FUSED_MAX_CHUNK and fa.flags.aligned and fb.flags.aligned:
+    if code is not None and size and chunk <= _FUSED_MAX_CHUNK and fa.flags.aligned and fb.flags.aligned:
         fused = _fused_metrics(fa, fb, code, size, rtol, chunk, threads)
         if fused is not None:
             return fused
@@ -294,11 +296,13 @@ def array_metrics(a, b, rtol=0.0, chunk=CHUNK_ELEMENTS, threads=2):
 
 # Element codes of the C sweep, for native-order dtypes only (a ">f4" equals none of these keys).
 _FUSED_CODES = {np.dtype(name): code for name, code in (
-    ("float32", "f"), ("float64", "d"), ("uint8", "B"), ("bool", "B"), ("int8", "b"), ("uint16", "H"),
+    ("float32", "f"), ("float64", "d"), ("uint8", "B"), ("bool", "?"), ("int8", "b"), ("uint16", "H"),
     ("int16", "h"))}
 
 
-_FUSED_MAX_CHUNK = 1 << 31  # the C loop counts a chunk's elements in 32 bits
+# The C sweep takes chunks up to 2^30 elements; 8/16-bit pairs convert a chunk at a time into two float
+# buffers, so a caller's huge chunk would allocate that much: past 2^24 the numpy sweep takes the pair.
+_FUSED_MAX_CHUNK = 1 << 24
 
 
 def _fused_metrics(fa, fb, code, size, rtol, chunk, threads):

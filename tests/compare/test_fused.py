@@ -1,8 +1,8 @@
 """The C sweep (bmtrace/compare/_fused.c) against the numpy sweep it stands in for.
 
 Maxima, their index, equal counts, relative figures and min atol must be the numpy path's bit for bit;
-the sums are accumulated in double, so cosine, MSE and mean abs diff agree to float32 rounding and are
-closer to the exact values. Pairs the C sweep does not take (NaN/Inf, mixed or other dtypes, byte-swapped
+the sums are accumulated in double, so on ordinary data cosine, MSE and mean abs diff agree to float32
+rounding and are closer to the exact values (and stay right where float32 products overflow). Pairs the C sweep does not take (NaN/Inf, mixed or other dtypes, byte-swapped
 data) must give exactly the numpy path's result.
 """
 import os
@@ -146,4 +146,38 @@ def test_bad_arguments_are_errors_not_crashes():
     with pytest.raises(ValueError, match="do not fit"):
         fused_sweep(a, a, "f", 0, 10, 0, 0.0, np.empty((3, 5)))
     with pytest.raises(ValueError, match="do not fit"):
-        fused_sweep(a, a, "f", 0, 10, 1 << 31, 0.0, np.empty((3, 5)))  # a chunk's count must fit 32 bits
+        fused_sweep(a, a, "f", 0, 10, (1 << 30) + 1, 0.0, np.empty((3, 5)))  # chunks are counted in 32 bits
+
+
+@needs_fused
+def test_bool_bytes_other_than_one_count_as_true(monkeypatch):
+    """A .view(bool) may hold bytes other than 0 and 1: numpy (and so the sweep) reads any non-zero as 1."""
+    a = np.array([1, 0, 7, 0, 1] * 5, np.uint8).view(bool)
+    b = np.array([2, 0, 1, 3, 255] * 5, np.uint8).view(bool)
+    c = array_metrics(a, b)
+    assert repr(c) == repr(_numpy(a, b, monkeypatch))
+    assert c.max_abs_diff == 1.0 and c.equal_ratio == pytest.approx(0.8)
+
+
+@needs_fused
+def test_sums_stay_right_where_float32_products_overflow(monkeypatch):
+    a = np.array([2e19, 1.0] * 8, np.float32)
+    b = np.array([-2e19, 1.0] * 8, np.float32)
+    assert array_metrics(a, b).cosine == pytest.approx(-1.0)  # opposite vectors; float32 x.x is Inf
+
+
+def test_cosine_of_tiny_values_is_not_a_division_by_zero():
+    """x.x * y.y underflows to 0 for values around 1e-155: the norms are taken one at a time."""
+    a, b = np.array([1.2e-155, 3e-156]), np.array([1.2e-155, -3e-156])
+    m = array_metrics(a, b)
+    assert 0.0 < m.cosine < 1.0
+
+
+@needs_fused
+def test_huge_ranges_are_refused_not_read():
+    """Lengths are checked by division: an end or a chunk count whose byte size wraps is an error."""
+    a = np.zeros(8, np.float64)
+    with pytest.raises(ValueError, match="do not fit"):
+        fused_sweep(a, a, "d", 0, 2 ** 61, 1, 0.0, np.empty((1, 5)))
+    with pytest.raises(ValueError, match="do not fit"):
+        fused_sweep(a.astype(np.float32), a.astype(np.float32), "f", 0, 2 ** 62, 1, 0.0, np.empty((1, 5)))
