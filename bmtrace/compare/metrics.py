@@ -207,7 +207,8 @@ def _metrics(size, sums, max_abs, max_index, max_rel, min_atol, valid, equal, mi
         cosine = 0.0
     else:
         cosine = dot_xy / (math.sqrt(dot_xx) * math.sqrt(dot_yy))  # (their product can underflow to 0)
-        cosine = max(-1.0, min(1.0, cosine))
+        # NaN: a float32 sum overflowed (the numpy sweep, values past 1e19); min() would make it 1.0
+        cosine = max(-1.0, min(1.0, cosine)) if cosine == cosine else None
     # tpu-mlir's npz_tool "euclidean similarity": 1 - |a - b| / |(a + b) / 2|.
     half_sum = math.sqrt(max(dot_xx + dot_yy + 2.0 * dot_xy, 0.0)) / 2.0
     if half_sum > 0.0:

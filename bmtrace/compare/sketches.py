@@ -117,7 +117,7 @@ def _value_figures(ev, a, b, where, rtol, floats=True):
     elif xx == 0.0 or yy == 0.0:
         ev.cosine = 0.0
     else:
-        ev.cosine = max(-1.0, min(1.0, xy / math.sqrt(xx * yy)))
+        ev.cosine = max(-1.0, min(1.0, xy / (math.sqrt(xx) * math.sqrt(yy))))  # (xx * yy can underflow to 0)
     if ev.bound > 0 and a.size >= 8:
         low, high = float(_min(signed)), float(_max(signed))
         spread = float(high - low)

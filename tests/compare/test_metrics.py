@@ -4,6 +4,7 @@ import math
 import numpy as np
 import pytest
 
+from bmtrace.compare import metrics
 from bmtrace.compare.metrics import array_metrics, image_peak, psnr
 
 
@@ -179,3 +180,31 @@ def test_relative_diff_with_zero_reference_and_nonzero_difference():
     a = np.array([0.0, 4.0], np.float32)
     b = np.array([1.0, 5.0], np.float32)
     assert array_metrics(a, b).max_rel_diff == pytest.approx(0.25)
+
+
+def test_cosine_of_tiny_values_is_not_a_division_by_zero():
+    """x.x * y.y underflows to 0 for values around 1e-155: the norms are taken one at a time."""
+    a, b = np.array([1.2e-155, 3e-156]), np.array([1.2e-155, -3e-156])
+    m = array_metrics(a, b)
+    assert 0.0 < m.cosine < 1.0
+
+
+def test_an_overflowed_float32_sum_gives_no_cosine_not_one(monkeypatch):
+    """The numpy sweep sums float32 products in float32: past 1e19 they overflow. Opposite vectors then
+    got cosine 1.0 (NaN clamped); now no cosine, and the pair is not similar."""
+    from bmtrace.compare.pairs import compare_arrays
+
+    a = np.array([2e19, 1.0] * 8, np.float32)
+    b = np.array([-2e19, 1.0] * 8, np.float32)
+    monkeypatch.setattr(metrics, "_fused_sweep", None)  # the numpy sweep
+    assert array_metrics(a, b).cosine is None
+    assert compare_arrays(a, b).status == "diverged"
+
+
+def test_sketch_cosine_of_tiny_values_is_not_a_division_by_zero():
+    from bmtrace.compare.sketches import SketchEvidence, _value_figures
+
+    ev = SketchEvidence()
+    _value_figures(ev, np.array([1.2e-155, 3e-156] * 4), np.array([1.2e-155, -3e-156] * 4), None, 0.0)
+    assert 0.0 < ev.cosine < 1.0
+
