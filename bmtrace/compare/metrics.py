@@ -201,14 +201,7 @@ def _metrics(size, sums, max_abs, max_index, max_rel, min_atol, valid, equal, mi
         dot_xy += xy
         sse += chunk_sse
         sum_abs += chunk_abs
-    if dot_xx == 0.0 and dot_yy == 0.0:
-        cosine = 1.0  # both all-zero: identical direction by convention
-    elif dot_xx == 0.0 or dot_yy == 0.0:
-        cosine = 0.0
-    else:
-        cosine = dot_xy / (math.sqrt(dot_xx) * math.sqrt(dot_yy))  # (their product can underflow to 0)
-        # NaN: a float32 sum overflowed (the numpy sweep, values past 1e19); min() would make it 1.0
-        cosine = max(-1.0, min(1.0, cosine)) if cosine == cosine else None
+    cosine = cosine_from_sums(dot_xx, dot_yy, dot_xy)
     # tpu-mlir's npz_tool "euclidean similarity": 1 - |a - b| / |(a + b) / 2|.
     half_sum = math.sqrt(max(dot_xx + dot_yy + 2.0 * dot_xy, 0.0)) / 2.0
     if half_sum > 0.0:
@@ -228,6 +221,17 @@ def _metrics(size, sums, max_abs, max_index, max_rel, min_atol, valid, equal, mi
         min_atol=max(0.0, min_atol),
         nonfinite_mismatch=mismatch,
     )
+
+
+def cosine_from_sums(xx, yy, xy):
+    """The cosine of two arrays from x.x, y.y and x.y; None when an overflowed sum leaves no answer."""
+    if xx == 0.0 and yy == 0.0:
+        return 1.0  # both all-zero: identical direction by convention
+    if xx == 0.0 or yy == 0.0:
+        return 0.0
+    cosine = xy / (math.sqrt(xx) * math.sqrt(yy))  # (xx * yy can underflow to 0)
+    # NaN: a sum overflowed (float32 sums past 1e19, float64 past 1e154); min() would make it 1.0
+    return max(-1.0, min(1.0, cosine)) if cosine == cosine else None
 
 
 def _max_relative(d, x, q):

@@ -255,9 +255,9 @@ def _apply_sketch(ev, result, scale, tol, shape, spread=None):
     if ev.min_atol > tol.atol and ev.index is not None:
         result.max_abs_index = unravel(ev.index, shape)
         notes.append("sketch: at %s A is %.6g and B is %.6g (|diff| %.4g), so max abs diff >= %.4g; "
-                     "estimated from %d sampled of %d elements: mean abs diff %.4g, cosine %.6f"
+                     "estimated from %d sampled of %d elements: mean abs diff %.4g, cosine %s"
                      % (_index_text(ev.index, shape), ev.value_a, ev.value_b, ev.bound, ev.bound,
-                        ev.count, ev.size, ev.mean_abs, ev.cosine))
+                        ev.count, ev.size, ev.mean_abs, "unknown" if ev.cosine is None else "%.6f" % ev.cosine))
         if stats_bound <= tol.atol and isinstance(spread, (int, float)) and spread > 0 and \
                 ev.mean_abs is not None and ev.mean_abs >= _UNRELATED * spread:
             notes.append("sketch: min/max/mean/std agree but the values at the same positions do not: "

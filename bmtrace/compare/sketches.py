@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from ..codecs.sketch import as_whole, decode_values, element_count, positions
+from .metrics import cosine_from_sums
 
 _STATS = ("min", "max", "mean", "std")
 # The reductions behind ndarray.sum/min/max/all, called directly: same loops, none of the wrappers' cost.
@@ -112,12 +113,7 @@ def _value_figures(ev, a, b, where, rtol, floats=True):
         ev.value_a, ev.value_b = float(a[top]), float(b[top])
     ev.mean_abs = float(_sum(d)) / d.size  # d.mean(), without its Python-level wrapper
     xx, yy, xy = float(np.dot(a, a)), float(np.dot(b, b)), float(np.dot(a, b))
-    if xx == 0.0 and yy == 0.0:
-        ev.cosine = 1.0
-    elif xx == 0.0 or yy == 0.0:
-        ev.cosine = 0.0
-    else:
-        ev.cosine = max(-1.0, min(1.0, xy / (math.sqrt(xx) * math.sqrt(yy))))  # (xx * yy can underflow to 0)
+    ev.cosine = cosine_from_sums(xx, yy, xy)
     if ev.bound > 0 and a.size >= 8:
         low, high = float(_min(signed)), float(_max(signed))
         spread = float(high - low)

@@ -104,8 +104,7 @@ def _isolation_table(group):
             verdict = badge("inherited from upstream", "missing")
         rows.append("<tr><td>%s</td><td class=num>%s</td><td class=num>%s</td><td class=num>%s</td>"
                     "<td>%s</td></tr>" % (fmt_sample(entry.sample), fmt_bound(entry.max_abs, entry.max_abs_lower),
-                                          fmt_num(local_abs),
-                                          fmt_cos(local_cos), verdict))
+                                          fmt_num(local_abs), fmt_cos(local_cos), verdict))
     how = ("Local: the stage's own error, with both sides given identical inputs%s. Inherited: the end-to-end "
            "difference, including what earlier stages passed on." % (" (%s)" % esc(direction) if direction else ""))
     return ('<div class="local"><h3>Local vs inherited error</h3><p class="summary">%s</p><table><tr>'
@@ -170,7 +169,8 @@ def _entry_rows(entry, drawn):
                    "<td class=num>%s</td><td class=num>%s</td><td class=num>%s</td><td class=num>%s</td>"
                    "<td class=nw>%s</td><td class=nw>%s</td></tr>"
                    % (rid, hl, lead, name, tnotes, badge(tstatus, tensor_css(tstatus)),
-                      fmt_bound(t.get("max_abs_diff"), t.get("lower_bound")), fmt_num(t.get("mean_abs_diff")), fmt_cos(t.get("cosine")),
+                      fmt_bound(t.get("max_abs_diff"), t.get("lower_bound")), fmt_num(t.get("mean_abs_diff")),
+                      fmt_cos(t.get("cosine")),
                       fmt_num(t.get("psnr")), fmt_ratio(t.get("equal_ratio")), fmt_num(t.get("min_atol")),
                       _shape_dtype(t.get("shape_a"), t.get("dtype_a")),
                       _shape_dtype(t.get("shape_b"), t.get("dtype_b"))))

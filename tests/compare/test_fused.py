@@ -2,8 +2,9 @@
 
 Maxima, their index, equal counts, relative figures and min atol must be the numpy path's bit for bit;
 the sums are accumulated in double, so on ordinary data cosine, MSE and mean abs diff agree to float32
-rounding and are closer to the exact values (and stay right where float32 products overflow). Pairs the C sweep does not take (NaN/Inf, mixed or other dtypes, byte-swapped
-data) must give exactly the numpy path's result.
+rounding and are closer to the exact values (and stay right where float32 products overflow). Pairs
+the C sweep does not take (NaN/Inf, mixed or other dtypes, byte-swapped data) must give exactly the
+numpy path's result.
 """
 import os
 

@@ -101,3 +101,14 @@ def test_a_sketch_holding_every_element_judges_as_the_payloads_do(tmp_path, a, b
         for key in ("basis", "notes"):
             doc.pop(key)
     assert stats == full and full["status"] != "equal"
+
+
+def test_a_sketch_whose_sums_overflow_reports_no_cosine(tmp_path):
+    """Sampled values past 1e154 overflow x.x in float64: the estimate has no cosine (it was clamped to
+    1.0), and the note says so rather than failing to format it."""
+    a = np.tile(np.array([1e200, -3e200, 2e200, 5e199]), 1024)  # 32 KB: the sketch samples it
+    ta, tb = _recorded_pair(tmp_path, "stats", a, -a)
+    result = compare_records(ta, tb)
+    assert result.basis == "sketch" and result.status == "diverged"
+    assert result.cosine is None
+    assert any("cosine unknown" in note for note in result.notes)
