@@ -68,17 +68,30 @@ def compare_records(ta, tb, *, stage=None, name=None, rules=None, chunk=None, lo
         kwargs = {"chunk": chunk} if chunk else {}
         result = compare_arrays(a, b, name=name, role=role, stage=stage, rules=rules,
                                 meta_a=getattr(ta, "meta", None), meta_b=getattr(tb, "meta", None),
-                                **kwargs)
+                                measured=_measured(ta, tb), **kwargs)
         result.name_b = name_b
         return result
     return compare_stats(ta, tb, stage=stage, name=name, rules=rules)
 
 
+class Loaded(dict):
+    """``{id(tensor): array}`` loaded ahead by a diff, and in ``measured`` the metrics of pairs measured
+    as they were loaded: ``{(id(tensor A), id(tensor B)): metrics.Measured}``. ``tensors`` keeps those
+    tensors alive, so that no other object takes one of their ids while this is in use."""
+
+    __slots__ = ("measured", "tensors")
+
+    def __init__(self, tensors=()):
+        super().__init__()
+        self.measured = {}
+        self.tensors = tensors
+
+
 class preloaded:
     """``with preloaded({id(tensor): array}):`` compare_records (and ``load_tensor``) on this thread use
-    those arrays (loaded ahead by the diff's prefetch thread) instead of reading the payloads again.
-    They stay available until the block ends, so later steps on the same call pair (its predictions)
-    do not read them a second time."""
+    those arrays (loaded ahead by the diff's prefetch threads) instead of reading the payloads again,
+    and the metrics a ``Loaded`` holds instead of measuring again. The arrays stay available until the
+    block ends, so later steps on the same call pair (its predictions) do not read them a second time."""
 
     def __init__(self, arrays):
         self.arrays = arrays
@@ -105,6 +118,12 @@ def load_tensor(tensor):
 
 
 _load = load_tensor
+
+
+def _measured(ta, tb):
+    """The ``Measured`` a surrounding ``preloaded(Loaded)`` block holds for this pair, or None."""
+    measured = getattr(getattr(_local, "arrays", None), "measured", None)
+    return measured.get((id(ta), id(tb))) if measured else None
 
 
 def equal_by_hash(ta, tb, name, role, name_b, stage, rules):

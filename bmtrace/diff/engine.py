@@ -150,7 +150,7 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
     task = TaskStep(rules, notes)
     total = len(alignment.pairs)
     settled = SettledPairs(rules)
-    prefetch = Prefetcher(alignment.pairs, settled.layout)
+    prefetch = Prefetcher(alignment.pairs, settled.layout, rules)
     try:
         for done, pair in enumerate(alignment.pairs, 1):
             entry = settled.entry(pair, cache)  # (no payload to read, no predictions to judge)

@@ -1,8 +1,9 @@
-"""Load the next call pair's payloads on a helper thread while the current pair is compared.
+"""Load (and measure) the next call pairs' payloads on helper threads while the current pair is compared.
 
-Reading a payload (a read() into a buffer) releases the GIL, so the disk or page-cache copy of pair
-i + 1 overlaps the arithmetic on pair i. At most one pair is in flight: memory stays bounded by two
-call pairs whatever the number of samples.
+Reading a payload (a read() into a buffer), hashing it and measuring a pair (``compare.metrics``)
+release the GIL, so two helper threads, one per core, read, check and measure the tensor pairs of call
+pairs i + 1 and i + 2 while the comparing thread works through pair i, which then finds its metrics
+already computed. At most three call pairs are in memory at once, whatever the number of samples.
 
 Payloads are read by ``PayloadReader``, which checks each payload directory once instead of every
 file's whole path (most of the cost of loading a small tensor); anything unusual is left to
@@ -10,6 +11,7 @@ file's whole path (most of the cost of loading a small tensor); anything unusual
 """
 from __future__ import annotations
 
+import collections
 import os
 import posixpath
 import threading
@@ -17,7 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..compare.records import same_content
+from ..compare.metrics import Measured
+from ..compare.pairs import pair_is_float
+from ..compare.records import Loaded, same_content
 from ..store import hashing
 from ..store.reader import npy_header_bounds, npy_layout, should_verify
 from .align import pair_tensors
@@ -30,47 +34,67 @@ _FAST = hasattr(os, "O_NOFOLLOW")
 # Small pairs load on the comparing thread: handing the GIL back and forth between two threads costs
 # more than a small read (measured: 1,000 pairs of 16 KB took 3x longer with a prefetch thread).
 PREFETCH_BYTES = 1 << 20
+# Call pairs loaded ahead of the one compared, by two helper threads that take one tensor pair at a time:
+# the worst case of bench_diff (every pair read, hashed and measured; best of 15 interleaved) took
+# 0.38 s with one helper reading one pair ahead and the comparing thread measuring, 0.34 s with two
+# helpers reading, 0.31 s with two that also measure. More pairs ahead (up to 6) gained nothing: the
+# threads then wait for the GIL, which the comparing thread holds while it judges a pair.
+AHEAD = 2
+WORKERS = 2
 
 
 class Prefetcher:
-    """``take(i)`` returns ``{id(tensor): array}`` for call pair ``i`` and starts loading pair ``i + 1``."""
+    """``take(i)`` returns the ``Loaded`` arrays of call pair ``i`` and starts loading the pairs after it.
 
-    def __init__(self, pairs, settled=None):
+    With ``rules`` (the diff's ``ToleranceRules``), pairs loaded on a helper thread are measured there
+    too, at the rtol the comparison will resolve for them.
+    """
+
+    def __init__(self, pairs, settled=None, rules=None):
         self.pairs = pairs
         self.settled = settled      # pair -> truthy when hashes settle it: the diff never takes it
+        self.rules = rules
         self.payload_free = {}       # id(index columns) -> the run holds no payload
         self.reader = PayloadReader()
         self.executor = None
-        self.pending = None          # (index, future)
+        self.ahead = collections.deque()  # (index, Future, or the plan to load on the comparing thread)
         self.sample = object()
         self.seen = set()            # (hash A, hash B) already scheduled in this sample
-        self.planned = None          # index of the last planned pair
-        self.next_plan = []          # its tensors, when they are to be read on the comparing thread
 
     def take(self, index):
         pair = self.pairs[index]
         if self._without_payloads(pair.call_a) or self._without_payloads(pair.call_b):
             # A run without a payload (stats mode): no pair loads anything, so nothing is planned ahead
             # either (and no call pair after this one is looked at).
-            return {}
-        if self.pending is not None and self.pending[0] == index:
-            arrays = self.pending[1].result()
-        else:
-            plan = self.next_plan if self.planned == index else self._plan(index)
-            arrays = _load_all(plan, self.reader)  # a small pair: read here, on the comparing thread
-        self.pending = None
-        self.next_plan = []
-        following = self._following(index)
-        if following is not None:
+            return Loaded()
+        ahead = self.ahead
+        if ahead and ahead[0][0] == index:
+            job = ahead.popleft()[1]
+            # a small pair is read here, on the comparing thread, and compare_arrays measures it
+            arrays = _gathered(job) if isinstance(job, tuple) else _load_all(job, self.reader)
+        else:  # not the pair planned (a caller that skips): read here, plan again after it
+            ahead.clear()
+            arrays = _load_all(self._plan(index), self.reader)
+        self._plan_ahead(ahead[-1][0] if ahead else index)
+        return arrays
+
+    def _plan_ahead(self, last):
+        """Queue the pairs after ``last`` up to ``AHEAD``: each tensor pair of a large one starts loading
+        on a helper thread (so the two tensors of one large call pair load on both cores)."""
+        ahead = self.ahead
+        while len(ahead) < AHEAD:
+            following = self._following(last)
+            if following is None:
+                return
             plan = self._plan(following)
-            self.planned = following
             if _nbytes(plan) >= PREFETCH_BYTES:
                 if self.executor is None:
-                    self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bmtrace-prefetch")
-                self.pending = (following, self.executor.submit(_load_all, plan, self.reader))
+                    self.executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="bmtrace-prefetch")
+                ahead.append((following, (plan, [self.executor.submit(_load_all, [item], self.reader, self.rules)
+                                                 for item in plan])))
             else:
-                self.next_plan = plan
-        return arrays
+                ahead.append((following, plan))
+            last = following
 
     def _following(self, index):
         """The next pair the diff will take after ``index`` (settled pairs are skipped), or None."""
@@ -91,12 +115,14 @@ class Prefetcher:
         return known
 
     def close(self):
+        self.ahead.clear()
         if self.executor is not None:
             self.executor.shutdown(wait=True)
             self.executor = None
 
     def _plan(self, index):
-        """The tensors of call pair ``index`` that ``compare_records`` will load from payloads.
+        """The tensor pairs ``(A, B, stage)`` of call pair ``index`` that ``compare_records`` will load
+        from payloads.
 
         Mirrors the diff's shortcuts: equal hashes are never loaded, and contents already met in the
         sample (an input that is an earlier output) reuse that verdict.
@@ -120,33 +146,61 @@ class Prefetcher:
                     if key in self.seen:
                         continue
                     self.seen.add(key)
-                plan.append(ta)
-                plan.append(tb)
+                plan.append((ta, tb, pair.stage))
         return plan
 
 
-def _nbytes(tensors):
+def _nbytes(plan):
     total = 0
-    for tensor in tensors:
-        count = 1
-        for dim in tensor.shape or ():
-            count *= int(dim)
-        try:
-            total += count * np.dtype(tensor.dtype).itemsize
-        except TypeError:
-            continue
+    for tensors in plan:
+        for tensor in tensors[:2]:
+            count = 1
+            for dim in tensor.shape or ():
+                count *= int(dim)
+            try:
+                total += count * np.dtype(tensor.dtype).itemsize
+            except TypeError:
+                continue
     return total
 
 
-def _load_all(tensors, reader=None):
-    arrays = {}
-    for tensor in tensors:
-        try:
-            array = reader.load(tensor) if reader is not None else None
-            arrays[id(tensor)] = array if array is not None else tensor.load()
-        except Exception:  # compare_records loads it again and reports the error on the pair
-            pass
+def _gathered(job):
+    """The ``Loaded`` arrays of a plan loaded one tensor pair per helper-thread job."""
+    plan, futures = job
+    arrays = Loaded(plan)
+    for future in futures:
+        part = future.result()
+        arrays.update(part)
+        arrays.measured.update(part.measured)
     return arrays
+
+
+def _load_all(plan, reader=None, rules=None):
+    """The ``Loaded`` arrays of a plan; with ``rules``, each pair of same-shape numeric arrays measured."""
+    arrays = Loaded(plan)
+    for ta, tb, stage in plan:
+        for tensor in (ta, tb):
+            try:
+                array = reader.load(tensor) if reader is not None else None
+                arrays[id(tensor)] = array if array is not None else tensor.load()
+            except Exception:  # compare_records loads it again and reports the error on the pair
+                pass
+        if rules is not None and id(ta) in arrays and id(tb) in arrays:
+            measured = _measure(arrays[id(ta)], arrays[id(tb)], rules.resolve(stage, ta.name, pair_is_float(
+                ta.dtype, tb.dtype)).rtol)
+            if measured is not None:
+                arrays.measured[(id(ta), id(tb))] = measured
+    return arrays
+
+
+def _measure(a, b, rtol):
+    """``Measured`` for a pair ``compare_arrays`` takes as it is (same shape, real numbers), else None."""
+    if a.shape != b.shape or a.dtype.kind not in "biuf" or b.dtype.kind not in "biuf":
+        return None
+    try:
+        return Measured(a, b, rtol)
+    except Exception:  # compare_arrays measures it again, and reports what goes wrong
+        return None
 
 
 class PayloadReader:
@@ -220,9 +274,9 @@ class _Buffers:
     Only buffers up to ``MAX_BYTES`` are kept, at most ``KEEP`` of them.
     """
 
-    # Two call pairs in flight (the one compared, the one loading), each of up to two tensors a side
-    # that differ: 8. Twice that, because sizes differ from stage to stage and a buffer serves sizes down
-    # to half its own: with 8, 40% of the reads of bench_diff's worst case got fresh buffers; with 16, 5%.
+    # Up to three call pairs in flight (the one compared, two loading), most with one or two tensor pairs
+    # that differ. With 8, 40% of the reads of bench_diff's worst case got fresh buffers; with 16, only
+    # the first 16 of its 320 (more, up to 32, measured no faster).
     KEEP = 16
     MAX_BYTES = 8 << 20
 
@@ -239,13 +293,14 @@ class _Buffers:
         if size > self.MAX_BYTES:
             return bytearray(size)  # bytearray: the loaded array stays writable
         with self.lock:
-            free = [buffer for buffer in self.pool if _unexported(buffer)]
-            fitting = [buffer for buffer in free if size <= len(buffer) <= 2 * size + 4096]
-            if fitting:
-                return min(fitting, key=len)
+            # the smallest free buffer that fits (sizes first: the export test is the dearer one)
+            for buffer in sorted((b for b in self.pool if size <= len(b) <= 2 * size + 4096), key=len):
+                if _unexported(buffer):
+                    return buffer
             fresh = bytearray(size)
             if len(self.pool) >= self.KEEP:
                 # drop the smallest free buffer, else the oldest (still held by some result)
+                free = [buffer for buffer in self.pool if _unexported(buffer)]
                 self.pool.remove(min(free, key=len) if free else self.pool[0])
             self.pool.append(fresh)
             return fresh
