@@ -12,6 +12,7 @@ file's whole path (most of the cost of loading a small tensor); anything unusual
 from __future__ import annotations
 
 import collections
+import math
 import os
 import posixpath
 import threading
@@ -247,7 +248,7 @@ class PayloadReader:
                 bounds = npy_header_bounds(os.pread(fd, 12, start))
                 if bounds is None:
                     return None
-                size = bounds[1] + int(np.prod(tensor.shape, dtype=np.int64)) * expected.itemsize
+                size = bounds[1] + math.prod(map(int, tensor.shape)) * expected.itemsize
             else:
                 start, size = 0, os.fstat(fd).st_size
             buffer = self.buffers.take(size)
