@@ -32,6 +32,22 @@ def test_any_decoder_gives_the_json_record(value):
     assert type(parsed["inputs"][0]["value"]) is type(value)
 
 
+def test_small_floats_with_long_fractions_are_read_by_orjson_alike(monkeypatch):
+    """A float whose fraction runs to 19 digits or more (a mean near zero) is no big integer: orjson reads
+    the line, and gives json's values, while a line that also holds a big integer still goes to json."""
+    values = [0.0004551004992226549, -1.2345678901234567e-07, 1e-300, 5e-324, 0.1234567890123456789012]
+    line = _line(value=values, shape=[3])
+    calls = []
+    real = schema._fast_loads()
+    monkeypatch.setattr(schema, "_orjson_loads", lambda text: calls.append(text) or real(text))
+    parsed = schema.parse_line(line)
+    assert calls and parsed == _by_json(line)
+    assert [repr(v) for v in parsed["inputs"][0]["value"]] == [repr(v) for v in json.loads(json.dumps(values))]
+    calls.clear()
+    big = _line(value=values + [2 ** 70])
+    assert schema.parse_line(big)["inputs"][0]["value"][-1] == 2 ** 70 and not calls
+
+
 @pytest.mark.parametrize("text", [b'NaN', b'Infinity', b'-Infinity', b'"\\udcff"', b'1e400'])
 def test_what_orjson_refuses_is_read_as_json_reads_it(text):
     line = _line().replace(b'"kind": "scalar"', b'"kind": "scalar", "value": ' + text)
