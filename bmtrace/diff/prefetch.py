@@ -74,7 +74,7 @@ class Prefetcher:
             # a small pair is read here, on the comparing thread, and compare_arrays measures it
             arrays = _gathered(job) if isinstance(job, tuple) else _load_all(job, self.reader)
         else:  # not the pair planned (a caller that skips): read here, plan again after it
-            ahead.clear()
+            self._drop_ahead()
             arrays = _load_all(self._plan(index), self.reader)
         self._plan_ahead(ahead[-1][0] if ahead else index)
         return arrays
@@ -115,8 +115,15 @@ class Prefetcher:
             known = self.payload_free[id(columns)] = bool(columns.payloads.null.all())
         return known
 
-    def close(self):
+    def _drop_ahead(self):
+        """Forget the pairs queued ahead; their jobs not yet started never run."""
+        for _, job in self.ahead:
+            for future in job[1] if isinstance(job, tuple) else ():
+                future.cancel()
         self.ahead.clear()
+
+    def close(self):
+        self._drop_ahead()  # (a diff that stops early does not wait for pairs it will not compare)
         if self.executor is not None:
             self.executor.shutdown(wait=True)
             self.executor = None
@@ -251,10 +258,9 @@ class PayloadReader:
                 size = bounds[1] + math.prod(map(int, tensor.shape)) * expected.itemsize
             else:
                 start, size = 0, os.fstat(fd).st_size
-            buffer = self.buffers.take(size)
-            with memoryview(buffer) as view:
-                if os.preadv(fd, [view[:size]], start) != size:
-                    return None
+            buffer = self.buffers.take(size)  # a view, held until the array made from it goes
+            if os.preadv(fd, [buffer[:size]], start) != size:
+                return None
         finally:
             os.close(fd)
         array = _parse_npy(buffer, size, expected, tuple(tensor.shape))
@@ -283,28 +289,30 @@ class _Buffers:
 
     def __init__(self):
         self.pool = []
-        self.lock = threading.Lock()  # the prefetch thread and the comparing thread both read
+        self.lock = threading.Lock()  # the helper threads and the comparing thread all read
 
     def take(self, size):
-        """A bytearray of at least ``size`` (and at most about twice ``size``) bytes no array refers to.
+        """A memoryview of a bytearray of at least ``size`` (and at most about twice ``size``) bytes no
+        array refers to. The view is made under the lock: from then on the buffer counts as in use (for
+        as long as the view, or an array made from it, lives), so no other thread can be given it.
 
         The upper bound matters: an array kept by a result (predictions keep their logits) keeps its
         whole buffer alive.
         """
         if size > self.MAX_BYTES:
-            return bytearray(size)  # bytearray: the loaded array stays writable
+            return memoryview(bytearray(size))  # bytearray: the loaded array stays writable
         with self.lock:
             # the smallest free buffer that fits (sizes first: the export test is the dearer one)
             for buffer in sorted((b for b in self.pool if size <= len(b) <= 2 * size + 4096), key=len):
                 if _unexported(buffer):
-                    return buffer
+                    return memoryview(buffer)
             fresh = bytearray(size)
             if len(self.pool) >= self.KEEP:
                 # drop the smallest free buffer, else the oldest (still held by some result)
                 free = [buffer for buffer in self.pool if _unexported(buffer)]
                 self.pool.remove(min(free, key=len) if free else self.pool[0])
             self.pool.append(fresh)
-            return fresh
+            return memoryview(fresh)
 
 
 def _unexported(buffer):

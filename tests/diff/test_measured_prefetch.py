@@ -111,3 +111,36 @@ def test_loaded_arrays_keep_their_tensors_alive(runs):
         assert all(key[0] in kept and key[1] in kept for key in loaded.measured)
     finally:
         fetcher.close()
+
+
+def test_helper_threads_never_share_a_read_buffer(runs, monkeypatch):
+    """Two helper threads read at once from one buffer pool: a thread switch right after a buffer is handed
+    out (forced here by a sleep) must not let the other thread read into the same buffer."""
+    import time
+
+    expected = _document(bmtrace.diff(*runs, explain=False))
+    real_take = prefetch._Buffers.take
+
+    def take_then_switch(self, size):
+        buffer = real_take(self, size)
+        time.sleep(0.002)
+        return buffer
+
+    monkeypatch.setattr(prefetch._Buffers, "take", take_then_switch)
+    assert _document(bmtrace.diff(*runs, explain=False)) == expected
+
+
+def test_closing_cancels_the_pairs_queued_ahead(runs, monkeypatch):
+    """A diff that stops early (fail_fast) does not wait for helper jobs of pairs it will never compare:
+    with one helper thread, the job queued behind the running one never runs."""
+    from bmtrace.diff.align import align
+    from bmtrace.diff.engine import _open
+
+    monkeypatch.setattr(prefetch, "WORKERS", 1)
+    pairs = align(_open(runs[0]), _open(runs[1]), {}).pairs
+    fetcher = prefetch.Prefetcher(pairs, None, ToleranceRules())
+    fetcher.take(0)
+    jobs = [future for _, job in fetcher.ahead if isinstance(job, tuple) for future in job[1]]
+    assert len(jobs) >= 2
+    fetcher.close()
+    assert all(future.done() for future in jobs) and jobs[-1].cancelled() and not fetcher.ahead

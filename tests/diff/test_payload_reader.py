@@ -115,15 +115,19 @@ def test_read_buffers_are_reused_only_when_no_array_refers_to_them():
     from bmtrace.diff.prefetch import _Buffers
 
     pool = _Buffers()
-    first = pool.take(100000)
-    held = np.frombuffer(first, np.uint8, count=80000).reshape(200, 400, order="F")
-    second = pool.take(90000)
+    view = pool.take(100000)
+    first = view.obj
+    held = np.frombuffer(view, np.uint8, count=80000).reshape(200, 400, order="F")
+    del view
+    view = pool.take(90000)
+    second = view.obj
     assert second is not first  # ``held`` still reads the first buffer
-    del held
-    assert pool.take(60000) is second  # the smallest free buffer that fits
-    small = pool.take(10000)  # both far too large for it: a kept array would pin the whole buffer
+    assert pool.take(90000).obj is not second  # nor is a buffer handed out whose view is still held
+    del held, view
+    assert pool.take(60000).obj is second  # the smallest free buffer that fits
+    small = pool.take(10000).obj  # both far too large for it: a kept array would pin the whole buffer
     assert small is not first and small is not second
-    assert len(pool.take(pool.MAX_BYTES + 1)) == pool.MAX_BYTES + 1 and len(pool.pool) == 3
+    assert len(pool.take(pool.MAX_BYTES + 1)) == pool.MAX_BYTES + 1 and len(pool.pool) == 4
     pinned = [np.frombuffer(pool.take(10 + i), np.uint8) for i in range(pool.KEEP + 3)]
     assert len(pool.pool) == pool.KEEP and len(pinned) == pool.KEEP + 3
 
