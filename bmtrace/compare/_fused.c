@@ -113,18 +113,18 @@ typedef struct {
             ok[j] = 1;                                                                        \
         }                                                                                     \
         for (i = 0; i <= n - LANES; i += LANES) { /* (i + LANES could overflow near 2^31) */  \
-            qa = pa + i; /* contiguous loads: an index i + j would make the compiler gather */ \
+            qa = pa + i; /* contiguous: with an index i + j the compiler gathered */          \
             qb = pb + i;                                                                      \
             for (j = 0; j < LANES; j++)                                                       \
                 ELEMENT(W, ABS, WMAX, i + j, j)                                               \
             for (j = 0; j < HALF; j++)                                                        \
-                GROUP_SUMS(j)                                                             \
+                GROUP_SUMS(j)                                                                 \
         }                                                                                     \
         qa = pa + i;                                                                          \
         qb = pb + i;                                                                          \
         for (j = 0; i + j < n; j++) { /* the tail, fewer than LANES elements */               \
             ELEMENT(W, ABS, WMAX, i + j, j)                                                   \
-            TAIL_SUMS(j, j % HALF)                                                    \
+            TAIL_SUMS(j, j % HALF)                                                            \
         }                                                                                     \
         double t[5] = {0};                                                                    \
         for (j = 0; j < LANES; j++) {                                                         \

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import glob
-import math
 import os
 import threading
 import weakref
@@ -739,7 +738,7 @@ def load_npy(path, dtype=None, shape=None, offset=0):
         if bounds is None:
             return _np_load_at(f, offset)
         header = prefix[bounds[0]:] + f.read(max(bounds[1] - 12, 0))
-        count = math.prod(map(int, shape))
+        count = int(np.prod(shape, dtype=np.int64))
         if npy_layout(header, expected, shape) != "C":
             return _np_load_at(f, offset)
         buffer = bytearray(count * expected.itemsize)  # bytearray: the loaded array stays writable
