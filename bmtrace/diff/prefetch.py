@@ -177,7 +177,10 @@ def _gathered(job):
     plan, futures = job
     arrays = Loaded(plan)
     for future in futures:
-        part = future.result()
+        try:
+            part = future.result()
+        except Exception:  # compare_records reads the pair itself, and reports what goes wrong
+            continue
         arrays.update(part)
         arrays.measured.update(part.measured)
     return arrays
@@ -194,19 +197,19 @@ def _load_all(plan, reader=None, rules=None):
             except Exception:  # compare_records loads it again and reports the error on the pair
                 pass
         if rules is not None and id(ta) in arrays and id(tb) in arrays:
-            measured = _measure(arrays[id(ta)], arrays[id(tb)], rules.resolve(stage, ta.name, pair_is_float(
-                ta.dtype, tb.dtype)).rtol)
+            measured = _measure(arrays[id(ta)], arrays[id(tb)], ta, tb, stage, rules)
             if measured is not None:
                 arrays.measured[(id(ta), id(tb))] = measured
     return arrays
 
 
-def _measure(a, b, rtol):
-    """``Measured`` for a pair ``compare_arrays`` takes as it is (same shape, real numbers), else None."""
+def _measure(a, b, ta, tb, stage, rules):
+    """``Measured`` for a pair ``compare_arrays`` takes as it is (same shape, real numbers), at the rtol it
+    will resolve for it, else None."""
     if a.shape != b.shape or a.dtype.kind not in "biuf" or b.dtype.kind not in "biuf":
         return None
     try:
-        return Measured(a, b, rtol)
+        return Measured(a, b, rules.resolve(stage, ta.name, pair_is_float(ta.dtype, tb.dtype)).rtol)
     except Exception:  # compare_arrays measures it again, and reports what goes wrong
         return None
 
