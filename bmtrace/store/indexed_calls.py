@@ -26,7 +26,8 @@ from . import schema
 # the index columns a lazy run reads (INDEX_COLUMNS has more: statistics and values come from lines)
 COLUMNS = ("call_id", "sample", "stage", "occurrence", "parent", "mode", "fn_op", "journal", "journal_offset",
            "role", "name", "kind", "dtype", "shape", "nan_count", "inf_count", "hash", "hash_alg", "meta",
-           "payload")
+           "payload", "min", "max", "mean", "std")
+_STATISTICS = ("min", "max", "mean", "std")  # float64: the lines' numbers as floats (null: none)
 # few distinct values, read once a call / for every tensor
 _CODED_PER_CALL = ("sample", "stage", "parent", "mode", "fn_op", "journal")
 _CODED_PER_TENSOR = ("role", "name", "kind", "dtype", "hash_alg", "meta")
@@ -118,6 +119,10 @@ class IndexColumns:
         self.tensor_coded = tuple(self.coded[name] for name in ("name", "kind", "dtype", "hash_alg", "meta"))
         self.hashes, self.payloads = self.strings["hash"], self.strings["payload"]
         self.nan_count, self.inf_count = ints["nan_count"].tolist(), ints["inf_count"].tolist()
+        # one row of four floats per tensor (NaN: null), read only by statistics(): a Python list of
+        # them would cost 4 objects a row
+        self.statistics = np.stack([np.where(nulls(column[name]), np.nan, numbers(column[name], "float64"))
+                                    for name in _STATISTICS], axis=1).reshape(-1, 4)
         shape = column["shape"]
         self.shape_null = nulls(shape)
         self.shape_offsets = numbers(shape.offsets, "int32")
@@ -263,11 +268,11 @@ class IndexedTensor:
     """A tensor of an ``IndexedCall``: names, kind, dtype, shape and hash from the index, anything else
     from the parsed journal line."""
 
-    __slots__ = ("call", "_position", "name", "role", "kind", "dtype", "shape", "hash", "payload", "nan_count",
-                 "inf_count", "_alg", "_meta_empty", "_tensor")
+    __slots__ = ("call", "_position", "_row", "name", "role", "kind", "dtype", "shape", "hash", "payload",
+                 "nan_count", "inf_count", "_alg", "_meta_empty", "_tensor")
 
     def __init__(self, call, columns, row, position, role):
-        self.call, self._position, self.role = call, position, role
+        self.call, self._position, self._row, self.role = call, position, row, role
         name, kind, dtype, alg, meta = columns.tensor_coded
         self.name, self.kind, self.dtype = name.values[name.codes[row]], kind.values[kind.codes[row]], \
             dtype.values[dtype.codes[row]]
@@ -294,6 +299,11 @@ class IndexedTensor:
     # what a comparison reads of the line: properties, not the __getattr__ fallback below
     min, max, mean, std = _from_line("min"), _from_line("max"), _from_line("mean"), _from_line("std")
     sketch, stats_sample, value = _from_line("sketch"), _from_line("stats_sample"), _from_line("value")
+
+    def statistics(self):
+        """[min, max, mean, std] as the index holds them: the line's numbers as floats (NaN: not recorded).
+        ``min`` and the others give the line's own values (an integer tensor's min is an int)."""
+        return self.call._columns.statistics[self._row].tolist()
 
     def __getattr__(self, name):  # only for names not in __slots__ nor above: the parsed tensor's
         if name.startswith("__"):
