@@ -15,9 +15,9 @@ Workloads (recorded once through the public API, then diffed from warm page cach
    per-pair overhead rather than arithmetic.
 
 Ratio = baseline time / bmtrace time, best of N each and median of N interleaved runs (target >= 2x,
-aim 3x: bmtrace twice as fast as the loop, from skipping what hashes settle, reading payloads ahead on
-a helper thread into reused buffers while the current pair is compared, one chunked pass per pair for
-all metrics, and splitting large pairs over two cores). MB/s of both sides (from the best times) count
+aim 3x: bmtrace twice as fast as the loop, from skipping what hashes settle, reading, verifying and
+measuring the next pairs on two helper threads into reused buffers while the current pair is judged,
+and one pass per pair for all metrics). MB/s of both sides (from the best times) count
 the bytes of both arrays of every pair the numpy loop loads. On a shared machine the best-of figures
 are the least disturbed; the medians say what a typical run sees.
 

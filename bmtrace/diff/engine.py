@@ -1,9 +1,9 @@
 """``bmtrace.diff(run_a, run_b)``: compare two runs stage by stage and name the first divergence.
 
 Calls pair by (sample, stage, occurrence) (``bmtrace.diff.align``), tensors by name, and each tensor
-pair goes up the metric ladder (``bmtrace.compare``). Arrays are loaded one call pair ahead on a
-helper thread (``bmtrace.diff.prefetch``) and dropped after their pair, so memory stays bounded by
-two call pairs whatever the number of samples.
+pair goes up the metric ladder (``bmtrace.compare``). Arrays are loaded (and large pairs measured)
+up to two call pairs ahead on two helper threads (``bmtrace.diff.prefetch``) and dropped after their
+pair, so memory stays bounded by three call pairs whatever the number of samples.
 """
 from __future__ import annotations
 
@@ -155,7 +155,7 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
         for done, pair in enumerate(alignment.pairs, 1):
             entry = settled.entry(pair, cache)  # (no payload to read, no predictions to judge)
             if entry is None:
-                # the next pair's payloads load on a helper thread while this pair is compared
+                # the next pairs' payloads load on helper threads while this pair is compared
                 with preloaded(prefetch.take(done - 1)):
                     entry = compare_pair(pair, rules, notes, cache)
                     task.judge(entry, pair)  # predictions read the pair's arrays already loaded

@@ -84,7 +84,7 @@ class Run:
         self._parsed = None
         self._journals = None
         self._journal_names = None  # their run-relative names (Call.location)
-        self._lock = threading.Lock()  # lazy calls are parsed from the diff's prefetch thread too
+        self._lock = threading.Lock()  # lazy calls are parsed from the diff's prefetch threads too
         self._files = {}  # journal number -> its file, open while lazy calls are read from it
         self._call_codes = None  # indexed_calls.CallCodes of the calls, when served from the index
 
