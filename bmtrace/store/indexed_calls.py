@@ -119,10 +119,11 @@ class IndexColumns:
         self.tensor_coded = tuple(self.coded[name] for name in ("name", "kind", "dtype", "hash_alg", "meta"))
         self.hashes, self.payloads = self.strings["hash"], self.strings["payload"]
         self.nan_count, self.inf_count = ints["nan_count"].tolist(), ints["inf_count"].tolist()
-        # one row of four floats per tensor (NaN: null), read only by statistics(): a Python list of
-        # them would cost 4 objects a row
-        self.statistics = np.stack([np.where(nulls(column[name]), np.nan, numbers(column[name], "float64"))
-                                    for name in _STATISTICS], axis=1).reshape(-1, 4)
+        # Read only to screen pairs of loaded payloads (diff.pairs._statistics): a run without any keeps
+        # none of them (a stats-mode run of 100k samples: 19 MB). Views of the Arrow buffers, made once
+        # asked for; a Python list of them would cost 4 objects a row.
+        self._statistic_arrays = None if self.payloads.null.all() else [column[name] for name in _STATISTICS]
+        self._statistic_views = None
         shape = column["shape"]
         self.shape_null = nulls(shape)
         self.shape_offsets = numbers(shape.offsets, "int32")
@@ -138,6 +139,19 @@ class IndexColumns:
         else:
             self.starts = np.zeros(0, dtype=np.int64)
         self.ends = np.append(self.starts[1:], self.rows).astype(np.int64)
+
+    def statistics(self, row):
+        """[min, max, mean, std] of ``row`` as the index holds them (the lines' numbers as floats, NaN where
+        the line has none), or None when this run's statistics were not kept."""
+        views = self._statistic_views
+        if views is None:
+            if self._statistic_arrays is None:
+                return None
+            from .arrow_arrays import nulls, numbers
+
+            views = self._statistic_views = [np.where(nulls(array), np.nan, numbers(array, "float64"))
+                                             for array in self._statistic_arrays]
+        return [float(view[row]) for view in views]
 
     def shape(self, row):
         if self._shape_is_null[row]:
@@ -301,9 +315,11 @@ class IndexedTensor:
     sketch, stats_sample, value = _from_line("sketch"), _from_line("stats_sample"), _from_line("value")
 
     def statistics(self):
-        """[min, max, mean, std] as the index holds them: the line's numbers as floats (NaN: not recorded).
-        ``min`` and the others give the line's own values (an integer tensor's min is an int)."""
-        return self.call._columns.statistics[self._row].tolist()
+        """[min, max, mean, std]: as the index holds them (the line's numbers as floats, NaN: not recorded),
+        or as the line gives them when the index's were not kept. (``min`` and the others give the line's
+        own values: an integer tensor's min is an int.)"""
+        values = self.call._columns.statistics(self._row)
+        return values if values is not None else [self.min, self.max, self.mean, self.std]
 
     def __getattr__(self, name):  # only for names not in __slots__ nor above: the parsed tensor's
         if name.startswith("__"):
