@@ -58,7 +58,7 @@ class Prefetcher:
         self.payload_free = {}       # id(index columns) -> the run holds no payload
         self.reader = PayloadReader()
         self.executor = None
-        self.ahead = collections.deque()  # (index, Future, or the plan to load on the comparing thread)
+        self.ahead = collections.deque()  # (index, (plan, its helper jobs) or a small plan to read here)
         self.sample = object()
         self.seen = set()            # (hash A, hash B) already scheduled in this sample
 
