@@ -26,8 +26,10 @@ from . import schema
 # the index columns a lazy run reads (INDEX_COLUMNS has more: statistics and values come from lines)
 COLUMNS = ("call_id", "sample", "stage", "occurrence", "parent", "mode", "fn_op", "journal", "journal_offset",
            "role", "name", "kind", "dtype", "shape", "nan_count", "inf_count", "hash", "hash_alg", "meta",
-           "payload", "min", "max", "mean", "std")
-_STATISTICS = ("min", "max", "mean", "std")  # float64: the lines' numbers as floats (null: none)
+           "payload")
+# float64, the lines' numbers as floats (null: none): read too for a run that holds payloads, whose diverged
+# pairs a diff screens on them (diff.pairs._statistics)
+STATISTIC_COLUMNS = ("min", "max", "mean", "std")
 # few distinct values, read once a call / for every tensor
 _CODED_PER_CALL = ("sample", "stage", "parent", "mode", "fn_op", "journal")
 _CODED_PER_TENSOR = ("role", "name", "kind", "dtype", "hash_alg", "meta")
@@ -102,9 +104,11 @@ class IndexColumns:
 
         from .arrow_arrays import nulls, numbers
 
-        table = table.select(list(COLUMNS)).unify_dictionaries().combine_chunks()
+        with_statistics = all(name in table.column_names for name in STATISTIC_COLUMNS)
+        names = COLUMNS + (STATISTIC_COLUMNS if with_statistics else ())
+        table = table.select(list(names)).unify_dictionaries().combine_chunks()
         column = {name: table.column(name).chunk(0) if table.column(name).num_chunks else
-                  pa.array([], type=table.schema.field(name).type) for name in COLUMNS}
+                  pa.array([], type=table.schema.field(name).type) for name in names}
         self.coded = {name: _Coded(pa, column[name], name in _CODED_PER_TENSOR)
                       for name in _CODED_PER_CALL + _CODED_PER_TENSOR}
         self.strings = {name: _Strings(pa, column[name]) for name in _UNIQUE}
@@ -119,10 +123,8 @@ class IndexColumns:
         self.tensor_coded = tuple(self.coded[name] for name in ("name", "kind", "dtype", "hash_alg", "meta"))
         self.hashes, self.payloads = self.strings["hash"], self.strings["payload"]
         self.nan_count, self.inf_count = ints["nan_count"].tolist(), ints["inf_count"].tolist()
-        # Read only to screen pairs of loaded payloads (diff.pairs._statistics): a run without any keeps
-        # none of them (a stats-mode run of 100k samples: 19 MB). Views of the Arrow buffers, made once
-        # asked for; a Python list of them would cost 4 objects a row.
-        self._statistic_arrays = None if self.payloads.null.all() else [column[name] for name in _STATISTICS]
+        # Views of the Arrow buffers, made once asked for (a Python list of them would cost 4 objects a row)
+        self._statistic_arrays = [column[name] for name in STATISTIC_COLUMNS] if with_statistics else None
         self._statistic_views = None
         shape = column["shape"]
         self.shape_null = nulls(shape)
@@ -142,7 +144,7 @@ class IndexColumns:
 
     def statistics(self, row):
         """[min, max, mean, std] of ``row`` as the index holds them (the lines' numbers as floats, NaN where
-        the line has none), or None when this run's statistics were not kept."""
+        the line has none), or None when the table had no such columns."""
         views = self._statistic_views
         if views is None:
             if self._statistic_arrays is None:

@@ -190,6 +190,7 @@ def test_an_indexed_run_screens_pairs_without_parsing_lines(tmp_path, monkeypatc
     call = _open(str(tmp_path / "r")).calls()[0]
     tensors = call.inputs + call.outputs
     assert all(hasattr(t, "statistics") for t in tensors)  # found through the index
+    assert (call._columns._statistic_arrays is None) == (mode == "stats")  # not even read without payloads
     assert {t.name: _statistics(t) for t in tensors} == expected and bool(parsed) == (mode == "stats")
     assert expected["u8"] == [0.0, 255.0, 127.5, pytest.approx(73.9, abs=0.1)]
     assert expected["label"] == [None] * 4
