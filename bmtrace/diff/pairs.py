@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from ..compare import StageComparison, Status, TensorComparison, compare_arrays, compare_records
+from ..store.indexed_calls import STATISTIC_COLUMNS
 from .align import pair_tensors
 
 
@@ -231,11 +232,10 @@ def _statistics(tensor):
     thread holds the GIL while it parses, and the threads reading payloads wait: bench_diff's worst case
     took 0.30-0.33 s with the lines parsed, 0.22-0.27 s without, best of 7 in four rounds)."""
     indexed = getattr(tensor, "statistics", None)
-    values = indexed() if indexed is not None else [getattr(tensor, key, None) for key in _STATISTIC_NAMES]
+    values = indexed() if indexed is not None else None
+    if values is None:
+        values = [getattr(tensor, key, None) for key in STATISTIC_COLUMNS]
     return [_number(value) for value in values]
-
-
-_STATISTIC_NAMES = ("min", "max", "mean", "std")
 
 
 def _number(value):

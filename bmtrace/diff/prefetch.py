@@ -12,7 +12,6 @@ file's whole path (most of the cost of loading a small tensor); anything unusual
 from __future__ import annotations
 
 import collections
-import math
 import os
 import posixpath
 import threading
@@ -20,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ..codecs.sketch import element_count
 from ..compare.metrics import Measured
 from ..compare.pairs import pair_is_float
 from ..compare.records import Loaded, same_content
@@ -258,7 +258,7 @@ class PayloadReader:
                 bounds = npy_header_bounds(os.pread(fd, 12, start))
                 if bounds is None:
                     return None
-                size = bounds[1] + math.prod(map(int, tensor.shape)) * expected.itemsize
+                size = bounds[1] + element_count(tuple(map(int, tensor.shape))) * expected.itemsize
             else:
                 start, size = 0, os.fstat(fd).st_size
             buffer = self.buffers.take(size)  # a view, held until the array made from it goes

@@ -123,7 +123,7 @@ class IndexColumns:
         self.tensor_coded = tuple(self.coded[name] for name in ("name", "kind", "dtype", "hash_alg", "meta"))
         self.hashes, self.payloads = self.strings["hash"], self.strings["payload"]
         self.nan_count, self.inf_count = ints["nan_count"].tolist(), ints["inf_count"].tolist()
-        # Views of the Arrow buffers, made once asked for (a Python list of them would cost 4 objects a row)
+        # numpy arrays of them, made once asked for (a Python list would cost 4 objects a row)
         self._statistic_arrays = [column[name] for name in STATISTIC_COLUMNS] if with_statistics else None
         self._statistic_views = None
         shape = column["shape"]
@@ -149,10 +149,9 @@ class IndexColumns:
         if views is None:
             if self._statistic_arrays is None:
                 return None
-            from .arrow_arrays import nulls, numbers
+            from .arrow_arrays import to_numpy
 
-            views = self._statistic_views = [np.where(nulls(array), np.nan, numbers(array, "float64"))
-                                             for array in self._statistic_arrays]
+            views = self._statistic_views = [to_numpy(array) for array in self._statistic_arrays]
         return [float(view[row]) for view in views]
 
     def shape(self, row):
@@ -317,11 +316,10 @@ class IndexedTensor:
     sketch, stats_sample, value = _from_line("sketch"), _from_line("stats_sample"), _from_line("value")
 
     def statistics(self):
-        """[min, max, mean, std]: as the index holds them (the line's numbers as floats, NaN: not recorded),
-        or as the line gives them when the index's were not kept. (``min`` and the others give the line's
-        own values: an integer tensor's min is an int.)"""
-        values = self.call._columns.statistics(self._row)
-        return values if values is not None else [self.min, self.max, self.mean, self.std]
+        """[min, max, mean, std] as the index holds them (the line's numbers as floats, NaN: not recorded),
+        or None when the run was opened without them. (``min`` and the others give the line's own values:
+        an integer tensor's min is an int.)"""
+        return self.call._columns.statistics(self._row)
 
     def __getattr__(self, name):  # only for names not in __slots__ nor above: the parsed tensor's
         if name.startswith("__"):
