@@ -8,7 +8,8 @@ infer 10 logits), recorded in stats mode, each step in its own subprocess:
   diff    `bmtrace diff A B` of two such runs (B's logits differ slightly) time and peak RSS: most call
           pairs are settled by their hashes
   port    `bmtrace diff A C` where C's decode differs on a few pixels (as another decoder's would), so
-          every stage differs and every call pair is judged from its statistics and sketch
+          every stage differs and every call pair is judged from its statistics and sketch; both diffs
+          use a process per core (bmtrace.diff.workers), and "-j 1" times the port diff in one
 Targets (issue 13): recording RSS flat in the number of samples, stop() < 2 s, show < 2 s and
 diff < 15 s at 100k samples, diff memory bounded by a chunk rather than by the run.
 
@@ -96,11 +97,12 @@ def measure(samples, root):
     show_s, show_rss, _ = _child([sys.executable, "-m", "bmtrace", "show", runs[0]])
     diff_s, diff_rss, _ = _child([sys.executable, "-m", "bmtrace", "diff", runs[0], runs[1], "--no-explain", "-q"])
     port_s, port_rss, _ = _child([sys.executable, "-m", "bmtrace", "diff", runs[0], runs[2], "--no-explain", "-q"])
+    alone_s, _, _ = _child([sys.executable, "-m", "bmtrace", "diff", runs[0], runs[2], "--no-explain", "-q", "-j", "1"])
     journal_mb = sum(os.path.getsize(os.path.join(runs[0], "journal", f))
                      for f in os.listdir(os.path.join(runs[0], "journal"))) / 1e6
     loop, stop, rss_start, rss_loop, rss, follow_s, follow_rss = record["a"]
     return (samples, loop, rss_start, rss_loop, rss, stop, follow_s, follow_rss, journal_mb, show_s, show_rss,
-            diff_s, diff_rss, port_s, port_rss)
+            diff_s, diff_rss, port_s, port_rss, alone_s)
 
 
 def main(argv=None):
@@ -119,11 +121,12 @@ def main(argv=None):
             os.makedirs(root, exist_ok=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print("%8s %9s %9s %10s %10s %8s %9s %10s %11s %8s %8s %8s %8s %8s %8s" % (
+    print("%8s %9s %9s %10s %10s %8s %9s %10s %11s %8s %8s %8s %8s %8s %8s %8s" % (
         "samples", "record s", "start MB", "record MB", "+stop MB", "stop s", "follow s", "follow MB", "journal MB",
-        "show s", "show MB", "diff s", "diff MB", "port s", "port MB"))
+        "show s", "show MB", "diff s", "diff MB", "port s", "port MB", "-j 1 s"))
     for row in rows:
-        print("%8d %9.1f %9.0f %10.0f %10.0f %8.2f %9.1f %10.0f %11.1f %8.2f %8.0f %8.2f %8.0f %8.2f %8.0f" % row)
+        print("%8d %9.1f %9.0f %10.0f %10.0f %8.2f %9.1f %10.0f %11.1f %8.2f %8.0f %8.2f %8.0f %8.2f %8.0f %8.2f"
+              % row)
     if len(rows) >= 2:
         (n0, _, _, r0, s0, *_), (n1, _, _, r1, s1, *_) = rows[0], rows[-1]
         print("RSS growth per sample: %.1f KB while recording (target: flat), %.1f KB including stop()"
@@ -131,7 +134,8 @@ def main(argv=None):
     print("start MB: peak RSS once start() returned; record MB: peak RSS at the end of the recording loop; "
           "+stop MB: peak RSS of the whole process (stop() builds the index); follow s/MB: CPU time and peak RSS "
           "of the child parsing the journal while it grows (another core; none below 16 MB of journal)")
-    print("diff: B's logits differ (most pairs settled by hashes); port: C's decode differs (every pair judged)")
+    print("diff: B's logits differ (most pairs settled by hashes); port: C's decode differs (every pair judged); "
+          "-j 1 s: the port diff in one process (diff and port use one per core: bmtrace.diff.workers)")
     print("targets at 100k samples: stop < 2 s, show < 2 s, diff < 15 s with memory bounded by a chunk")
 
 

@@ -91,6 +91,8 @@ def add_diff_settings(parser):
                         help="samples recorded on one side only are reported, not failed")
     select.add_argument("--fail-fast", action="store_true",
                         help="stop at the first diverged stage call (later stages are not judged)")
+    steps.add_argument("-j", "--jobs", type=int, metavar="N",
+                       help="processes judging a long diff of stats-mode runs (default: one per core)")
 
 
 def diff_options(args):
@@ -113,6 +115,7 @@ def diff_options(args):
         "allow_missing": args.allow_missing,
         "fail_fast": args.fail_fast,
         "accepted": args.accepted,
+        "jobs": args.jobs,
     }
 
 

@@ -26,6 +26,7 @@ from .result import DiffResult
 from .select import Selection, check_rules, check_tolerance_names
 from .settled import SettledPairs
 from .task import TaskStep, task_effect
+from .workers import Split, processes_wanted
 
 
 def _open(run):
@@ -89,7 +90,7 @@ def _rarer_collections():
 def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=None,
          config=None, stage_map=None, map_file=None, explain=True, isolate=False, progress=None,
          explain_budget_s=0.5, trust_recorded=False, stages=None, skip_stages=None, samples=None,
-         allow_missing=False, fail_fast=False, accepted=None):
+         allow_missing=False, fail_fast=False, accepted=None, jobs=None):
     """Compare run B against reference run A and name the first stage where they diverge.
 
     Args:
@@ -119,6 +120,8 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
         fail_fast: stop at the first diverged call pair (``result.stopped_early`` says where).
         accepted: an accepted-differences file (``bmtrace diff --accept-current``) or its loaded
             document: differences within it count as ``accepted`` instead of failing.
+        jobs: processes judging a long diff of stats-mode runs (None: one per core; see
+            ``bmtrace.diff.workers``). The result does not depend on it.
 
     Returns:
         DiffResult: ``bool(result)`` is True when every stage is aligned; ``result.verdict`` and
@@ -159,15 +162,25 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
     task = TaskStep(rules, notes)
     total = len(alignment.pairs)
     settled = SettledPairs(rules)
+    # forked before any thread of the diff's starts (the prefetch threads below)
+    split = Split.start(alignment.pairs, (run_a, run_b),
+                        processes_wanted(1 if fail_fast else jobs, alignment.pairs, (run_a, run_b)),
+                        _judge_alone(settled, rules, notes), notes)
     prefetch = Prefetcher(alignment.pairs, settled.layout, rules)
     try:
         for done, pair in enumerate(alignment.pairs, 1):
-            entry = settled.entry(pair, cache)  # (no payload to read, no predictions to judge)
-            if entry is None:
-                # the next pairs' payloads load on helper threads while this pair is compared
-                with preloaded(prefetch.take(done - 1)):
-                    entry = compare_pair(pair, rules, notes, cache)
-                    task.judge(entry, pair)  # predictions read the pair's arrays already loaded
+            judged = split.judged(done - 1) if split is not None else None
+            if judged is not None:  # judged by a child process
+                entry, by_hashes = judged
+                if not by_hashes:
+                    task.judge(entry, pair)
+            else:
+                entry = settled.entry(pair, cache)  # (no payload to read, no predictions to judge)
+                if entry is None:
+                    # the next pairs' payloads load on helper threads while this pair is compared
+                    with preloaded(prefetch.take(done - 1)):
+                        entry = compare_pair(pair, rules, notes, cache)
+                        task.judge(entry, pair)  # predictions read the pair's arrays already loaded
             entries.append(entry)
             if explainer is not None and entry.status in (Status.DIVERGED, Status.SIMILAR):
                 explainer.explain_entry(entry, pair)
@@ -178,6 +191,8 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
                 break
     finally:
         prefetch.close()
+        if split is not None:
+            split.close()
     result = DiffResult(
         run_a.path, run_b.path, entries, alignment.stage_order,
         environment_diff(env_a, env_b), _dedupe(notes), rules, _sample_counts(alignment),
@@ -197,6 +212,19 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
     result.task = task_effect(result)  # after isolation and acceptance: it names the first divergence
     result.elapsed_s = time.perf_counter() - started
     return result
+
+
+def _judge_alone(settled, rules, notes):
+    """What a child process of ``bmtrace.diff.workers`` runs per pair: the loop's judgement without its
+    prefetch (the runs hold no payload) or predictions (the parent judges those, in pair order).
+    Returns ``(entry, settled by hashes)``."""
+    def judge(pair, cache):
+        entry = settled.entry(pair, cache)
+        if entry is not None:
+            return entry, True
+        return compare_pair(pair, rules, notes, cache), False
+
+    return judge
 
 
 def _with_sample_counts(hints, entries):

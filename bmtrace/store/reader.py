@@ -267,6 +267,12 @@ class Run:
         while len(self._parsed) > LAZY_CACHE_CALLS:
             self._parsed.popleft()._forget()
 
+    def after_fork(self):
+        """In a forked child (``bmtrace.diff.workers``): open journals anew rather than read through the
+        parent's files, whose read offsets the two processes would share."""
+        self._files = {}
+        self._lock = threading.Lock()
+
     def attach_index(self, table, summary):
         """Serve a lazy run's calls from its fresh index (``store.index.read_fresh`` of
         ``indexed_calls.COLUMNS``) instead of locating them in the journals; True when it could.

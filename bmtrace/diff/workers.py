@@ -1,0 +1,210 @@
+"""A long stats-mode diff judged on every core: forked children take contiguous ranges of call pairs.
+
+A pair of stats-mode records is judged in Python, from its journal lines and sketches: about 300 us a
+call pair, so one core judges two 100k-sample runs in minutes while the others idle. Threads would
+not help (the judging holds the GIL). On Linux, ``Split.start`` forks a child for each range after the
+first, before the diff starts any thread of its own; each child judges its range exactly as the
+diff's loop would (the same ``judge`` on the same pairs, with a fresh verdict cache, as a new sample
+gets anyway) and writes its entries, pickled in batches, to a temporary file. The parent judges the
+first range meanwhile, then reads the children's entries in pair order, and does everything else
+itself: explanations, predictions, progress. The result is the one process's, entry for entry.
+
+Ranges start where a sample starts, so a sample's verdict cache and representation mapping never
+cross a boundary. A child that fails, or is killed, leaves its range to the parent: nothing is lost,
+only the time. Runs holding payloads are compared by the diff's reading threads instead.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import sys
+import tempfile
+import warnings
+
+from ..store.indexed_calls import collector_paused
+
+MIN_PAIRS = 2000     # per process: below this, forking and reading back cost more than they save
+MAX_PROCESSES = 8
+BATCH = 1000         # entries per pickle: the parent holds one batch of bytes at a time
+_DONE = "done"
+
+
+def processes_wanted(jobs, pairs, runs):
+    """How many processes judge ``pairs`` (1: the diff's own loop, no fork).
+
+    ``jobs``: the user's limit (None: one per core). Only forked on Linux (elsewhere fork is unsafe or
+    missing) and only for runs found through their index that hold no payload at all."""
+    if jobs is not None and jobs <= 1:
+        return 1
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return 1
+    if not all(_payload_free(run) for run in runs):
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    wanted = min(cores if jobs is None else jobs, MAX_PROCESSES, len(pairs) // MIN_PAIRS)
+    return max(1, wanted)
+
+
+def _payload_free(run):
+    """True for a lazy run served from its index whose rows name no payload file."""
+    codes = getattr(run, "_call_codes", None)
+    if codes is None:
+        return False
+    payloads = codes.columns.payloads
+    return bool(payloads.null.all())
+
+
+def boundaries(pairs, parts):
+    """``parts + 1`` indexes cutting ``pairs`` into ranges of about equal length, each cut where a
+    sample starts (a range may be empty when one sample holds most pairs)."""
+    cuts = [0]
+    total = len(pairs)
+    for i in range(1, parts):
+        at = max(cuts[-1], total * i // parts)
+        while 0 < at < total and pairs[at].sample == pairs[at - 1].sample:
+            at += 1
+        cuts.append(at)
+    cuts.append(total)
+    return cuts
+
+
+class Split:
+    """The ranges of call pairs judged by forked children; ``judged(i)`` is pair ``i``'s
+    ``(entry, settled)`` from a child, or None when the parent judges it."""
+
+    def __init__(self, cuts, notes):
+        self.cuts = cuts
+        self.children = []     # (first, end, pid, file): a child's range and where it writes
+        self.current = None    # (first, end, its entries) of the range being read
+        self.notes = notes     # the diff's notes: a child's are added when its range is read
+
+    @classmethod
+    def start(cls, pairs, runs, processes, judge, notes):
+        """Fork ``processes - 1`` children, each running ``judge(pair, cache)`` over its range (adding to
+        ``notes``); None when ``processes`` < 2 or no child could start."""
+        if processes < 2:
+            return None
+        split = cls(boundaries(pairs, processes), notes)
+        for first, end in zip(split.cuts[1:-1], split.cuts[2:]):
+            if first == end:
+                continue
+            child = _fork(pairs, runs, first, end, judge, notes)
+            if child is not None:
+                split.children.append((first, end) + child)
+        return split if split.children else None
+
+    def judged(self, index):
+        """``(entry, settled)`` of pair ``index`` from the child whose range holds it, or None."""
+        current = self.current
+        if current is None or not current[0] <= index < current[1]:
+            current = self._open_range(index)
+            if current is None:
+                return None
+        first, end, entries = current
+        return entries[index - first]
+
+    def _open_range(self, index):
+        for child in self.children:
+            first, end, pid, f = child
+            if first <= index < end:
+                entries = self._collect(child)
+                self.current = (first, end, entries) if entries is not None else None
+                return self.current
+        return None
+
+    def _collect(self, child):
+        """The child's entries once it has exited, all of them, or None (the parent judges the range)."""
+        first, end, pid, f = child
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            status = -1
+        self.children = [c for c in self.children if c is not child]
+        try:
+            if status != 0:
+                return None
+            f.seek(0)
+            with collector_paused():  # long-lived entries, no garbage: the collector would walk them all
+                return self._read_entries(f, end - first)
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError):
+            return None
+        finally:
+            f.close()
+
+    def _read_entries(self, f, count):
+        """The ``count`` entries a child wrote to ``f``, or None when it did not finish writing them."""
+        entries = []
+        while True:
+            batch = pickle.load(f)
+            if isinstance(batch, tuple) and batch and batch[0] == _DONE:
+                _, judged, notes = batch
+                if judged != count or len(entries) != count:
+                    return None
+                self.notes.extend(notes)
+                return entries
+            entries.extend(batch)
+
+    def close(self):
+        """Stop and reap the children not read (the diff stopped early or failed)."""
+        for first, end, pid, f in self.children:
+            try:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+            f.close()
+        self.children = []
+
+
+def _fork(pairs, runs, first, end, judge, notes):
+    """Fork a child judging ``pairs[first:end]``; ``(pid, temporary file)`` or None."""
+    try:
+        f = tempfile.TemporaryFile(prefix="bmtrace-diff-")
+    except OSError:
+        return None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        with warnings.catch_warnings():
+            # Python 3.12+ warns of forking a process with threads (pyarrow's pool, after reading the
+            # index): a lock such a thread held stays held in the child. The child takes none of theirs:
+            # it judges pairs from columns already read and from journal lines, and leaves by os._exit.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    except OSError:
+        f.close()
+        return None
+    if pid:
+        return pid, f
+    code = 1
+    try:  # the child: judge, write, and leave without running the parent's exit handlers
+        gc.freeze()  # the parent's objects, never collected here: not touched, so their pages stay shared
+        for run in runs:
+            run.after_fork()
+        code = _judge_range(pairs, first, end, judge, notes, f)
+    except BaseException:
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _judge_range(pairs, first, end, judge, notes, f):
+    from .pairs import ContentCache
+
+    before = len(notes)
+    cache = ContentCache()
+    batch = []
+    for index in range(first, end):
+        batch.append(judge(pairs[index], cache))
+        if len(batch) >= BATCH:
+            pickle.dump(batch, f, pickle.HIGHEST_PROTOCOL)
+            batch = []
+    if batch:
+        pickle.dump(batch, f, pickle.HIGHEST_PROTOCOL)
+    pickle.dump((_DONE, end - first, notes[before:]), f, pickle.HIGHEST_PROTOCOL)
+    f.flush()
+    return 0

@@ -1,0 +1,182 @@
+"""A long stats-mode diff judged by forked children gives the one-process result, entry for entry."""
+import os
+
+import numpy as np
+import pytest
+
+import bmtrace
+from bmtrace.diff import workers
+from bmtrace.diff.engine import _open
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or not os.sys.platform.startswith("linux"),
+                                reason="children are forked on Linux only")
+
+SAMPLES = 40
+
+
+def _record(path, mode="stats", port=False, extra_sample=False):
+    frames = [np.random.default_rng(i).integers(0, 256, (20, 24, 3), dtype=np.uint8) for i in range(4)]
+
+    @bmtrace.trace_stage("decode")
+    def decode(i):
+        frame = frames[i % 4].copy()
+        frame[0, 0, 0] = i
+        if port and i % 5 == 1:
+            frame = frame[..., ::-1].copy()       # BGR in some samples: a channel swap
+        elif port and i % 5 == 2:
+            frame[::3, ::4, 1] ^= 1               # another decoder's rounding
+        return frame
+
+    @bmtrace.trace_stage("normalize")
+    def normalize(img):
+        x = (img.astype(np.float32) / np.float32(255.0)).transpose(2, 0, 1).copy()
+        if port and img[0, 0, 0] == 7:
+            x[0, 0, 0] = np.nan                   # one sample with a NaN
+        return x
+
+    @bmtrace.trace_stage("head")
+    def head(x, i):
+        if i == 13:
+            raise ValueError("sample 13")         # an error in both programs
+        if port and i == 21:
+            raise KeyError("port only")           # and one in the port only
+        return x.mean(axis=(1, 2)), x[:, :2, :2].copy()
+
+    weights = np.random.default_rng(9).standard_normal((3, 10)).astype(np.float32)
+
+    @bmtrace.trace_stage("classify")
+    def classify(x):
+        logits = (x.mean(axis=(1, 2)) @ weights)[None]  # (1, 10): predictions whose top-1 is compared
+        return logits[:, ::-1].copy() if port and x[0, 1, 1] > 0.5 else logits
+
+    with bmtrace.run(path, mode=mode, side=path.name):
+        for i in range(SAMPLES + (1 if extra_sample else 0)):
+            with bmtrace.sample("img%03d.jpg" % i):
+                x = normalize(decode(i))
+                classify(x)
+                for _ in range(2):                # a stage called twice: occurrences 0 and 1
+                    try:
+                        head(x, i)
+                    except (ValueError, KeyError):
+                        pass
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("workers")
+    return {"ref": _record(root / "ref"), "port": _record(root / "port", port=True, extra_sample=True),
+            "full": _record(root / "full", mode="full")}
+
+
+@pytest.fixture
+def small_ranges(monkeypatch):
+    """Children for runs of a few dozen samples, and a count of the ranges they judged."""
+    monkeypatch.setattr(workers, "MIN_PAIRS", 5)
+    monkeypatch.setattr(workers, "BATCH", 7)  # several batches per child
+    read = []
+    original = workers.Split._read_entries
+
+    def counted(self, f, count):
+        entries = None
+        try:
+            entries = original(self, f, count)
+            return entries
+        finally:
+            read.append(None if entries is None else len(entries))
+
+    monkeypatch.setattr(workers.Split, "_read_entries", counted)
+    return read
+
+
+def _document(result):
+    doc = result.to_json()
+    doc.pop("elapsed_s")
+    return doc
+
+
+@pytest.mark.parametrize("options", [{}, {"explain": False}, {"tol": {"decode": 1}}, {"stages": "decode,head"}])
+@pytest.mark.parametrize("jobs", [2, 3, 5])
+def test_children_give_the_one_process_result(recorded, small_ranges, jobs, options):
+    options = dict(options, allow_missing=True)
+    alone = bmtrace.diff(recorded["ref"], recorded["port"], jobs=1, **options)
+    assert small_ranges == []
+    split = bmtrace.diff(recorded["ref"], recorded["port"], jobs=jobs, **options)
+    assert len(small_ranges) == jobs - 1 and all(small_ranges)  # every child's range was read back
+    assert _document(split) == _document(alone)
+    assert not split.passed and split.first_divergence.stage == "decode"
+
+
+def test_a_child_that_fails_leaves_its_range_to_the_parent(recorded, small_ranges, monkeypatch):
+    def fails(pairs, first, end, judge, notes, f):
+        raise RuntimeError("a child that dies")
+
+    monkeypatch.setattr(workers, "_judge_range", fails)
+    alone = bmtrace.diff(recorded["ref"], recorded["port"], jobs=1, allow_missing=True)
+    split = bmtrace.diff(recorded["ref"], recorded["port"], jobs=3, allow_missing=True)
+    assert small_ranges == []  # both children exited with an error: nothing was read
+    assert _document(split) == _document(alone)
+
+
+def test_a_child_that_stops_writing_leaves_its_range_to_the_parent(recorded, small_ranges, monkeypatch):
+    original = workers._judge_range
+
+    def cut_short(pairs, first, end, judge, notes, f):
+        original(pairs, first, end, judge, notes, f)
+        f.truncate(f.tell() // 2)  # exits 0, without the end of what it wrote
+        return 0
+
+    monkeypatch.setattr(workers, "_judge_range", cut_short)
+    alone = bmtrace.diff(recorded["ref"], recorded["port"], jobs=1, allow_missing=True)
+    split = bmtrace.diff(recorded["ref"], recorded["port"], jobs=2, allow_missing=True)
+    assert small_ranges == [None]
+    assert _document(split) == _document(alone)
+
+
+def test_ranges_start_where_a_sample_starts(recorded):
+    pairs = bmtrace.diff(recorded["ref"], recorded["port"], allow_missing=True, jobs=1).stages
+    for parts in (2, 3, 7, 40, 200):
+        cuts = workers.boundaries(pairs, parts)
+        assert cuts[0] == 0 and cuts[-1] == len(pairs) and cuts == sorted(cuts) and len(cuts) == parts + 1
+        for cut in cuts[1:-1]:
+            assert cut in (0, len(pairs)) or pairs[cut].sample != pairs[cut - 1].sample
+
+
+def test_only_long_diffs_of_runs_without_payloads_fork(recorded, monkeypatch):
+    stats = (_open(recorded["ref"]), _open(recorded["port"]))
+    pairs = [None] * 10000
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(6)))
+    assert workers.processes_wanted(None, pairs, stats) == 5  # 10,000 pairs, 2,000 each at least
+    assert workers.processes_wanted(None, pairs * 10, stats) == 6  # one per core
+    assert workers.processes_wanted(3, pairs * 10, stats) == 3
+    assert workers.processes_wanted(1, pairs * 10, stats) == 1
+    assert workers.processes_wanted(None, pairs[:3999], stats) == 1
+    with_payloads = (_open(recorded["ref"]), _open(recorded["full"]))
+    assert workers.processes_wanted(None, pairs * 10, with_payloads) == 1
+    assert workers.processes_wanted(None, pairs * 10, (recorded["ref"], recorded["port"])) == 1  # not opened
+
+
+def test_fail_fast_judges_in_one_process(recorded, small_ranges):
+    result = bmtrace.diff(recorded["ref"], recorded["port"], jobs=3, fail_fast=True, allow_missing=True)
+    assert small_ranges == [] and result.stopped_early
+
+
+def test_a_forked_child_reads_its_own_journal_files(recorded):
+    """The parent's open journal files are shared with a fork, read offsets included: a child that read
+    through them would move the parent's offset between its seek and its read."""
+    run = _open(recorded["port"])
+    calls = run.calls()
+    calls[0].outputs[0].sketch  # the parent opens the journal
+    (f,) = run._files.values()
+    before = os.lseek(f.fileno(), 0, os.SEEK_CUR)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            run.after_fork()
+            for call in calls[len(calls) // 2:]:
+                for tensor in call.outputs:
+                    tensor.sketch
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.lseek(f.fileno(), 0, os.SEEK_CUR) == before
