@@ -18,6 +18,7 @@ do not.
 from __future__ import annotations
 
 import math
+import os
 import threading
 
 import numpy as np
@@ -455,6 +456,17 @@ def _flat(x, name):
 
 _executor = None
 _executor_lock = threading.Lock()
+
+
+def _forget_pool():
+    """In a forked child: the parent's pool has no thread there, and work submitted to it would wait
+    forever (a diff forks children, bmtrace.diff.workers; so may the user's program)."""
+    global _executor, _executor_lock
+    _executor, _executor_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _pool():

@@ -1,5 +1,7 @@
 """Metrics of one array pair, checked against values worked out by hand or by plain numpy."""
 import math
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -208,3 +210,26 @@ def test_sketch_cosine_of_tiny_values_is_not_a_division_by_zero():
     _value_figures(ev, np.array([1.2e-155, 3e-156] * 4), np.array([1.2e-155, -3e-156] * 4), None, 0.0)
     assert 0.0 < ev.cosine < 1.0
 
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_measures_with_a_pool_of_its_own():
+    """The parent's pool thread does not exist in a fork: work handed to that pool would wait forever
+    (a long stats-mode diff forks children, bmtrace.diff.workers)."""
+    from bmtrace.compare import metrics
+
+    a = np.random.default_rng(0).standard_normal(metrics.PARALLEL_ELEMENTS * 2).astype(np.float32)
+    b = a + np.float32(1e-3)
+    expected = metrics.array_metrics(a, b, threads=2)  # the parent's pool now exists
+    assert metrics._executor is not None
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            signal.alarm(20)  # a child stuck on the parent's pool dies here
+            got = metrics.array_metrics(a, b, threads=2)
+            code = 0 if got.max_abs_diff == expected.max_abs_diff else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
