@@ -180,3 +180,24 @@ def test_a_forked_child_reads_its_own_journal_files(recorded):
             os._exit(0)
     os.waitpid(pid, 0)
     assert os.lseek(f.fileno(), 0, os.SEEK_CUR) == before
+
+
+def test_results_pickle_and_copy_whole(recorded):
+    """The entries children send back: pickled by their slots, read back equal; copies stay shallow."""
+    import copy
+    import pickle
+
+    from bmtrace.compare.results import StageComparison, TensorComparison
+
+    result = bmtrace.diff(recorded["ref"], recorded["port"], jobs=1, allow_missing=True)
+    entries = result.stages
+    entries[3].local, entries[3].extra["note"] = True, {"k": [1, 2]}  # what isolation and explain add
+    back = pickle.loads(pickle.dumps(entries, pickle.HIGHEST_PROTOCOL))
+    assert [e.to_json() for e in back] == [e.to_json() for e in entries]
+    assert [e.carried_mapping is None for e in back] == [e.carried_mapping is None for e in entries]
+    shallow = copy.copy(entries[3])
+    assert shallow.tensors is entries[3].tensors and shallow.to_json() == entries[3].to_json()
+    rebuild, (cls, values) = entries[0].__reduce__()
+    with pytest.raises(ValueError, match="another version"):  # slots added or removed since
+        rebuild(cls, values[:-1])
+    assert isinstance(back[0], StageComparison) and isinstance(back[0].tensors[0], TensorComparison)
