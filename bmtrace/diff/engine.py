@@ -26,7 +26,7 @@ from .result import DiffResult
 from .select import Selection, check_rules, check_tolerance_names
 from .settled import SettledPairs
 from .task import TaskStep, task_effect
-from .workers import Split, processes_wanted
+from .workers import Split, check_jobs, processes_wanted
 
 
 def _open(run):
@@ -141,6 +141,7 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
     selection = Selection(stages, skip_stages, samples, allow_missing, fail_fast)
     rules, config_map = build_rules(atol, rtol, cosine, int_atol, tol, config)
     check_rules(rules)
+    jobs = check_jobs(jobs)
     accepted = load_accepted(accepted) if accepted is not None else None
     full_map = dict(config_map)
     if map_file:
@@ -166,8 +167,9 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
     split = Split.start(alignment.pairs, (run_a, run_b),
                         processes_wanted(1 if fail_fast else jobs, alignment.pairs, (run_a, run_b)),
                         _judge_alone(settled, rules, notes), notes)
-    prefetch = Prefetcher(alignment.pairs, settled.layout, rules)
+    prefetch = None
     try:
+        prefetch = Prefetcher(alignment.pairs, settled.layout, rules)
         for done, pair in enumerate(alignment.pairs, 1):
             judged = split.judged(done - 1) if split is not None else None
             if judged is not None:  # judged by a child process
@@ -190,7 +192,8 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
                 selection.stop(entry, done, total, notes)
                 break
     finally:
-        prefetch.close()
+        if prefetch is not None:
+            prefetch.close()
         if split is not None:
             split.close()
     result = DiffResult(

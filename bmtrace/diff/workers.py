@@ -10,34 +10,68 @@ first range meanwhile, then reads the children's entries in pair order, and does
 itself: explanations, predictions, progress. The result is the one process's, entry for entry.
 
 Ranges start where a sample starts, so a sample's verdict cache and representation mapping never
-cross a boundary. A child that fails, or is killed, leaves its range to the parent: nothing is lost,
-only the time. Runs holding payloads are compared by the diff's reading threads instead.
+cross a boundary. A child that fails, is killed or stops writing leaves its range to the parent:
+nothing is lost, only the time. Runs holding payloads are compared by the diff's reading threads
+instead.
+
+A fork must not break the user's program. So there is none while another thread of the program runs
+(a lock it holds at the fork, an import's say, stays held in the child forever), nor when the program
+handles SIGCHLD (a reaper would take the diff's children). A child runs no handler of the program's
+(a SIGTERM sent to the process group stops it, as it would the diff), dies with its parent, and
+leaves by os._exit, so no exit handler or buffered output of the program runs twice.
 """
 from __future__ import annotations
 
 import gc
+import operator
 import os
 import pickle
+import signal
 import sys
 import tempfile
+import threading
+import time
 import warnings
 
+from ..errors import UsageError
 from ..store.indexed_calls import collector_paused
 
 MIN_PAIRS = 2000     # per process: below this, forking and reading back cost more than they save
 MAX_PROCESSES = 8
 BATCH = 1000         # entries per pickle: the parent holds one batch of bytes at a time
+STALL_SECONDS = 60   # a child that writes nothing for this long is stopped (a batch takes about 1 s)
 _DONE = "done"
+
+
+def check_jobs(jobs):
+    """``jobs`` as an int (None stays None: one process per core).
+
+    Raises:
+        UsageError: not a whole number of 1 or more.
+    """
+    if jobs is None:
+        return None
+    try:
+        jobs = operator.index(jobs)
+    except TypeError:
+        jobs = None
+    if jobs is None or jobs < 1:
+        raise UsageError("jobs must be a whole number of processes, 1 or more (1: no other process), or None "
+                         "for one per core")
+    return jobs
 
 
 def processes_wanted(jobs, pairs, runs):
     """How many processes judge ``pairs`` (1: the diff's own loop, no fork).
 
     ``jobs``: the user's limit (None: one per core). Only forked on Linux (elsewhere fork is unsafe or
-    missing) and only for runs found through their index that hold no payload at all."""
+    missing), from a program with no other thread running and default SIGCHLD handling, and only for
+    runs found through their index that hold no payload at all."""
     if jobs is not None and jobs <= 1:
         return 1
     if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return 1
+    if _other_threads() or signal.getsignal(signal.SIGCHLD) not in (signal.SIG_DFL, None):
         return 1
     if not all(_payload_free(run) for run in runs):
         return 1
@@ -47,6 +81,14 @@ def processes_wanted(jobs, pairs, runs):
         cores = os.cpu_count() or 1
     wanted = min(cores if jobs is None else jobs, MAX_PROCESSES, len(pairs) // MIN_PAIRS)
     return max(1, wanted)
+
+
+def _other_threads():
+    """True when a Python thread other than this one runs (the diff's own sweep thread excepted: its
+    pool is made anew in a child, ``compare.metrics``)."""
+    current = threading.current_thread()
+    return any(thread is not current and not thread.name.startswith("bmtrace-metrics")
+               for thread in threading.enumerate())
 
 
 def _payload_free(run):
@@ -80,7 +122,7 @@ class Split:
         self.cuts = cuts
         self.children = []     # (first, end, pid, file): a child's range and where it writes
         self.current = None    # (first, end, its entries) of the range being read
-        self.notes = notes     # the diff's notes: a child's are added when its range is read
+        self.notes = notes     # the diff's notes: a pair's from a child join them as the pair is read
 
     @classmethod
     def start(cls, pairs, runs, processes, judge, notes):
@@ -89,23 +131,31 @@ class Split:
         if processes < 2:
             return None
         split = cls(boundaries(pairs, processes), notes)
-        for first, end in zip(split.cuts[1:-1], split.cuts[2:]):
-            if first == end:
-                continue
-            child = _fork(pairs, runs, first, end, judge, notes)
-            if child is not None:
-                split.children.append((first, end) + child)
+        try:
+            for first, end in zip(split.cuts[1:-1], split.cuts[2:]):
+                if first == end:
+                    continue
+                child = _fork(pairs, runs, first, end, judge, notes)
+                if child is not None:
+                    split.children.append((first, end) + child)
+        except BaseException:  # (a KeyboardInterrupt between two forks, say): no child left behind
+            split.close()
+            raise
         return split if split.children else None
 
     def judged(self, index):
-        """``(entry, settled)`` of pair ``index`` from the child whose range holds it, or None."""
+        """``(entry, settled)`` of pair ``index`` from the child whose range holds it, or None. The notes
+        the child made judging it join the diff's now, where one process would have made them."""
         current = self.current
         if current is None or not current[0] <= index < current[1]:
             current = self._open_range(index)
             if current is None:
                 return None
         first, end, entries = current
-        return entries[index - first]
+        entry, settled, notes = entries[index - first]
+        if notes:
+            self.notes.extend(notes)
+        return entry, settled
 
     def _open_range(self, index):
         for child in self.children:
@@ -119,10 +169,7 @@ class Split:
     def _collect(self, child):
         """The child's entries once it has exited, all of them, or None (the parent judges the range)."""
         first, end, pid, f = child
-        try:
-            _, status = os.waitpid(pid, 0)
-        except ChildProcessError:
-            status = -1
+        status = _exit_status(pid, f)
         self.children = [c for c in self.children if c is not child]
         try:
             if status != 0:
@@ -141,11 +188,7 @@ class Split:
         while True:
             batch = pickle.load(f)
             if isinstance(batch, tuple) and batch and batch[0] == _DONE:
-                _, judged, notes = batch
-                if judged != count or len(entries) != count:
-                    return None
-                self.notes.extend(notes)
-                return entries
+                return entries if batch[1] == count == len(entries) else None
             entries.extend(batch)
 
     def close(self):
@@ -160,19 +203,38 @@ class Split:
         self.children = []
 
 
+def _exit_status(pid, f):
+    """The child's exit status once it has exited; None when it could not be had, or when the child
+    wrote nothing to ``f`` for ``STALL_SECONDS`` (it is killed then)."""
+    size, since = -1, time.monotonic()
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return status
+            now = os.fstat(f.fileno()).st_size
+            if now != size:
+                size, since = now, time.monotonic()
+            elif time.monotonic() - since > STALL_SECONDS:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return None
+            time.sleep(0.01)
+    except OSError:  # (ChildProcessError: reaped by another)
+        return None
+
+
 def _fork(pairs, runs, first, end, judge, notes):
     """Fork a child judging ``pairs[first:end]``; ``(pid, temporary file)`` or None."""
     try:
         f = tempfile.TemporaryFile(prefix="bmtrace-diff-")
     except OSError:
         return None
-    sys.stdout.flush()
-    sys.stderr.flush()
+    parent = os.getpid()
     try:
         with warnings.catch_warnings():
-            # Python 3.12+ warns of forking a process with threads (pyarrow's pool, after reading the
-            # index): a lock such a thread held stays held in the child. The child takes none of theirs:
-            # it judges pairs from columns already read and from journal lines, and leaves by os._exit.
+            # Python 3.12+ warns of forking a process with threads: pyarrow's pool has native ones, after
+            # reading the index (processes_wanted saw no Python thread). The child calls none of pyarrow.
             warnings.simplefilter("ignore", DeprecationWarning)
             pid = os.fork()
     except OSError:
@@ -181,30 +243,55 @@ def _fork(pairs, runs, first, end, judge, notes):
     if pid:
         return pid, f
     code = 1
-    try:  # the child: judge, write, and leave without running the parent's exit handlers
-        gc.freeze()  # the parent's objects, never collected here: not touched, so their pages stay shared
-        for run in runs:
-            run.after_fork()
-        code = _judge_range(pairs, first, end, judge, notes, f)
+    try:  # the child: judge, write, and leave without running the program's exit handlers
+        _become_child(parent, runs)
+        code = _judge_range(pairs, first, end, judge, notes, f, parent)
     except BaseException:
         code = 1
     finally:
         os._exit(code)
 
 
-def _judge_range(pairs, first, end, judge, notes, f):
+def _become_child(parent, runs):
+    for number in signal.valid_signals():  # the program's handlers are not the child's
+        if callable(signal.getsignal(number)):
+            signal.signal(number, signal.SIG_DFL)
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent died before that
+        os._exit(1)
+    gc.freeze()  # the parent's objects, never collected here: not touched, so their pages stay shared
+    for run in runs:
+        run.after_fork()
+
+
+def _die_with_parent():
+    """Have the kernel kill this child when its parent dies (Linux prctl PR_SET_PDEATHSIG); the child also
+    checks its parent between batches."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError, TypeError, ValueError):
+        pass
+
+
+def _judge_range(pairs, first, end, judge, notes, f, parent):
+    """Judge ``pairs[first:end]`` into ``f``: batches of ``(entry, settled, the notes judging it made)``."""
     from .pairs import ContentCache
 
-    before = len(notes)
     cache = ContentCache()
     batch = []
     for index in range(first, end):
-        batch.append(judge(pairs[index], cache))
+        before = len(notes)
+        entry, settled = judge(pairs[index], cache)
+        batch.append((entry, settled, tuple(notes[before:]) if len(notes) > before else None))
         if len(batch) >= BATCH:
             pickle.dump(batch, f, pickle.HIGHEST_PROTOCOL)
             batch = []
+            if os.getppid() != parent:
+                return 1
     if batch:
         pickle.dump(batch, f, pickle.HIGHEST_PROTOCOL)
-    pickle.dump((_DONE, end - first, notes[before:]), f, pickle.HIGHEST_PROTOCOL)
+    pickle.dump((_DONE, end - first), f, pickle.HIGHEST_PROTOCOL)
     f.flush()
     return 0

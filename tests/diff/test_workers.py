@@ -7,6 +7,7 @@ import pytest
 import bmtrace
 from bmtrace.diff import workers
 from bmtrace.diff.engine import _open
+from bmtrace.errors import UsageError
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or not os.sys.platform.startswith("linux"),
                                 reason="children are forked on Linux only")
@@ -43,6 +44,16 @@ def _record(path, mode="stats", port=False, extra_sample=False):
         return x.mean(axis=(1, 2)), x[:, :2, :2].copy()
 
     weights = np.random.default_rng(9).standard_normal((3, 10)).astype(np.float32)
+    wide = np.random.default_rng(10).standard_normal((3, 1000)).astype(np.float32)
+
+    @bmtrace.trace_stage("bigcls")
+    def bigcls(x):  # 1000 classes: a sketch, not the values, so predictions are not compared (a note)
+        return (x.mean(axis=(1, 2)) @ wide)[None]
+
+    @bmtrace.trace_stage("named")
+    def named(x, i):  # outputs named otherwise by the port from sample 30: paired by position (a note)
+        key = "scores" if port and i >= 30 else "logits"
+        return {key: x[:, 0, :4].copy()}
 
     @bmtrace.trace_stage("classify")
     def classify(x):
@@ -54,6 +65,9 @@ def _record(path, mode="stats", port=False, extra_sample=False):
             with bmtrace.sample("img%03d.jpg" % i):
                 x = normalize(decode(i))
                 classify(x)
+                if i >= 25:  # in the last range of two: its note comes before those of named, from 30
+                    bigcls(x)
+                named(x, i)
                 for _ in range(2):                # a stage called twice: occurrences 0 and 1
                     try:
                         head(x, i)
@@ -105,10 +119,13 @@ def test_children_give_the_one_process_result(recorded, small_ranges, jobs, opti
     assert len(small_ranges) == jobs - 1 and all(small_ranges)  # every child's range was read back
     assert _document(split) == _document(alone)
     assert not split.passed and split.first_divergence.stage == "decode"
+    if options.get("stages") is None:  # notes made by the children and by the parent, in one order
+        assert any("by position" in note for note in split.warnings)
+        assert any("bigcls" in note for note in split.warnings)
 
 
 def test_a_child_that_fails_leaves_its_range_to_the_parent(recorded, small_ranges, monkeypatch):
-    def fails(pairs, first, end, judge, notes, f):
+    def fails(*args):
         raise RuntimeError("a child that dies")
 
     monkeypatch.setattr(workers, "_judge_range", fails)
@@ -121,8 +138,8 @@ def test_a_child_that_fails_leaves_its_range_to_the_parent(recorded, small_range
 def test_a_child_that_stops_writing_leaves_its_range_to_the_parent(recorded, small_ranges, monkeypatch):
     original = workers._judge_range
 
-    def cut_short(pairs, first, end, judge, notes, f):
-        original(pairs, first, end, judge, notes, f)
+    def cut_short(pairs, first, end, judge, notes, f, parent):
+        original(pairs, first, end, judge, notes, f, parent)
         f.truncate(f.tell() // 2)  # exits 0, without the end of what it wrote
         return 0
 
@@ -201,3 +218,126 @@ def test_results_pickle_and_copy_whole(recorded):
     with pytest.raises(ValueError, match="another version"):  # slots added or removed since
         rebuild(cls, values[:-1])
     assert isinstance(back[0], StageComparison) and isinstance(back[0].tensors[0], TensorComparison)
+
+
+def test_jobs_must_be_a_whole_number_of_processes(recorded):
+    for wrong in (0, -2, 2.5, "3"):
+        with pytest.raises(UsageError, match="jobs must be"):
+            bmtrace.diff(recorded["ref"], recorded["port"], jobs=wrong, allow_missing=True)
+
+
+def test_no_fork_while_another_thread_runs_or_sigchld_is_handled(recorded, monkeypatch):
+    """A lock another thread holds at the fork stays held in the child (an import's: the child hung);
+    a program's SIGCHLD handler would reap the diff's children."""
+    import signal
+    import threading
+
+    runs = (_open(recorded["ref"]), _open(recorded["port"]))
+    pairs = [None] * 10000
+    assert workers.processes_wanted(2, pairs, runs) == 2
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert workers.processes_wanted(2, pairs, runs) == 1
+    finally:
+        stop.set()
+        thread.join()
+    assert workers.processes_wanted(2, pairs, runs) == 2
+    previous = signal.signal(signal.SIGCHLD, lambda *args: None)
+    try:
+        assert workers.processes_wanted(2, pairs, runs) == 1
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+
+
+def test_a_child_runs_none_of_the_programs_signal_handlers(recorded, small_ranges, monkeypatch, tmp_path):
+    import signal
+
+    seen = tmp_path / "seen"
+    original = workers._judge_range
+
+    def noting(*args):
+        seen.write_text(repr(signal.getsignal(signal.SIGTERM)))
+        return original(*args)
+
+    monkeypatch.setattr(workers, "_judge_range", noting)
+    previous = signal.signal(signal.SIGTERM, lambda *args: None)  # the program's graceful shutdown
+    try:
+        bmtrace.diff(recorded["ref"], recorded["port"], jobs=2, allow_missing=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert seen.read_text() == repr(signal.SIG_DFL)
+    assert len(small_ranges) == 1 and small_ranges[0]  # the child judged its range after all
+
+
+def test_a_child_that_stops_writing_is_stopped(recorded, small_ranges, monkeypatch):
+    import time
+
+    monkeypatch.setattr(workers, "STALL_SECONDS", 0.5)
+    monkeypatch.setattr(workers, "_judge_range", lambda *args: time.sleep(600))
+    alone = bmtrace.diff(recorded["ref"], recorded["port"], jobs=1, allow_missing=True)
+    started = time.monotonic()
+    split = bmtrace.diff(recorded["ref"], recorded["port"], jobs=2, allow_missing=True)
+    assert time.monotonic() - started < 60 and small_ranges == []
+    assert _document(split) == _document(alone)
+
+
+def test_a_child_dies_with_its_parent(recorded, tmp_path):
+    """A diff killed (SIGKILL, an OOM kill) leaves no child judging on."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pid_file = tmp_path / "child"
+    script = (
+        "import os, sys, time\n"
+        "import bmtrace\n"
+        "from bmtrace.diff import workers\n"
+        "workers.MIN_PAIRS = 5\n"
+        "def hold(*args):\n"
+        "    open(sys.argv[3], 'w').write(str(os.getpid()))\n"
+        "    time.sleep(600)\n"
+        "workers._judge_range = hold\n"
+        "bmtrace.diff(sys.argv[1], sys.argv[2], jobs=2, allow_missing=True)\n")
+    program = subprocess.Popen([sys.executable, "-c", script, recorded["ref"], recorded["port"], str(pid_file)])
+    try:
+        deadline = time.monotonic() + 60
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = int(pid_file.read_text())
+        program.send_signal(signal.SIGKILL)
+        program.wait()
+        deadline = time.monotonic() + 10
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child)
+    finally:
+        program.kill()
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ")[-1][0] != "Z"  # a zombie (until init reaps it) runs no more
+    except OSError:
+        return False
+
+
+def test_an_interrupt_between_two_forks_leaves_no_child(recorded, small_ranges, monkeypatch):
+    forked = []
+    original = workers._fork
+
+    def fork_then_interrupt(*args):
+        if forked:
+            raise KeyboardInterrupt
+        child = original(*args)
+        forked.append(child[0])
+        return child
+
+    monkeypatch.setattr(workers, "_fork", fork_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        bmtrace.diff(recorded["ref"], recorded["port"], jobs=3, allow_missing=True)
+    with pytest.raises(ChildProcessError):  # killed and reaped: neither running nor a zombie
+        os.waitpid(forked[0], os.WNOHANG)
