@@ -195,7 +195,7 @@ class Split:
         """Stop and reap the children not read (the diff stopped early or failed)."""
         for first, end, pid, f in self.children:
             try:
-                os.kill(pid, 9)
+                os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
             except OSError:
                 pass
