@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import math
+import os
 import threading
 
 import numpy as np
@@ -35,6 +36,17 @@ _GOLDEN = 0.6180339887498949
 _MAX_CORNER_DIMS = 6
 
 _cache_lock = threading.Lock()
+
+
+def _new_cache_lock():
+    """In a forked child: a lock another thread held at the fork would stay held there forever (a diff
+    forks children, bmtrace.diff.workers; so may the user's program)."""
+    global _cache_lock
+    _cache_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_cache_lock)
 _position_cache = {}         # (shape, k) -> (flat positions, unravelled index tuple)
 _CACHE_LIMIT = 256
 

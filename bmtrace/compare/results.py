@@ -52,21 +52,6 @@ def _number(value):
 _new = object.__new__
 
 
-def _from_slots(cls, values):
-    """A result pickled by ``__reduce__``: its slots' values, in ``__slots__`` order.
-
-    The diff's worker processes (``bmtrace.diff.workers``) send every entry they judge this way, and the
-    parent unpickles it in two thirds of the time pickle's own slot-by-name state takes (8.4 against
-    13.2 us an entry). A pickle is read back by the version that wrote it; documents that last are JSON."""
-    if len(values) != len(cls.__slots__):
-        raise ValueError("a %s pickled by another version of bmtrace (%d slots, not %d); save results as JSON"
-                         % (cls.__name__, len(values), len(cls.__slots__)))
-    out = _new(cls)
-    for name, value in zip(cls.__slots__, values):
-        setattr(out, name, value)
-    return out
-
-
 def _tuple(value):
     return tuple(value) if isinstance(value, (list, tuple)) else None
 
@@ -137,9 +122,6 @@ class TensorComparison:
         out.notes = list(self.notes)
         out.whole_sketch = self.whole_sketch
         return out
-
-    def __reduce__(self):
-        return _from_slots, (TensorComparison, tuple([getattr(self, name) for name in TensorComparison.__slots__]))
 
     @property
     def passed(self):
@@ -296,9 +278,6 @@ class StageComparison:
         self.introduces = None
         self.extra = {}
         self.carried_mapping = None   # the representation mapping the call received (bmtrace.diff.pairs)
-
-    def __reduce__(self):
-        return _from_slots, (StageComparison, tuple([getattr(self, name) for name in StageComparison.__slots__]))
 
     @property
     def passed(self):

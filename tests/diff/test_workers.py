@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import bmtrace
+from bmtrace.compare.results import TensorComparison
 from bmtrace.diff import workers
 from bmtrace.diff.engine import _open
 from bmtrace.errors import UsageError
@@ -199,27 +200,6 @@ def test_a_forked_child_reads_its_own_journal_files(recorded):
     assert os.lseek(f.fileno(), 0, os.SEEK_CUR) == before
 
 
-def test_results_pickle_and_copy_whole(recorded):
-    """The entries children send back: pickled by their slots, read back equal; copies stay shallow."""
-    import copy
-    import pickle
-
-    from bmtrace.compare.results import StageComparison, TensorComparison
-
-    result = bmtrace.diff(recorded["ref"], recorded["port"], jobs=1, allow_missing=True)
-    entries = result.stages
-    entries[3].local, entries[3].extra["note"] = True, {"k": [1, 2]}  # what isolation and explain add
-    back = pickle.loads(pickle.dumps(entries, pickle.HIGHEST_PROTOCOL))
-    assert [e.to_json() for e in back] == [e.to_json() for e in entries]
-    assert [e.carried_mapping is None for e in back] == [e.carried_mapping is None for e in entries]
-    shallow = copy.copy(entries[3])
-    assert shallow.tensors is entries[3].tensors and shallow.to_json() == entries[3].to_json()
-    rebuild, (cls, values) = entries[0].__reduce__()
-    with pytest.raises(ValueError, match="another version"):  # slots added or removed since
-        rebuild(cls, values[:-1])
-    assert isinstance(back[0], StageComparison) and isinstance(back[0].tensors[0], TensorComparison)
-
-
 def test_jobs_must_be_a_whole_number_of_processes(recorded):
     for wrong in (0, -2, 2.5, "3"):
         with pytest.raises(UsageError, match="jobs must be"):
@@ -341,3 +321,34 @@ def test_an_interrupt_between_two_forks_leaves_no_child(recorded, small_ranges, 
         bmtrace.diff(recorded["ref"], recorded["port"], jobs=3, allow_missing=True)
     with pytest.raises(ChildProcessError):  # killed and reaped: neither running nor a zombie
         os.waitpid(forked[0], os.WNOHANG)
+
+
+class _Mine(TensorComparison):
+    __slots__ = ("extra_field",)
+
+
+def test_results_pickle_and_copy_whole(recorded):
+    """Results pickle by pickle's own way (the children's faster one is theirs alone): a user's subclass
+    keeps its class and slots, and copies stay shallow."""
+    import copy
+    import pickle
+
+    entries = bmtrace.diff(recorded["ref"], recorded["port"], jobs=1, allow_missing=True).stages
+    back = pickle.loads(pickle.dumps(entries, pickle.HIGHEST_PROTOCOL))
+    assert [e.to_json() for e in back] == [e.to_json() for e in entries]
+    assert copy.copy(entries[3]).tensors is entries[3].tensors
+    mine = _Mine("out", entries[0].status, role="output")
+    mine.extra_field = 7
+    for again in (pickle.loads(pickle.dumps(mine)), copy.deepcopy(mine)):
+        assert type(again) is _Mine and again.extra_field == 7 and again.to_json() == mine.to_json()
+
+
+def test_a_forked_child_takes_a_sketch_lock_another_thread_held():
+    from bmtrace.codecs import sketch
+
+    with sketch._cache_lock:  # as a thread of the program sketching at the moment of the fork
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if sketch._cache_lock.acquire(timeout=10) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
