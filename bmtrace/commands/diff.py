@@ -115,8 +115,18 @@ def diff_options(args):
         "allow_missing": args.allow_missing,
         "fail_fast": args.fail_fast,
         "accepted": args.accepted,
-        "jobs": args.jobs,
+        "jobs": _jobs(args),
     }
+
+
+def _jobs(args):
+    """``-j N`` checked here, so a wrong one is told in the command line's words, not the API's."""
+    if args.jobs is not None and args.jobs < 1:
+        from ..errors import UsageError
+
+        raise UsageError("-j/--jobs must be 1 or more (1: judge in this process only); leave it out for "
+                         "one process per core, got %d" % args.jobs)
+    return args.jobs
 
 
 def _isolation(args):

@@ -7,8 +7,6 @@ pair, so memory stays bounded by three call pairs whatever the number of samples
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 import time
 
@@ -18,6 +16,7 @@ from ..compare.records import preloaded
 from ..compare.tolerance import load_config, load_map_file
 from ..errors import BmtraceError
 from .align import MISSING, align
+from .collector import long_lived_entries
 from .explain_adapter import Explainer
 from .pairs import ContentCache, compare_pair
 from .accept import apply_accepted, load_accepted
@@ -71,22 +70,7 @@ def build_rules(atol=None, rtol=None, cosine=None, int_atol=None, tol=None, conf
     return base.merged(top), stage_map
 
 
-@contextlib.contextmanager
-def _rarer_collections():
-    """A diff keeps every entry it makes, and Python's cyclic collector, at its default pace, walks
-    them over and over: a third of the CPU time of a diff of 20k call pairs settled by hashes, a tenth
-    of one that compares sketches. During a diff, the youngest generation is collected after 50,000
-    new objects instead of 700; the process's settings are restored after."""
-    threshold = gc.get_threshold()
-    if threshold[0]:  # 0: the program turned automatic collection off; leave it so
-        gc.set_threshold(max(threshold[0], 50000), *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-
-
-@_rarer_collections()
+@long_lived_entries()
 def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=None,
          config=None, stage_map=None, map_file=None, explain=True, isolate=False, progress=None,
          explain_budget_s=0.5, trust_recorded=False, stages=None, skip_stages=None, samples=None,

@@ -11,18 +11,24 @@ itself: explanations, predictions, progress. The result is the one process's, en
 
 Ranges start where a sample starts, so a sample's verdict cache and representation mapping never
 cross a boundary. A child that fails, is killed or stops writing leaves its range to the parent:
-nothing is lost, only the time. Runs holding payloads are compared by the diff's reading threads
-instead.
+nothing is lost, only the time. A child writes what it has judged at least once a second, however
+slow its pairs, so one that writes nothing for a minute is stuck, not busy. Runs holding payloads
+are compared by the diff's reading threads instead.
 
 A fork must not break the user's program. So there is none while another thread of the program runs
 (a lock it holds at the fork, an import's say, stays held in the child forever), nor when the program
-handles SIGCHLD (a reaper would take the diff's children). A child runs no handler of the program's
-(a SIGTERM sent to the process group stops it, as it would the diff), dies with its parent, and
-leaves by os._exit, so no exit handler or buffered output of the program runs twice.
+handles or ignores SIGCHLD, from Python or from C (a reaper, or the kernel, would take the diff's
+children). A child's pid is recorded as its fork returns, before a signal's handler can run (a Ctrl-C
+at that instant still finds the child to stop), and signals wait until the child has reset the
+program's handlers. A child runs no handler of the program's (a SIGTERM sent to the process group
+stops it, as it would the diff), dies with its parent, and leaves by os._exit, so no exit handler or
+buffered output of the program runs twice.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
+import itertools
 import operator
 import os
 import pickle
@@ -40,7 +46,9 @@ from ..store.indexed_calls import collector_paused
 MIN_PAIRS = 2000     # per process: below this, forking and reading back cost more than they save
 MAX_PROCESSES = 8
 BATCH = 1000         # entries per pickle: the parent holds one batch of bytes at a time
-STALL_SECONDS = 60   # a child that writes nothing for this long is stopped (a batch takes about 1 s)
+STALL_SECONDS = 60   # a child that writes nothing for this long is stopped
+FLUSH_SECONDS = 1    # a child writes what it has at least this often, however few entries: it is alive
+_STATUS = "/proc/self/status"
 _DONE = "done"
 
 
@@ -53,7 +61,7 @@ def check_jobs(jobs):
     if jobs is None:
         return None
     try:
-        jobs = operator.index(jobs)
+        jobs = None if isinstance(jobs, bool) else operator.index(jobs)  # True is an index, not a count
     except TypeError:
         jobs = None
     if jobs is None or jobs < 1:
@@ -74,6 +82,8 @@ def processes_wanted(jobs, pairs, runs):
         return 1
     if _other_threads() or signal.getsignal(signal.SIGCHLD) not in (signal.SIG_DFL, None):
         return 1
+    if _sigchld_taken():
+        return 1
     if not all(_payload_free(run) for run in runs):
         return 1
     try:
@@ -90,6 +100,22 @@ def _other_threads():
     current = threading.current_thread()
     return any(thread is not current and not thread.name.startswith("bmtrace-metrics")
                for thread in threading.enumerate())
+
+
+def _sigchld_taken():
+    """True when SIGCHLD is ignored or caught below Python (a C library's ``signal``: the signal module
+    still says SIG_DFL): the kernel, or that handler, would reap the children before the diff reads
+    them. The process's masks in /proc; one that cannot be read tells nothing."""
+    bit = 1 << (signal.SIGCHLD - 1)
+    try:
+        with open(_STATUS) as f:
+            for line in f:
+                name, _, value = line.partition(":")
+                if name in ("SigIgn", "SigCgt") and int(value, 16) & bit:
+                    return True
+    except (OSError, ValueError):
+        pass
+    return False
 
 
 def _payload_free(run):
@@ -122,6 +148,7 @@ class Split:
     def __init__(self, cuts, notes):
         self.cuts = cuts
         self.children = []     # (first, end, pid, file): a child's range and where it writes
+        self.forked = []       # the pids of the children not reaped yet
         self.current = None    # (first, end, its entries) of the range being read
         self.notes = notes     # the diff's notes: a pair's from a child join them as the pair is read
 
@@ -136,9 +163,10 @@ class Split:
             for first, end in zip(split.cuts[1:-1], split.cuts[2:]):
                 if first == end:
                     continue
-                child = _fork(pairs, runs, first, end, judge, notes)
-                if child is not None:
-                    split.children.append((first, end) + child)
+                with _signals_held() as mask:  # none reaches the child before it resets the handlers
+                    child = _fork(pairs, runs, first, end, judge, notes, mask, split.forked)
+                    if child is not None:
+                        split.children.append((first, end) + child)
         except BaseException:  # (a KeyboardInterrupt between two forks, say): no child left behind
             split.close()
             raise
@@ -171,6 +199,7 @@ class Split:
         """The child's entries once it has exited, all of them, or None (the parent judges the range)."""
         first, end, pid, f = child
         status = _exit_status(pid, f)
+        self.forked.remove(pid)  # reaped (or not ours to reap any more: its pid may be another's soon)
         self.children = [c for c in self.children if c is not child]
         try:
             if status != 0:
@@ -194,14 +223,15 @@ class Split:
 
     def close(self):
         """Stop and reap the children not read (the diff stopped early or failed)."""
-        for first, end, pid, f in self.children:
+        for pid in self.forked:
             try:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
             except OSError:
                 pass
+        for first, end, pid, f in self.children:
             f.close()
-        self.children = []
+        self.forked, self.children = [], []
 
 
 def _exit_status(pid, f):
@@ -225,8 +255,22 @@ def _exit_status(pid, f):
         return None
 
 
-def _fork(pairs, runs, first, end, judge, notes):
-    """Fork a child judging ``pairs[first:end]``; ``(pid, temporary file)`` or None."""
+@contextlib.contextmanager
+def _signals_held():
+    """Block every signal meanwhile in this thread (those sent to it arrive after; one sent to the
+    process may still reach another thread, pyarrow's say); gives the signal mask before."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        yield before
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def _fork(pairs, runs, first, end, judge, notes, mask, forked):
+    """Fork a child judging ``pairs[first:end]``; ``(pid, temporary file)`` or None. ``mask``: the
+    signal mask the child takes (the program's, before the fork blocked every signal); ``forked``: the
+    child's pid is appended to it as the fork returns."""
     try:
         f = tempfile.TemporaryFile(prefix="bmtrace-diff-")
     except OSError:
@@ -237,7 +281,7 @@ def _fork(pairs, runs, first, end, judge, notes):
             # Python 3.12+ warns of forking a process with threads: pyarrow's pool has native ones, after
             # reading the index (processes_wanted saw no Python thread). The child calls none of pyarrow.
             warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
+            pid = _fork_into(forked)
     except OSError:
         f.close()
         return None
@@ -245,7 +289,7 @@ def _fork(pairs, runs, first, end, judge, notes):
         return pid, f
     code = 1
     try:  # the child: judge, write, and leave without running the program's exit handlers
-        _become_child(parent, runs)
+        _become_child(parent, runs, mask)
         code = _judge_range(pairs, first, end, judge, notes, f, parent)
     except BaseException:
         code = 1
@@ -253,10 +297,19 @@ def _fork(pairs, runs, first, end, judge, notes):
         os._exit(code)
 
 
-def _become_child(parent, runs):
+def _fork_into(pids):
+    """``os.fork()``, its pid appended to ``pids`` by C code alone: a signal's handler (Ctrl-C's
+    KeyboardInterrupt) runs between two bytecodes, and one right after ``pid = os.fork()`` returned
+    would lose the pid, leaving the child unstopped and unreaped."""
+    pids.extend(itertools.starmap(os.fork, ((),)))
+    return pids[-1]
+
+
+def _become_child(parent, runs, mask):
     for number in signal.valid_signals():  # the program's handlers are not the child's
         if callable(signal.getsignal(number)):
             signal.signal(number, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # only now: a signal would have run the program's
     _die_with_parent()
     if os.getppid() != parent:  # the parent died before that
         os._exit(1)
@@ -287,21 +340,24 @@ def _judge_range(pairs, first, end, judge, notes, f, parent):
     def write(obj):
         pickler.dump(obj)
         pickler.clear_memo()  # each batch is read back by a pickle.load of its own
+        f.flush()  # the file grows: the parent sees this child alive
 
     batch = []
+    written = time.monotonic()
     for index in range(first, end):
         before = len(notes)
         entry, settled = judge(pairs[index], cache)
         batch.append((entry, settled, tuple(notes[before:]) if len(notes) > before else None))
-        if len(batch) >= BATCH:
+        # a short batch too when pairs are slow: the parent stops a child that writes nothing for long
+        if len(batch) >= BATCH or time.monotonic() - written >= FLUSH_SECONDS:
             write(batch)
             batch = []
+            written = time.monotonic()
             if os.getppid() != parent:
                 return 1
     if batch:
         write(batch)
     write((_DONE, end - first))
-    f.flush()
     return 0
 
 

@@ -201,9 +201,18 @@ def test_a_forked_child_reads_its_own_journal_files(recorded):
 
 
 def test_jobs_must_be_a_whole_number_of_processes(recorded):
-    for wrong in (0, -2, 2.5, "3"):
+    for wrong in (0, -2, 2.5, "3", True, False):
         with pytest.raises(UsageError, match="jobs must be"):
             bmtrace.diff(recorded["ref"], recorded["port"], jobs=wrong, allow_missing=True)
+
+
+def test_the_command_line_tells_a_wrong_jobs_in_its_own_words(recorded, capsys):
+    """`-j 0` is told as the option it is, not as the API's argument (which takes None)."""
+    from bmtrace.cli import main
+
+    assert main(["diff", recorded["ref"], recorded["port"], "--allow-missing", "-j", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "-j/--jobs must be 1 or more" in err and "None" not in err
 
 
 def test_no_fork_while_another_thread_runs_or_sigchld_is_handled(recorded, monkeypatch):
@@ -229,6 +238,32 @@ def test_no_fork_while_another_thread_runs_or_sigchld_is_handled(recorded, monke
         assert workers.processes_wanted(2, pairs, runs) == 1
     finally:
         signal.signal(signal.SIGCHLD, previous)
+
+
+def test_no_fork_while_sigchld_is_ignored_or_caught_below_python(recorded, monkeypatch):
+    """A C library's signal(SIGCHLD, SIG_IGN) has the kernel reap the children, and its handler would
+    reap them itself: their work was thrown away. The signal module says SIG_DFL all the same."""
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None)
+    libc.signal.restype = ctypes.c_void_p
+    libc.signal.argtypes = (ctypes.c_int, ctypes.c_void_p)
+    harmless = ctypes.cast(libc.getpid, ctypes.c_void_p).value  # a C function as the handler
+    runs = (_open(recorded["ref"]), _open(recorded["port"]))
+    pairs = [None] * 10000
+    assert workers.processes_wanted(2, pairs, runs) == 2
+    for handler in (1, harmless):  # 1: SIG_IGN
+        previous = libc.signal(signal.SIGCHLD, handler)
+        try:
+            assert signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL
+            assert workers.processes_wanted(2, pairs, runs) == 1
+            monkeypatch.setattr(workers, "_STATUS", "/nonexistent/status")  # no /proc: nothing known
+            assert workers.processes_wanted(2, pairs, runs) == 2
+            monkeypatch.undo()
+        finally:
+            libc.signal(signal.SIGCHLD, previous)
+    assert workers.processes_wanted(2, pairs, runs) == 2
 
 
 def test_a_child_runs_none_of_the_programs_signal_handlers(recorded, small_ranges, monkeypatch, tmp_path):
@@ -260,6 +295,30 @@ def test_a_child_that_stops_writing_is_stopped(recorded, small_ranges, monkeypat
     started = time.monotonic()
     split = bmtrace.diff(recorded["ref"], recorded["port"], jobs=2, allow_missing=True)
     assert time.monotonic() - started < 60 and small_ranges == []
+    assert _document(split) == _document(alone)
+
+
+def test_a_child_judging_slow_pairs_is_not_stopped(recorded, small_ranges, monkeypatch):
+    """The watchdog stops a child that writes nothing for a while: one whose pairs are slow writes what
+    it has judged meanwhile, however little, and is left to judge its range to the end."""
+    import time
+
+    monkeypatch.setattr(workers, "BATCH", 10 ** 6)  # no batch is ever full
+    monkeypatch.setattr(workers, "STALL_SECONDS", 1)
+    monkeypatch.setattr(workers, "FLUSH_SECONDS", 0.05)
+    original = workers._judge_range
+
+    def slowly(pairs, first, end, judge, notes, f, parent):
+        def slow(pair, cache):
+            time.sleep(0.02)  # a range of 123 pairs: 2.5 s, longer than the watchdog waits
+            return judge(pair, cache)
+
+        return original(pairs, first, end, slow, notes, f, parent)
+
+    monkeypatch.setattr(workers, "_judge_range", slowly)
+    alone = bmtrace.diff(recorded["ref"], recorded["port"], jobs=1, allow_missing=True)
+    split = bmtrace.diff(recorded["ref"], recorded["port"], jobs=2, allow_missing=True)
+    assert len(small_ranges) == 1 and small_ranges[0]  # read back from the child, not judged again here
     assert _document(split) == _document(alone)
 
 
@@ -321,6 +380,58 @@ def test_an_interrupt_between_two_forks_leaves_no_child(recorded, small_ranges, 
         bmtrace.diff(recorded["ref"], recorded["port"], jobs=3, allow_missing=True)
     with pytest.raises(ChildProcessError):  # killed and reaped: neither running nor a zombie
         os.waitpid(forked[0], os.WNOHANG)
+
+
+def test_a_ctrl_c_as_a_fork_returns_leaves_no_child(recorded):
+    """A SIGINT sent to the diff as os.fork returns in it, before the child's pid is recorded: the pid
+    is recorded all the same, and the child stopped and reaped. (In a process of its own: an at-fork
+    hook, sending the signal from C, stays for good.)"""
+    import subprocess
+    import sys
+
+    script = (
+        "import ctypes, functools, os, signal, sys\n"
+        "import bmtrace\n"
+        "from bmtrace.diff import workers\n"
+        "workers.MIN_PAIRS = 5\n"
+        "kill = ctypes.CDLL(None).kill\n"
+        "os.register_at_fork(after_in_parent=functools.partial(kill, os.getpid(), signal.SIGINT))\n"
+        "try:\n"
+        "    bmtrace.diff(sys.argv[1], sys.argv[2], jobs=3, allow_missing=True)\n"
+        "    sys.exit('not interrupted')\n"
+        "except KeyboardInterrupt:\n"
+        "    pass\n"
+        "try:\n"
+        "    os.waitpid(-1, os.WNOHANG)\n"
+        "    sys.exit('a child left behind')\n"
+        "except ChildProcessError:  # none, neither running nor a zombie\n"
+        "    pass\n")
+    done = subprocess.run([sys.executable, "-c", script, recorded["ref"], recorded["port"]],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_child_takes_the_programs_signal_mask(recorded, small_ranges, monkeypatch, tmp_path):
+    """Every signal is blocked around a fork; the child takes the mask the program had (its handlers
+    reset first), and so does the parent after."""
+    import signal
+
+    seen = tmp_path / "seen"
+    original = workers._judge_range
+
+    def noting(*args):
+        seen.write_text(repr(sorted(signal.pthread_sigmask(signal.SIG_BLOCK, ()))))
+        return original(*args)
+
+    monkeypatch.setattr(workers, "_judge_range", noting)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})  # the program's own choice
+    try:
+        bmtrace.diff(recorded["ref"], recorded["port"], jobs=2, allow_missing=True)
+        assert signal.pthread_sigmask(signal.SIG_BLOCK, ()) == {signal.SIGUSR1}
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    assert seen.read_text() == repr([signal.SIGUSR1])
+    assert len(small_ranges) == 1 and small_ranges[0]
 
 
 class _Mine(TensorComparison):
