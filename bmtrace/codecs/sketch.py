@@ -188,10 +188,11 @@ def channel_stats(data, axis):
     low, high = rows.min(axis=1), rows.max(axis=1)
     if data.dtype.kind == "f" and not (np.isfinite(low).all() and np.isfinite(high).all()):
         return None  # NaN/Inf: the global counts already tell the runs apart
-    mean = rows.sum(axis=1) / rows.shape[1]
-    centred = rows - mean[:, None]
-    np.multiply(centred, centred, out=centred)
-    std = np.sqrt(centred.sum(axis=1) / rows.shape[1])
+    with np.errstate(over="ignore", invalid="ignore"):  # values near the float64 limit: inf, not a warning
+        mean = rows.sum(axis=1) / rows.shape[1]
+        centred = rows - mean[:, None]
+        np.multiply(centred, centred, out=centred)
+        std = np.sqrt(centred.sum(axis=1) / rows.shape[1])
     return {"channel_axis": int(axis), "channel_step": int(step),
             "channels": {"min": low.tolist(), "max": high.tolist(), "mean": mean.tolist(), "std": std.tolist()}}
 

@@ -243,6 +243,20 @@ def compare_stats(ta, tb, *, stage=None, name=None, rules=None):
     return result
 
 
+def sketch_request(ta, tb, stage, rules):
+    """``(shape, rtol)``: what ``compare_records`` of this pair would pass ``sketch_evidence``, by what
+    the records alone say; None when it would not get there (values, equal contents, payloads to
+    compare, shapes or NaN/Inf counts that differ). A diff computes the evidence of coming pairs
+    ahead, together (``bmtrace.diff.sketch_ahead``)."""
+    if not (_arrayish(ta) and _arrayish(tb)) or (ta.has_payload and tb.has_payload):
+        return None
+    shape_a, shape_b = _squeezed(_shape(ta), _shape(tb))
+    if shape_a != shape_b or (ta.nan_count or 0) != (tb.nan_count or 0) or \
+            (ta.inf_count or 0) != (tb.inf_count or 0) or same_content(ta, tb):
+        return None
+    return shape_a, (rules or _DEFAULT_RULES).resolve(stage, ta.name, pair_is_float(ta.dtype, tb.dtype)).rtol
+
+
 def _hash_words(same):
     return "the content hashes differ" if same is False else "the contents could not be compared by hash"
 

@@ -24,6 +24,7 @@ from .prefetch import Prefetcher
 from .result import DiffResult
 from .select import Selection, check_rules, check_tolerance_names
 from .settled import SettledPairs
+from .sketch_ahead import SketchesAhead
 from .task import TaskStep, task_effect
 from .workers import Split, check_jobs, processes_wanted
 
@@ -147,10 +148,11 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
     task = TaskStep(rules, notes)
     total = len(alignment.pairs)
     settled = SettledPairs(rules)
+    ahead = SketchesAhead(alignment.pairs, rules, settled)
     # forked before any thread of the diff's starts (the prefetch threads below)
     split = Split.start(alignment.pairs, (run_a, run_b),
                         processes_wanted(1 if fail_fast else jobs, alignment.pairs, (run_a, run_b)),
-                        _judge_alone(settled, rules, notes), notes)
+                        _judge_alone(settled, ahead, rules, notes), notes)
     prefetch = None
     try:
         prefetch = Prefetcher(alignment.pairs, settled.layout, rules)
@@ -164,7 +166,7 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
                 entry = settled.entry(pair, cache)  # (no payload to read, no predictions to judge)
                 if entry is None:
                     # the next pairs' payloads load on helper threads while this pair is compared
-                    with preloaded(prefetch.take(done - 1)):
+                    with preloaded(prefetch.take(done - 1)), ahead.ready(pair):
                         entry = compare_pair(pair, rules, notes, cache)
                         task.judge(entry, pair)  # predictions read the pair's arrays already loaded
             entries.append(entry)
@@ -201,7 +203,7 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
     return result
 
 
-def _judge_alone(settled, rules, notes):
+def _judge_alone(settled, ahead, rules, notes):
     """What a child process of ``bmtrace.diff.workers`` runs per pair: the loop's judgement without its
     prefetch (the runs hold no payload) or predictions (the parent judges those, in pair order).
     Returns ``(entry, settled by hashes)``."""
@@ -209,7 +211,8 @@ def _judge_alone(settled, rules, notes):
         entry = settled.entry(pair, cache)
         if entry is not None:
             return entry, True
-        return compare_pair(pair, rules, notes, cache), False
+        with ahead.ready(pair):
+            return compare_pair(pair, rules, notes, cache), False
 
     return judge
 

@@ -126,7 +126,7 @@ def test_copy_of_a_result_keeps_every_slot():
 def _offset(signed):
     ev = SketchEvidence()
     a = np.linspace(1.0, 2.0, signed.size)
-    _value_figures(ev, a, a + signed, None, 0.0)
+    _value_figures([ev], a[None], (a + signed)[None], None, 0.0)
     return ev.offset
 
 

@@ -207,7 +207,7 @@ def test_sketch_cosine_of_tiny_values_is_not_a_division_by_zero():
     from bmtrace.compare.sketches import SketchEvidence, _value_figures
 
     ev = SketchEvidence()
-    _value_figures(ev, np.array([1.2e-155, 3e-156] * 4), np.array([1.2e-155, -3e-156] * 4), None, 0.0)
+    _value_figures([ev], np.array([[1.2e-155, 3e-156] * 4]), np.array([[1.2e-155, -3e-156] * 4]), None, 0.0)
     assert 0.0 < ev.cosine < 1.0
 
 
