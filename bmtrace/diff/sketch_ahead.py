@@ -32,10 +32,14 @@ class SketchesAhead:
         return self.table
 
     def _index(self, pair):
+        """The pair's index: soon after the current chunk (pairs settled by their hashes in between
+        never ask), else anywhere (a forked child's first pair: once)."""
         pairs = self.pairs
-        if self.next < len(pairs) and pairs[self.next] is pair:
-            return self.next
-        return next(i for i, other in enumerate(pairs) if other is pair)  # a child's first pair: once
+        for start, end in ((self.next, len(pairs)), (0, self.next)):
+            for i in range(start, end):
+                if pairs[i] is pair:
+                    return i
+        raise ValueError("a call pair not among the diff's")
 
     def _compute(self, first):
         end = min(first + CHUNK, len(self.pairs))
