@@ -60,3 +60,33 @@ def test_evidence_computed_ahead_gives_the_pair_by_pair_result(stats_runs, monke
 def test_no_table_is_left_on_the_thread_after_a_diff(stats_runs):
     bmtrace.diff(*stats_runs, jobs=1)
     assert not getattr(sketches._local, "ahead", None)
+
+
+class _Pair:
+    call_a = call_b = None
+
+    def __init__(self, sample):
+        self.sample = sample
+
+
+class _CountedList(list):
+    reads = 0
+
+    def __getitem__(self, index):
+        _CountedList.reads += 1
+        return list.__getitem__(self, index)
+
+    def __iter__(self):
+        for item in list.__iter__(self):
+            _CountedList.reads += 1
+            yield item
+
+
+def test_a_pair_after_pairs_settled_by_hashes_is_found_near_the_last_chunk():
+    pairs = _CountedList(_Pair("s%d" % (i // 3)) for i in range(30000))
+    _CountedList.reads = 0
+    ahead = sketch_ahead.SketchesAhead(pairs, None, None)
+    for index in range(2, len(pairs), 3):  # one pair in three reaches its sketches, as a last stage that differs
+        ahead.ready(pairs[index])
+    assert ahead.next == len(pairs)
+    assert _CountedList.reads < 5 * len(pairs)  # not a search from the start for every chunk
