@@ -1,13 +1,14 @@
 """A long stats-mode diff judged on every core: forked children take contiguous ranges of call pairs.
 
-A pair of stats-mode records is judged in Python, from its journal lines and sketches: about 300 us a
-call pair, so one core judges two 100k-sample runs in minutes while the others idle. Threads would
-not help (the judging holds the GIL). On Linux, ``Split.start`` forks a child for each range after the
-first, before the diff starts any thread of its own; each child judges its range exactly as the
-diff's loop would (the same ``judge`` on the same pairs, with a fresh verdict cache, as a new sample
-gets anyway) and writes its entries, pickled in batches, to a temporary file. The parent judges the
-first range meanwhile, then reads the children's entries in pair order, and does everything else
-itself: explanations, predictions, progress. The result is the one process's, entry for entry.
+A pair of stats-mode records is judged in Python, from its journal lines and sketches: about 110 us
+a call pair, so one core judges two 100k-sample runs in most of a minute while the others idle.
+Threads would not help (the judging holds the GIL). On Linux, ``Split.start`` forks a child for each
+range after the first, before the diff starts any thread of its own; each child judges its range
+exactly as the diff's loop would (the same ``judge`` on the same pairs, with a fresh verdict cache,
+as a new sample gets anyway) and writes its entries, pickled in batches, to a temporary file. The
+parent judges the first range meanwhile, then reads the children's entries in pair order, and does
+everything else itself: explanations, predictions, progress. The result is the one process's, entry
+for entry.
 
 Ranges start where a sample starts, so a sample's verdict cache and representation mapping never
 cross a boundary. A child that fails, is killed or stops writing leaves its range to the parent:
