@@ -33,6 +33,7 @@ def _open(run):
     """A run named by its path opens lazily: its calls are parsed as the comparison reaches them and
     forgotten after, so memory is bounded by a window of calls, not by the run. With a fresh index,
     the calls are found through it, and call pairs settled by content hashes are never parsed."""
+    from ..store.arrow_arrays import release_unused
     from ..store.index import read_fresh
     from ..store.indexed_calls import COLUMNS, STATISTIC_COLUMNS
     from ..store.reader import Run
@@ -51,7 +52,10 @@ def _open(run):
             if more is not None and more[0].num_rows == table.num_rows:
                 for name in STATISTIC_COLUMNS:
                     table = table.append_column(name, more[0].column(name))
+            del more
         run.attach_index(table, summary)
+        del fresh, table
+        release_unused()
     return run
 
 
