@@ -182,7 +182,7 @@ def _finite_figures(evs, a, b, where, rtol):
     tops = d.argmax(axis=1)
     picked = (np.arange(n), tops)
     bounds = d[picked].tolist()
-    min_atols = np.maximum(0.0, _max(d - rtol * np.abs(a), axis=1)).tolist() if rtol else bounds
+    min_atols = np.fmax(0.0, _max(d - rtol * np.abs(a), axis=1)).tolist() if rtol else bounds  # NaN: 0
     mean_abs = (_sum(d, axis=1) / k).tolist()
     xx, yy, xy = _sum(a * a, axis=1).tolist(), _sum(b * b, axis=1).tolist(), _sum(a * b, axis=1).tolist()
     values_a, values_b = a[picked].tolist(), b[picked].tolist()

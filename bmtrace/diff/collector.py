@@ -3,68 +3,129 @@
 A diff keeps every entry it makes, and a run read without its index (``bmtrace.open_run`` objects
 passed to ``bmtrace.diff``) holds every parsed record: long-lived objects that, at the collector's
 default pace, are walked again and again, by every full collection above all. The diff itself makes
-next to no cyclic garbage (317 objects over 10k samples, all from imports). So while a diff runs:
+next to no cyclic garbage (317 objects over 10k samples, all from imports). So while diffs run:
 - the youngest generation is collected after 50,000 new objects instead of 700;
-- what exists when it starts, and what survives each collection, is frozen (``gc.freeze``), so no
-  collection walks an object twice. Frozen objects are still freed when no longer referenced; only
-  cyclic garbage among them waits for the end, when the last diff running unfreezes everything.
-A program that freezes objects itself (a pre-forking server, say) is left alone: its frozen set is
-not the diff's to undo. The thresholds are restored when the diff ends.
+- garbage the program left is collected when the first diff starts; after that, what survives each
+  collection is frozen (``gc.freeze``), so no young collection walks it again;
+- frozen objects are still freed when no longer referenced. Cyclic garbage among them (another
+  thread's, say) waits for a full collection, made between two pairs once the objects frozen since
+  the last one outnumber those it left alive: at most as much garbage as live objects, for a walk of
+  the heap each time it doubles. The last diff to end unfreezes everything, to Python's own pace.
+The first diff to start sets this up and the last to end undoes it; diffs in several threads share it.
+A program that freezes objects itself (a pre-forking server, say) is left alone when a diff starts:
+its frozen set is not the diff's to undo (one frozen while a diff runs is unfrozen with the diff's).
+A process forked meanwhile (a worker of the program's) starts without any of it.
 
-Two 100k-sample stats-mode runs diffed in one process (``jobs=1``), before -> after: runs read
-through their index 3.3 -> 1.3 s of collections (52 -> 47.5 s in all); runs passed as ``open_run``
-objects 15 -> 4.2 s (70 -> 57 s).
+Time in collections, two 100k-sample stats-mode runs diffed in one process (``jobs=1``), at Python's
+pace -> with this: runs read through their index 3.3 -> 2.0 s; runs passed as ``open_run`` objects
+15 -> 8.3 s.
 """
 from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import threading
 
 YOUNGEST_THRESHOLD = 50000
+_MIN_FULL = 1000000  # survivors frozen before the first full collection a diff makes
 
-_lock = threading.Lock()
-_freezing = 0  # diffs running that freeze survivors (diffs in several threads share the freezing)
+
+class _State:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.running = 0          # diffs running, in any thread
+        self.threshold = None     # the program's, while diffs run
+        self.freezing = False
+        self.frozen_since_full = 0   # survivors frozen since the last full collection (about)
+        self.live_at_full = _MIN_FULL
+
+
+_state = _State()
+
+
+def _forked_child():
+    """A process forked while a diff runs (in another thread) runs no diff: collection as usual."""
+    global _state
+    if _state.freezing:
+        _remove_callback()
+        gc.unfreeze()
+    if _state.threshold is not None:
+        gc.set_threshold(*_state.threshold)
+    _state = _State()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked_child)
 
 
 def _freeze_survivors(phase, info):
     if phase == "stop":
         gc.freeze()
+        _state.frozen_since_full += YOUNGEST_THRESHOLD  # at most this many survived
+
+
+def _remove_callback():
+    while _freeze_survivors in gc.callbacks:
+        gc.callbacks.remove(_freeze_survivors)
 
 
 @contextlib.contextmanager
 def long_lived_entries():
     """Around a diff: rarer collections, and their survivors kept out of the next ones (see the module)."""
-    threshold = gc.get_threshold()
-    if threshold[0]:  # 0: the program turned automatic collection off; leave it so
-        gc.set_threshold(max(threshold[0], YOUNGEST_THRESHOLD), *threshold[1:])
-    joined = _start_freezing()
+    _enter()
     try:
         yield
     finally:
-        if joined:
-            _stop_freezing()
-        gc.set_threshold(*threshold)
+        _leave()
 
 
-def _start_freezing():
-    """Whether this diff freezes survivors: it joins the diffs that do, or starts when collection is on
-    and nothing is frozen (``get_freeze_count`` walks the frozen set: asked only then)."""
-    global _freezing
-    with _lock:
-        if not _freezing and not (gc.isenabled() and gc.get_freeze_count() == 0):
-            return False
-        _freezing += 1
-        if _freezing == 1:
-            gc.freeze()
+def _enter():
+    state = _state
+    with state.lock:
+        state.running += 1
+        if state.running > 1:
+            return
+        _undo(state)  # what an interrupted _leave left
+        state.threshold = threshold = gc.get_threshold()
+        if threshold[0]:  # 0: the program turned automatic collection off; leave it so
+            gc.set_threshold(max(threshold[0], YOUNGEST_THRESHOLD), *threshold[1:])
+        # get_freeze_count() walks the frozen set: asked once, before anything of the diff's is frozen
+        if gc.isenabled() and gc.get_freeze_count() == 0:
+            gc.collect()  # garbage the program left: not to be frozen with what survives the next collection
+            state.freezing = True
+            state.frozen_since_full, state.live_at_full = 0, _MIN_FULL
             gc.callbacks.append(_freeze_survivors)
-        return True
 
 
-def _stop_freezing():
-    global _freezing
-    with _lock:
-        _freezing -= 1
-        if not _freezing:
-            gc.callbacks.remove(_freeze_survivors)
+def _leave():
+    state = _state
+    with state.lock:
+        state.running -= 1
+        if not state.running:
+            _undo(state)
+
+
+def _undo(state):
+    """Collection as the program had it (each step safe to repeat, should an interrupt cut it short)."""
+    _remove_callback()
+    if state.freezing:
+        gc.unfreeze()
+        state.freezing = False
+    if state.threshold is not None:
+        gc.set_threshold(*state.threshold)
+        state.threshold = None
+
+
+def collect_if_due():
+    """Between two pairs: the full collection that bounds the garbage kept frozen (see the module)."""
+    state = _state
+    if state.freezing and state.frozen_since_full > state.live_at_full:
+        with state.lock:
+            if not state.freezing:
+                return
             gc.unfreeze()
+            gc.collect()
+            gc.freeze()
+            state.frozen_since_full = 0
+            state.live_at_full = max(_MIN_FULL, gc.get_freeze_count())

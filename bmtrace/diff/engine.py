@@ -16,7 +16,7 @@ from ..compare.records import preloaded
 from ..compare.tolerance import load_config, load_map_file
 from ..errors import BmtraceError
 from .align import MISSING, align
-from .collector import long_lived_entries
+from .collector import collect_if_due, long_lived_entries
 from .explain_adapter import Explainer
 from .pairs import ContentCache, compare_pair
 from .accept import apply_accepted, load_accepted
@@ -33,7 +33,6 @@ def _open(run):
     """A run named by its path opens lazily: its calls are parsed as the comparison reaches them and
     forgotten after, so memory is bounded by a window of calls, not by the run. With a fresh index,
     the calls are found through it, and call pairs settled by content hashes are never parsed."""
-    from ..store.arrow_arrays import release_unused
     from ..store.index import read_fresh
     from ..store.indexed_calls import COLUMNS, STATISTIC_COLUMNS
     from ..store.reader import Run
@@ -55,6 +54,8 @@ def _open(run):
             del more
         run.attach_index(table, summary)
         del fresh, table
+        from ..store.arrow_arrays import release_unused  # (pyarrow is there: it read the index)
+
         release_unused()
     return run
 
@@ -174,6 +175,7 @@ def diff(run_a, run_b, *, atol=None, rtol=None, cosine=None, int_atol=None, tol=
                         entry = compare_pair(pair, rules, notes, cache)
                         task.judge(entry, pair)  # predictions read the pair's arrays already loaded
             entries.append(entry)
+            collect_if_due()
             if explainer is not None and entry.status in (Status.DIVERGED, Status.SIMILAR):
                 explainer.explain_entry(entry, pair)
             if progress is not None:

@@ -1,6 +1,12 @@
-"""The cyclic collector during a diff (bmtrace.diff.collector): survivors frozen, settings restored."""
+"""The cyclic collector during a diff (bmtrace.diff.collector): survivors frozen, garbage still
+collected, the process's settings restored whatever happens."""
 import gc
+import os
+import subprocess
+import sys
+import textwrap
 import threading
+import weakref
 
 import pytest
 
@@ -8,10 +14,24 @@ import bmtrace
 from bmtrace.diff import collector
 
 
+class _Cycle:
+    def __init__(self):
+        self.me = self
+
+
 @pytest.fixture
 def two_runs(runs):
     return runs("a", samples=["s%d" % i for i in range(6)]), runs("b", samples=["s%d" % i for i in range(6)],
                                                                    resize_shift=3)
+
+
+def _restored(threshold):
+    return (gc.get_freeze_count() == 0 and _freezer_count() == 0 and gc.get_threshold() == threshold
+            and collector._state.running == 0)
+
+
+def _freezer_count():
+    return gc.callbacks.count(collector._freeze_survivors)
 
 
 def _frozen_during(a, b, **options):
@@ -23,7 +43,6 @@ def _frozen_during(a, b, **options):
 
 def test_a_diff_keeps_its_survivors_out_of_collections_and_restores_the_process(two_runs):
     threshold = gc.get_threshold()
-    assert gc.get_freeze_count() == 0
     kept, seen = [], []
 
     def progress(done, total):
@@ -33,10 +52,33 @@ def test_a_diff_keeps_its_survivors_out_of_collections_and_restores_the_process(
         seen.append((before, gc.get_freeze_count()))
 
     bmtrace.diff(*two_runs, explain=False, progress=progress)
-    assert seen and seen[0][0] > 0  # what existed when the diff started
-    assert all(after >= before + 100 for before, after in seen)  # and what survived each collection
-    assert gc.get_freeze_count() == 0 and gc.callbacks.count(collector._freeze_survivors) == 0
-    assert gc.get_threshold() == threshold
+    assert seen and all(after >= before + 100 for before, after in seen)
+    assert _restored(threshold)
+
+
+def test_garbage_left_before_a_diff_is_not_frozen_with_it(two_runs):
+    cycle = _Cycle()
+    gone = weakref.ref(cycle)
+    del cycle
+    alive = []
+    bmtrace.diff(*two_runs, explain=False, progress=lambda done, total: alive.append(gone() is not None))
+    assert alive and not any(alive)
+
+
+def test_garbage_frozen_during_a_long_diff_is_collected_before_it_ends(two_runs, monkeypatch):
+    monkeypatch.setattr(collector, "_MIN_FULL", 0)
+    refs, holder = [], []
+
+    def progress(done, total):
+        holder[:] = [_Cycle()]  # the last pair's cycle becomes garbage now
+        refs.append(weakref.ref(holder[0]))
+        gc.collect(0)  # ... after surviving a collection: frozen
+        if done == total:
+            alive.extend(ref() is not None for ref in refs[:-2])
+
+    alive = []
+    bmtrace.diff(*two_runs, explain=False, progress=progress)
+    assert alive and not any(alive)  # collected while the diff ran, by its full collections
 
 
 def test_a_diff_that_fails_restores_the_process(two_runs):
@@ -47,17 +89,33 @@ def test_a_diff_that_fails_restores_the_process(two_runs):
 
     with pytest.raises(KeyboardInterrupt):
         bmtrace.diff(*two_runs, explain=False, progress=stop)
-    assert gc.get_freeze_count() == 0
-    assert gc.get_threshold() == threshold
+    assert _restored(threshold)
+
+
+def test_an_interrupt_while_restoring_is_made_good_by_the_next_diff(two_runs, monkeypatch):
+    threshold = gc.get_threshold()
+    unfreeze = gc.unfreeze
+
+    def interrupted():
+        monkeypatch.setattr(gc, "unfreeze", unfreeze)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gc, "unfreeze", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        bmtrace.diff(*two_runs, explain=False)
+    bmtrace.diff(*two_runs, explain=False)
+    assert _restored(threshold)
 
 
 def test_a_program_that_freezes_objects_itself_keeps_its_frozen_set(two_runs):
+    threshold = gc.get_threshold()
     gc.freeze()
     try:
         own = gc.get_freeze_count()
         seen = _frozen_during(*two_runs)
         assert set(seen) == {own}  # the diff froze nothing more
         assert gc.get_freeze_count() == own  # and unfroze nothing of the program's
+        assert gc.get_threshold() == threshold
     finally:
         gc.unfreeze()
 
@@ -74,19 +132,22 @@ def test_a_program_without_automatic_collection_is_left_so(two_runs):
 
 def test_a_diff_inside_a_diff_leaves_the_freezing_to_the_outer_one(two_runs):
     a, b = two_runs
+    threshold = gc.get_threshold()
     inner = []
 
     def progress(done, total):
         if done == 1:
+            gc.collect(0)
             inner.extend(_frozen_during(a, b))
-            assert gc.get_freeze_count() > 0  # the inner diff did not unfreeze the outer one's objects
+            assert gc.get_freeze_count() > 0 and _freezer_count() == 1  # the inner diff undid nothing
 
     bmtrace.diff(a, b, explain=False, progress=progress)
-    assert inner and gc.get_freeze_count() == 0
+    assert inner and _restored(threshold)
 
 
-def test_diffs_in_two_threads_unfreeze_when_the_last_ends(two_runs):
+def test_diffs_in_two_threads_share_the_setting_and_the_last_restores_it(two_runs):
     a, b = two_runs
+    threshold = gc.get_threshold()
     started, finish = threading.Event(), threading.Event()
 
     def slow(done, total):
@@ -97,10 +158,56 @@ def test_diffs_in_two_threads_unfreeze_when_the_last_ends(two_runs):
     other.start()
     try:
         assert started.wait(30)
-        seen = _frozen_during(a, b)
-        assert all(count > 0 for count in seen)  # this diff joined the other's freezing
-        assert gc.get_freeze_count() > 0  # and ending first, left the other's objects frozen
+        bmtrace.diff(a, b, explain=False)  # starts after the other, ends before it
+        assert gc.get_threshold() == (collector.YOUNGEST_THRESHOLD,) + threshold[1:]
+        assert _freezer_count() == 1
     finally:
         finish.set()
         other.join(30)
-    assert gc.get_freeze_count() == 0
+    assert _restored(threshold)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_process_forked_during_a_diff_collects_as_usual(two_runs):
+    threshold = gc.get_threshold()
+    codes = []
+
+    def progress(done, total):
+        if done != 2:
+            return
+        gc.collect(0)  # something frozen
+        pid = os.fork()
+        if pid == 0:  # a worker of the program's, forked while the diff runs
+            ok = _freezer_count() == 0 and gc.get_freeze_count() == 0 and gc.get_threshold() == threshold
+            os._exit(0 if ok else 1)
+        codes.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+
+    bmtrace.diff(*two_runs, explain=False, progress=progress)
+    assert codes == [0]
+
+
+def test_a_diff_needs_no_pyarrow(tmp_path):
+    """Runs recorded on a device image (numpy and wrapt only) have no index; the diff reads their
+    journals and must not import pyarrow to do it."""
+    script = textwrap.dedent("""
+        import sys
+        class NoPyarrow:
+            def find_spec(self, name, path=None, target=None):
+                if name == "pyarrow" or name.startswith("pyarrow."):
+                    raise ModuleNotFoundError("No module named %r" % name)
+        sys.meta_path.insert(0, NoPyarrow())
+        import numpy as np
+        import bmtrace
+        for side, shift in (("a", 0), ("b", 1)):
+            bmtrace.start(sys.argv[1] + "/" + side, mode="stats")
+            stage = bmtrace.trace_stage("resize")(lambda x: x + shift)
+            for i in range(5):
+                with bmtrace.sample("s%d" % i):
+                    stage(np.full((40, 40, 3), i, np.uint8))
+            bmtrace.stop()
+        result = bmtrace.diff(sys.argv[1] + "/a", sys.argv[1] + "/b", explain=False)
+        print(result.first_divergence.stage, "pyarrow" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["resize", "False"]
