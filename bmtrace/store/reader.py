@@ -86,6 +86,7 @@ class Run:
         self._journal_names = None  # their run-relative names (Call.location)
         self._lock = threading.Lock()  # lazy calls are parsed from the diff's prefetch threads too
         self._files = {}  # journal number -> its file, open while lazy calls are read from it
+        self._blocks = {}  # journal number -> (offset, bytes) last read from it
         self._call_codes = None  # indexed_calls.CallCodes of the calls, when served from the index
 
     def __repr__(self):
@@ -250,13 +251,26 @@ class Run:
                                % (self.path, self._journals[lazy._journal], exc))
 
     def _journal_line(self, number, offset, length):
-        """The bytes of a journal line (``length`` None: up to its newline), from a kept open file."""
+        """The bytes of a journal line (``length`` None: up to its newline), from a kept open file.
+
+        Lines are asked for in about the order they were written: each read takes a block, and the
+        next lines come from it (one read for some hundred lines, instead of a seek and a read each)."""
         with self._lock:
+            block = self._blocks.get(number)
+            if block is not None:
+                line = _line_in(block, offset, length)
+                if line is not None:
+                    return line
             f = self._files.get(number)
             if f is None:
                 f = self._files[number] = open(self._journals[number], "rb")
                 weakref.finalize(self, f.close)  # closed with the run
             f.seek(offset)
+            block = self._blocks[number] = (offset, f.read(JOURNAL_BLOCK))
+            line = _line_in(block, offset, length)
+            if line is not None:
+                return line
+            f.seek(offset)  # a line longer than the block, or one the block cuts (still being written)
             return f.read(length) if length is not None else f.readline()
 
     def _remember(self, lazy):
@@ -270,6 +284,7 @@ class Run:
         """In a forked child (``bmtrace.diff.workers``): open journals anew rather than read through the
         parent's files, whose read offsets the two processes would share."""
         self._files = {}
+        self._blocks = {}
         self._lock = threading.Lock()
 
     def attach_index(self, table, summary):
@@ -453,6 +468,19 @@ def _checked_process(proc):
 
 # lazy runs: parsed calls kept (a diff walks the calls in order, two runs a pair at a time)
 LAZY_CACHE_CALLS = 1024
+JOURNAL_BLOCK = 1 << 18  # bytes read at once from a lazy run's journal
+
+
+def _line_in(block, offset, length):
+    """The line at ``offset`` when ``block`` (its start, its bytes) holds all of it, else None."""
+    start, data = block
+    at = offset - start
+    if not 0 <= at < len(data):
+        return None
+    if length is not None:
+        return data[at:at + length] if at + length <= len(data) else None
+    end = data.find(b"\n", at)
+    return data[at:end + 1] if end >= 0 else None
 
 
 class _ParsedOnDemand:
