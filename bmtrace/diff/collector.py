@@ -4,13 +4,14 @@ A diff keeps every entry it makes, and a run read without its index (``bmtrace.o
 passed to ``bmtrace.diff``) holds every parsed record: long-lived objects that, at the collector's
 default pace, are walked again and again, by every full collection above all. The diff itself makes
 next to no cyclic garbage (317 objects over 10k samples, all from imports). So while diffs run:
-- the youngest generation is collected after 50,000 new objects instead of 700;
-- garbage the program left is collected when the first diff starts; after that, what survives each
-  collection is frozen (``gc.freeze``), so no young collection walks it again;
-- frozen objects are still freed when no longer referenced. Cyclic garbage among them (another
-  thread's, say) waits for a full collection, made between two pairs once the objects frozen since
-  the last one outnumber those it left alive: at most as much garbage as live objects, for a walk of
-  the heap each time it doubles. The last diff to end unfreezes everything, to Python's own pace.
+- the youngest generation is collected after 50,000 new objects instead of 700, and what survives a
+  collection is frozen (``gc.freeze``): no young collection walks it again;
+- frozen objects are still freed when no longer referenced. Cyclic garbage among them (what the
+  program left before the diff, another thread's) waits for a full collection, made between two
+  pairs after the first young collection, then each time the objects frozen since the last one
+  outnumber those it left alive: at most as much garbage as live objects, for a walk of the heap each
+  time it doubles (garbage a stage's replay makes after the pairs, ``isolate``, waits for the end).
+  The last diff to end unfreezes everything, to Python's own pace.
 The first diff to start sets this up and the last to end undoes it; diffs in several threads share it.
 A program that freezes objects itself (a pre-forking server, say) is left alone when a diff starts:
 its frozen set is not the diff's to undo (one frozen while a diff runs is unfrozen with the diff's).
@@ -28,24 +29,26 @@ import os
 import threading
 
 YOUNGEST_THRESHOLD = 50000
-_MIN_FULL = 1000000  # survivors frozen before the first full collection a diff makes
+_MIN_FULL = 1000000  # survivors frozen before the second full collection a diff makes
 
 
 class _State:
     def __init__(self):
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # (a finalizer run by a collection made under it may start a diff)
         self.running = 0          # diffs running, in any thread
         self.threshold = None     # the program's, while diffs run
         self.freezing = False
         self.frozen_since_full = 0   # survivors frozen since the last full collection (about)
-        self.live_at_full = _MIN_FULL
+        self.live_at_full = 0        # objects that full collection left; 0: none made yet
+        self.young = 0               # objects in the youngest generation as a collection starts
 
 
 _state = _State()
 
 
 def _forked_child():
-    """A process forked while a diff runs (in another thread) runs no diff: collection as usual."""
+    """A process forked while a diff runs (in another thread) runs no diff: collection as usual. (A
+    diff the child carries on from its parent's thread leaves its parent's state, not the new one.)"""
     global _state
     if _state.freezing:
         _remove_callback()
@@ -60,9 +63,13 @@ if hasattr(os, "register_at_fork"):
 
 
 def _freeze_survivors(phase, info):
-    if phase == "stop":
+    state = _state
+    if phase == "start":
+        state.young = gc.get_count()[0]
+    else:
         gc.freeze()
-        _state.frozen_since_full += YOUNGEST_THRESHOLD  # at most this many survived
+        # at most that many survived (the older generations hold nothing: everything before is frozen)
+        state.frozen_since_full += state.young
 
 
 def _remove_callback():
@@ -73,33 +80,40 @@ def _remove_callback():
 @contextlib.contextmanager
 def long_lived_entries():
     """Around a diff: rarer collections, and their survivors kept out of the next ones (see the module)."""
-    _enter()
+    state = None
     try:
+        state = _enter()
         yield
     finally:
-        _leave()
+        if state is not None:
+            _leave(state)
 
 
 def _enter():
+    """Count a diff in; the first sets collection up. Returns the state it counted in."""
     state = _state
     with state.lock:
+        if not state.running:
+            try:
+                _undo(state)  # what an interrupted _leave left
+                state.threshold = threshold = gc.get_threshold()
+                if threshold[0]:  # 0: the program turned automatic collection off; leave it so
+                    gc.set_threshold(max(threshold[0], YOUNGEST_THRESHOLD), *threshold[1:])
+                # get_freeze_count() walks the frozen set: asked before anything of the diff's is frozen
+                if gc.isenabled() and gc.get_freeze_count() == 0:
+                    state.freezing = True
+                    state.frozen_since_full = state.live_at_full = 0  # (a full collection is due first)
+                    gc.callbacks.append(_freeze_survivors)
+            except BaseException:
+                _undo(state)
+                raise
         state.running += 1
-        if state.running > 1:
-            return
-        _undo(state)  # what an interrupted _leave left
-        state.threshold = threshold = gc.get_threshold()
-        if threshold[0]:  # 0: the program turned automatic collection off; leave it so
-            gc.set_threshold(max(threshold[0], YOUNGEST_THRESHOLD), *threshold[1:])
-        # get_freeze_count() walks the frozen set: asked once, before anything of the diff's is frozen
-        if gc.isenabled() and gc.get_freeze_count() == 0:
-            gc.collect()  # garbage the program left: not to be frozen with what survives the next collection
-            state.freezing = True
-            state.frozen_since_full, state.live_at_full = 0, _MIN_FULL
-            gc.callbacks.append(_freeze_survivors)
+    return state
 
 
-def _leave():
-    state = _state
+def _leave(state):
+    if state is not _state:
+        return  # counted in by the parent of this forked process: not this process's to undo
     with state.lock:
         state.running -= 1
         if not state.running:
@@ -117,12 +131,18 @@ def _undo(state):
         state.threshold = None
 
 
+def _due(state):
+    return state.freezing and state.frozen_since_full > state.live_at_full
+
+
 def collect_if_due():
-    """Between two pairs: the full collection that bounds the garbage kept frozen (see the module)."""
+    """Between two pairs: the full collection that bounds the garbage kept frozen (see the module). The
+    first comes after the first young collection of the diffs, which froze whatever garbage the program
+    had left; a diff too short for a young collection makes none."""
     state = _state
-    if state.freezing and state.frozen_since_full > state.live_at_full:
+    if _due(state):
         with state.lock:
-            if not state.freezing:
+            if not _due(state):
                 return
             gc.unfreeze()
             gc.collect()

@@ -56,29 +56,63 @@ def test_a_diff_keeps_its_survivors_out_of_collections_and_restores_the_process(
     assert _restored(threshold)
 
 
-def test_garbage_left_before_a_diff_is_not_frozen_with_it(two_runs):
+def test_garbage_left_before_a_diff_is_collected_after_its_first_collection(two_runs):
     cycle = _Cycle()
     gone = weakref.ref(cycle)
     del cycle
     alive = []
-    bmtrace.diff(*two_runs, explain=False, progress=lambda done, total: alive.append(gone() is not None))
-    assert alive and not any(alive)
+
+    def progress(done, total):
+        if done == 1:
+            gc.collect(0)  # the diff's first young collection: it freezes what the program left too
+        alive.append(gone() is not None)
+
+    bmtrace.diff(*two_runs, explain=False, progress=progress)
+    assert len(alive) > 2 and not any(alive[1:])  # collected between the first pair and the second
 
 
-def test_garbage_frozen_during_a_long_diff_is_collected_before_it_ends(two_runs, monkeypatch):
-    monkeypatch.setattr(collector, "_MIN_FULL", 0)
-    refs, holder = [], []
+def test_a_short_diff_makes_no_full_collection(two_runs):
+    full = []
+
+    def count(phase, info):
+        if phase == "start" and info["generation"] == 2:
+            full.append(info)
+
+    gc.callbacks.append(count)
+    try:
+        bmtrace.diff(*two_runs, explain=False)
+    finally:
+        gc.callbacks.remove(count)
+    assert full == []
+
+
+def test_garbage_frozen_during_a_long_diff_is_collected_before_it_ends(two_runs):
+    refs, holder, alive = [], [], []
 
     def progress(done, total):
         holder[:] = [_Cycle()]  # the last pair's cycle becomes garbage now
         refs.append(weakref.ref(holder[0]))
         gc.collect(0)  # ... after surviving a collection: frozen
+        collector._state.live_at_full = 0  # as if the frozen set had doubled since the last full collection
         if done == total:
             alive.extend(ref() is not None for ref in refs[:-2])
 
-    alive = []
     bmtrace.diff(*two_runs, explain=False, progress=progress)
     assert alive and not any(alive)  # collected while the diff ran, by its full collections
+
+
+def test_the_frozen_set_grows_by_what_young_collections_leave(two_runs):
+    grown = []
+
+    def progress(done, total):
+        before = collector._state.frozen_since_full
+        kept = [[done] for _ in range(1000)]
+        young = gc.get_count()[0]
+        gc.collect(0)
+        grown.append((collector._state.frozen_since_full - before, young, len(kept)))
+
+    bmtrace.diff(*two_runs, explain=False, progress=progress)
+    assert grown and all(young >= kept - 100 and young <= growth <= young + 10 for growth, young, kept in grown)
 
 
 def test_a_diff_that_fails_restores_the_process(two_runs):
@@ -211,3 +245,30 @@ def test_a_diff_needs_no_pyarrow(tmp_path):
     out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["resize", "False"]
+
+
+def test_an_interrupt_while_setting_up_leaves_nothing_behind(two_runs, monkeypatch):
+    threshold = gc.get_threshold()
+    count = gc.get_freeze_count
+
+    def interrupted():
+        monkeypatch.setattr(gc, "get_freeze_count", count)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gc, "get_freeze_count", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        bmtrace.diff(*two_runs, explain=False)
+    assert _restored(threshold)
+    assert len(_frozen_during(*two_runs)) > 0 and _restored(threshold)
+
+
+def test_a_diff_counted_in_before_a_fork_is_not_counted_out_of_the_child():
+    threshold = gc.get_threshold()
+    parent = collector._enter()
+    collector._forked_child()  # as os.fork runs it in the child
+    try:
+        collector._leave(parent)  # the diff the child carried on ends there
+        assert collector._state is not parent and collector._state.running == 0
+        assert _restored(threshold)
+    finally:
+        parent.running = 0
