@@ -20,6 +20,7 @@ Each subcommand lives in ``bmtrace/commands/<module>.py`` and defines ``NAME``, 
 """
 import argparse
 import errno
+import gc
 import importlib
 import os
 import sys
@@ -103,6 +104,14 @@ def build_parser():
         module.add_arguments(cmd)
         cmd.set_defaults(_run=module.run)
     return parser
+
+
+def entry():
+    """The ``bmtrace`` command: ``main()``, then what remains of the process is frozen for the cyclic
+    collector, whose walk of it at exit would be wasted (a second at the end of a 100k-sample diff)."""
+    code = main()
+    gc.freeze()
+    return code
 
 
 def main(argv=None):

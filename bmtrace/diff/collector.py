@@ -8,10 +8,11 @@ next to no cyclic garbage (317 objects over 10k samples, all from imports). So w
   collection is frozen (``gc.freeze``): no young collection walks it again;
 - frozen objects are still freed when no longer referenced. Cyclic garbage among them (what the
   program left before the diff, another thread's) waits for a full collection, made between two
-  pairs after the first young collection, then each time the objects frozen since the last one
-  outnumber those it left alive: at most as much garbage as live objects, for a walk of the heap each
-  time it doubles (garbage a stage's replay makes after the pairs, ``isolate``, waits for the end).
-  The last diff to end unfreezes everything, to Python's own pace.
+  pairs once the objects frozen since the last one (or since the start) outnumber twice those it left
+  alive, and two million: at most that much garbage, for a walk of the heap each time it triples
+  (garbage a stage's replay makes after the pairs, ``isolate``, waits for the end). The last diff to
+  end unfreezes everything, to Python's own pace; a diff too short to freeze two million objects makes
+  no full collection.
 The first diff to start sets this up and the last to end undoes it; diffs in several threads share it.
 A program that freezes objects itself (a pre-forking server, say) is left alone when a diff starts:
 its frozen set is not the diff's to undo (one frozen while a diff runs is unfrozen with the diff's).
@@ -29,7 +30,7 @@ import os
 import threading
 
 YOUNGEST_THRESHOLD = 50000
-_MIN_FULL = 1000000  # survivors frozen before the second full collection a diff makes
+_MIN_FULL = 1000000  # survivors frozen before the first full collection
 
 
 class _State:
@@ -39,7 +40,7 @@ class _State:
         self.threshold = None     # the program's, while diffs run
         self.freezing = False
         self.frozen_since_full = 0   # survivors frozen since the last full collection (about)
-        self.live_at_full = 0        # objects that full collection left; 0: none made yet
+        self.live_at_full = _MIN_FULL  # objects the last full collection left (at least _MIN_FULL)
         self.young = 0               # objects in the youngest generation as a collection starts
 
 
@@ -102,7 +103,7 @@ def _enter():
                 # get_freeze_count() walks the frozen set: asked before anything of the diff's is frozen
                 if gc.isenabled() and gc.get_freeze_count() == 0:
                     state.freezing = True
-                    state.frozen_since_full = state.live_at_full = 0  # (a full collection is due first)
+                    state.frozen_since_full, state.live_at_full = 0, _MIN_FULL
                     gc.callbacks.append(_freeze_survivors)
             except BaseException:
                 _undo(state)
@@ -132,13 +133,11 @@ def _undo(state):
 
 
 def _due(state):
-    return state.freezing and state.frozen_since_full > state.live_at_full
+    return state.freezing and state.frozen_since_full > 2 * state.live_at_full
 
 
 def collect_if_due():
-    """Between two pairs: the full collection that bounds the garbage kept frozen (see the module). The
-    first comes after the first young collection of the diffs, which froze whatever garbage the program
-    had left; a diff too short for a young collection makes none."""
+    """Between two pairs: the full collection that bounds the garbage kept frozen (see the module)."""
     state = _state
     if _due(state):
         with state.lock:

@@ -43,6 +43,7 @@ import warnings
 from ..compare.results import StageComparison, TensorComparison
 from ..errors import UsageError
 from ..store.indexed_calls import collector_paused
+from .collector import YOUNGEST_THRESHOLD
 
 MIN_PAIRS = 2000     # per process: below this, forking and reading back cost more than they save
 MAX_PROCESSES = 8
@@ -315,6 +316,9 @@ def _become_child(parent, runs, mask):
     if os.getppid() != parent:  # the parent died before that
         os._exit(1)
     gc.freeze()  # the parent's objects, never collected here: not touched, so their pages stay shared
+    # entries are made and dropped a batch at a time: collected at the diff's pace, not the default's
+    # (bmtrace.diff.collector undoes the parent's setting in a forked process)
+    gc.set_threshold(YOUNGEST_THRESHOLD, *gc.get_threshold()[1:])
     for run in runs:
         run.after_fork()
 

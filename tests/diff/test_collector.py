@@ -56,7 +56,8 @@ def test_a_diff_keeps_its_survivors_out_of_collections_and_restores_the_process(
     assert _restored(threshold)
 
 
-def test_garbage_left_before_a_diff_is_collected_after_its_first_collection(two_runs):
+def test_garbage_left_before_a_diff_is_collected_by_its_first_full_collection(two_runs, monkeypatch):
+    monkeypatch.setattr(collector, "_MIN_FULL", 0)  # a long diff: its first collection is due at once
     cycle = _Cycle()
     gone = weakref.ref(cycle)
     del cycle
