@@ -1,6 +1,6 @@
 """A long stats-mode diff judged on every core: forked children take contiguous ranges of call pairs.
 
-A pair of stats-mode records is judged in Python, from its journal lines and sketches: about 110 us
+A pair of stats-mode records is judged in Python, from its journal lines and sketches: about 120 us
 a call pair, so one core judges two 100k-sample runs in most of a minute while the others idle.
 Threads would not help (the judging holds the GIL). On Linux, ``Split.start`` forks a child for each
 range after the first, before the diff starts any thread of its own; each child judges its range
