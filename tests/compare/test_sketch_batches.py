@@ -87,3 +87,13 @@ def test_a_pair_computed_ahead_is_looked_up_and_others_are_computed():
         assert sketch_evidence(ta, tb, shape, rtol + 0.5) is not evidence  # another tolerance: computed
         _assert_same(sketch_evidence(tc, td, shape_c, rtol_c), evidence_of_pairs([(tc, td, shape_c, rtol_c)])[0])
     assert sketch_evidence(ta, tb, shape, rtol) is not evidence  # the table is gone with the block
+
+
+def test_a_bound_beyond_the_float_range_gives_no_nan_minimum_tolerance():
+    from bmtrace.compare.sketches import _value_figures
+
+    ev = SketchEvidence()
+    a = np.array([[1e308, -1e308, 5.0, 1.0, 2.0, 3.0, 4.0, 6.0]])
+    with np.errstate(over="ignore", invalid="ignore"):
+        _value_figures([ev], a, -a, None, 2.0)  # |b - a| is inf, and so is rtol * |a|: inf - inf
+    assert ev.bound == float("inf") and ev.min_atol == 0.0

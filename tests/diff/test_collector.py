@@ -273,3 +273,30 @@ def test_a_diff_counted_in_before_a_fork_is_not_counted_out_of_the_child():
         assert _restored(threshold)
     finally:
         parent.running = 0
+
+
+def test_the_first_diff_ending_before_a_later_one_leaves_the_setting_to_it(two_runs):
+    a, b = two_runs
+    threshold = gc.get_threshold()
+    started, finish = threading.Event(), threading.Event()
+
+    def first_waits(done, total):
+        started.set()
+        finish.wait(30)
+
+    first = threading.Thread(target=bmtrace.diff, args=(a, b), kwargs={"explain": False, "progress": first_waits})
+    first.start()
+    assert started.wait(30)
+
+    def let_the_first_end(done, total):
+        if done == 1:
+            finish.set()
+            first.join(30)
+            assert _freezer_count() == 1 and gc.get_threshold()[0] == collector.YOUNGEST_THRESHOLD  # still on
+
+    try:
+        bmtrace.diff(a, b, explain=False, progress=let_the_first_end)
+    finally:
+        finish.set()
+        first.join(30)
+    assert _restored(threshold)

@@ -48,3 +48,30 @@ def test_a_line_written_after_its_block_was_read_is_read_whole(tmp_path):
     assert run._journal_line(0, 9, None) == b'{"b": 2}\n'
     assert run._journal_line(0, 18, None) == b'{"c": 3}\n'
     assert os.path.getsize(journal) == 27
+
+
+def test_a_lazy_call_dropped_from_the_window_is_freed_without_the_collector(varied_run, monkeypatch):  # noqa: F811
+    """Its tensors refer to the lazy call, not to the parsed Call: no cycle, so the Call goes as soon as
+    the window drops it (a diff freezes what survives collections: a cycle would stay, frozen)."""
+    import gc
+
+    def parsed_calls():
+        return sum(type(o) is reader.Call for o in gc.get_objects())
+
+    monkeypatch.setattr(reader, "LAZY_CACHE_CALLS", 1)
+    run = Run(varied_run, lazy=True)
+    first, second = run.calls()[:2]
+    assert type(first).__name__ == "LazyCall"
+    tensors = first.inputs + first.outputs
+    assert tensors and all(tensor.call is first for tensor in tensors)
+    del tensors
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        before = parsed_calls()
+        second.outputs  # parsing it drops the first from the window of one
+        assert parsed_calls() == before  # the second's Call in, the first's freed
+    finally:
+        if enabled:
+            gc.enable()
