@@ -127,15 +127,20 @@ def test_a_diff_that_fails_restores_the_process(two_runs):
     assert _restored(threshold)
 
 
-def test_an_interrupt_while_restoring_is_made_good_by_the_next_diff(two_runs, monkeypatch):
-    threshold = gc.get_threshold()
-    unfreeze = gc.unfreeze
+def _interrupt_once(monkeypatch, name):
+    """``gc.<name>`` raises KeyboardInterrupt the first time it is called (a Ctrl-C there), then works."""
+    real = getattr(gc, name)
 
-    def interrupted():
-        monkeypatch.setattr(gc, "unfreeze", unfreeze)
+    def interrupted(*args):
+        monkeypatch.setattr(gc, name, real)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(gc, "unfreeze", interrupted)
+    monkeypatch.setattr(gc, name, interrupted)
+
+
+def test_an_interrupt_while_restoring_is_made_good_by_the_next_diff(two_runs, monkeypatch):
+    threshold = gc.get_threshold()
+    _interrupt_once(monkeypatch, "unfreeze")
     with pytest.raises(KeyboardInterrupt):
         bmtrace.diff(*two_runs, explain=False)
     bmtrace.diff(*two_runs, explain=False)
@@ -250,13 +255,7 @@ def test_a_diff_needs_no_pyarrow(tmp_path):
 
 def test_an_interrupt_while_setting_up_leaves_nothing_behind(two_runs, monkeypatch):
     threshold = gc.get_threshold()
-    count = gc.get_freeze_count
-
-    def interrupted():
-        monkeypatch.setattr(gc, "get_freeze_count", count)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(gc, "get_freeze_count", interrupted)
+    _interrupt_once(monkeypatch, "get_freeze_count")
     with pytest.raises(KeyboardInterrupt):
         bmtrace.diff(*two_runs, explain=False)
     assert _restored(threshold)
