@@ -31,7 +31,10 @@ def parse_name(name):
         end = _closing_bracket(name, i)
         text = name[i + 1:end]
         if text[:1] in ("'", '"'):
-            keys.append(ast.literal_eval(text))
+            # a plain quoted key is its own text; anything with escapes or other quotes is parsed
+            middle = text[1:-1]
+            plain = len(text) >= 2 and text[-1] == text[0] and not any(c in middle for c in "\\'\"")
+            keys.append(middle if plain else ast.literal_eval(text))
         else:
             try:
                 keys.append(int(text))
