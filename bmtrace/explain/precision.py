@@ -39,10 +39,12 @@ def _benign(xa, xb, max_abs, rms):
 
 def _float_grid(x, other):
     """The 16-bit float type whose grid x lies on and `other` does not, or None."""
-    casts, other_casts = _half_cast(x), _half_cast(other)
+    casts, other_casts = _half_cast(x), None
     for name in ("bfloat16", "float16"):  # coarser grid first: bfloat16 values are float16 too
-        if np.mean(casts[name] == x) >= ON_GRID and np.mean(other_casts[name] == other) < OFF_GRID:
-            return name
+        if np.mean(casts[name] == x) >= ON_GRID:
+            other_casts = other_casts or _half_cast(other)  # (only then: most tensors lie on neither grid)
+            if np.mean(other_casts[name] == other) < OFF_GRID:
+                return name
     return None
 
 

@@ -155,3 +155,22 @@ def test_fp32_difference_beyond_noise_is_not_precision(photo_rgb):
         net[0].weight.mul_(1.002)
         b = net(x).numpy()
     assert "precision" not in causes(explain_tensor_pair(a, b, stage="infer", tensor="out"))
+
+
+
+def test_half_casts_round_as_torch_does():
+    """The float16/bfloat16 round-trips (round to nearest even) agree with torch's casts, bit for bit,
+    over random bit patterns, every tie of the bfloat16 grid and the float32 extremes."""
+    from bmtrace.explain.rounding import _half_cast
+
+    rng = np.random.default_rng(0)
+    bits = np.concatenate([rng.integers(0, 1 << 32, 200000, dtype=np.uint64).astype(np.uint32),
+                           np.arange(0, 1 << 32, 1 << 15, dtype=np.uint64).astype(np.uint32),
+                           np.uint32([0, 0x80000000, 0x7F7FFFFF, 0xFF7FFFFF, 0x7F800000, 0xFF800000])])
+    x = bits.view(np.float32)
+    x = x[~np.isnan(x)]
+    with np.errstate(over="ignore"):
+        casts = _half_cast(x)
+    for name, dtype in (("bfloat16", torch.bfloat16), ("float16", torch.float16)):
+        want = torch.from_numpy(x).to(dtype).float().numpy()
+        assert np.array_equal(casts[name].astype(np.float32).view(np.uint32), want.view(np.uint32)), name
