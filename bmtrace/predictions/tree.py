@@ -1,8 +1,8 @@
 """Rebuild a stage's output values from its recorded leaves (``out[0]['bbox'][2]`` -> nested lists/dicts).
 
 Leaf names are written by bmtrace.codecs: a root name, then ``[repr(key)]`` for dict keys and list
-indices and ``.field`` for namedtuple fields. Parsing uses ast.literal_eval on single quoted keys only,
-which evaluates literals and never runs code.
+indices and ``.field`` for namedtuple fields. A quoted key without quotes or backslashes inside is its
+own text; any other is read by ast.literal_eval, which evaluates literals and never runs code.
 """
 from __future__ import annotations
 
