@@ -232,6 +232,19 @@ class Run:
             raise self._index_mismatch(lazy, exc) from None
         return Tensor(lazy, entry) if entry is not None else None
 
+    def _parsed_meta(self, lazy):
+        """The call-level meta of an ``IndexedCall``; like ``_parsed_entry``, only that field is validated."""
+        call = lazy._call
+        if call is not None:
+            return call.meta
+        try:
+            obj = self._decoded_line(lazy)
+            meta = schema.parse_call_meta(obj)
+            _check_call_id(lazy, obj.get("id"))
+        except schema.RecordError as exc:
+            raise self._index_mismatch(lazy, exc) from None
+        return meta
+
     def _decoded_line(self, lazy):
         """The JSON object of a lazy call's journal line, not yet validated.
 
@@ -567,6 +580,11 @@ class IndexedCall(_ParsedOnDemand):
     def error(self):
         # a stage without a single error: every call's error is None (schema.parse_call drops empty ones)
         return None if not self._stage_errors else self.run._parsed_call(self).error
+
+    @property
+    def meta(self):
+        """The call's own meta, from its line without parsing the rest (predictions read it)."""
+        return self.run._parsed_meta(self)
 
     @property
     def may_have_op(self):

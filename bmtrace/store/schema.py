@@ -252,6 +252,21 @@ def parse_entry(obj, role, position):
     return _in_role(parse_tensor(entries[position], "%s[%d]" % (key, position)), role, key, position)
 
 
+def parse_call_meta(obj):
+    """The validated call-level ``meta`` of a decoded line, as ``parse_call`` gives it ({} for null or
+    missing); only that field is validated (a diff reading what a call declares of its predictions).
+
+    Raises:
+        RecordError: the line is no JSON object, or its meta is no object.
+    """
+    if type(obj) is not dict:
+        raise RecordError("the record must be a JSON object, got %s" % _describe(obj))
+    return _parse_fields({"meta": obj.get("meta")}, _CALL_META_CHECKS, "the record")["meta"] or {}
+
+
+_CALL_META_CHECKS = _compiled({"meta": CALL_FIELDS["meta"]})
+
+
 # orjson, when importable, decodes a journal line about 4x faster than json. It reads every valid
 # line as json does except three cases: NaN/Infinity and lone surrogate escapes, which it refuses (json
 # then decodes the line), and integers beyond 64 bits, which it turns into floats. Those need 19 or

@@ -61,3 +61,25 @@ def test_merge_and_summary_over_samples():
     doc = json.loads(json.dumps(total.to_json()))
     assert {"kind", "top1_agree", "samples", "top5_overlap_mean", "rank_of_a_top1_max", "max_prob_diff"} <= set(doc)
     assert (doc["kind"], doc["top1_agree"], doc["samples"]) == ("classification", 3, 5)
+
+
+def test_top_k_is_a_stable_argsort_prefix():
+    """top_indices gives argsort's first k (largest first, ties by lower index) for ties, -0.0, inf,
+    NaN and every k; a result's top(k) is the same each time it is asked."""
+    from bmtrace.predictions.values import top_indices
+
+    rng = np.random.default_rng(0)
+    for t in range(3000):
+        n, k = int(rng.integers(1, 40)), int(rng.integers(-1, 45))
+        values = rng.integers(0, 5, n).astype(np.float64) if t % 2 else rng.random(n)
+        if t % 7 == 0:
+            values[rng.integers(0, n)] = np.nan
+        if t % 11 == 0:
+            values[values == 0] = -0.0
+        if t % 13 == 0:
+            values[rng.integers(0, n)] = np.inf
+        assert np.array_equal(top_indices(values, k), np.argsort(-values, kind="mergesort")[:max(k, 0)]), (values, k)
+    result = Classification(probs=[0.1, 0.4, 0.4, 0.1])
+    first = result.top(2)
+    first[0] = 3  # a caller changing its copy changes nothing kept
+    assert result.top(2).tolist() == [1, 2] and result.top(3).tolist() == [1, 2, 0]

@@ -266,3 +266,30 @@ def test_a_malformed_entry_is_a_clear_error_and_others_still_read(tmp_path):
     assert first.inputs[0].kind == "array" and first.inputs[0].std is not None
     with pytest.raises(CorruptRunError, match=r"index.parquet does not match .*outputs\[0\]\.min"):
         first.outputs[0].min
+
+
+def test_call_meta_reads_only_its_field(tmp_path):
+    """A call's own meta (which predictions read) comes from its line without building the Call, equal
+    to the parsed call's; a malformed one is an error naming the index and the field."""
+    from bmtrace.errors import CorruptRunError
+
+    _record(tmp_path / "run", "stats")
+
+    def declare(record):
+        record["meta"] = {"kind": "classification"}
+        record["function"] = None  # (the line must not grow)
+
+    _rewrite_line(tmp_path / "run", declare)
+    run, attached = _indexed(tmp_path / "run")
+    assert attached
+    calls = run.calls()
+    assert calls[0].meta == {"kind": "classification"} and calls[1].meta == {}
+    assert calls[0]._call is None and calls[1]._call is None
+    eager = Run(tmp_path / "run").calls()
+    assert [c.meta for c in calls[:2]] == [c.meta for c in eager[:2]]
+
+    _rewrite_line(tmp_path / "run", lambda record: record.update(meta=["kind"]))
+    run, attached = _indexed(tmp_path / "run")
+    assert attached
+    with pytest.raises(CorruptRunError, match=r"index.parquet does not match .*'meta'"):
+        run.calls()[0].meta
