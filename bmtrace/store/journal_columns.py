@@ -339,8 +339,18 @@ def _fast_columns(pa, table, offsets, lengths, lines, values_from_lines=False):
     call_alg = pc.if_else(_nonempty(pc, call_alg), call_alg, aa.scalar(schema.LEGACY_HASH_ALG, pa.string()))
     parts = [_fast_tensors(pa, fields.get(role), role_order, call_alg, tensor_types, lines, values_from_lines)
              for role_order, role in enumerate(("inputs", "outputs"))]
-    tensors = pa.concat_tables(parts)
+    tensors = _in_call_order(pa.concat_tables(parts))
     return (pa.table([_as(calls[c], call_types[c]) for c in _CALL_COLUMNS], names=list(_CALL_COLUMNS)), tensors)
+
+
+def _in_call_order(tensors):
+    """A chunk's tensors call by call, inputs then outputs, as the index lists them (pyarrow flattens all
+    the chunk's inputs, then all its outputs). Ordered here, chunk by chunk, most of a run's tensors are
+    ordered by the process that follows the journal while the run records, not by stop(): taking 600,000
+    rows in order there took 0.45 s."""
+    order = np.lexsort((aa.to_numpy(tensors["position"]), aa.to_numpy(tensors["role_order"]),
+                        aa.to_numpy(tensors["call_row"])))
+    return _take(tensors, order)
 
 
 def _fast_tensors(pa, lists, role_order, call_alg, tensor_types, lines, values_from_lines):

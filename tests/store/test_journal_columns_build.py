@@ -118,3 +118,24 @@ def test_rows_already_in_order_are_not_copied():
     table = pa.table({"a": [1, 2, 3]})
     assert journal_columns._take(table, np.arange(3)) is table
     assert journal_columns._take(table, np.array([2, 0, 1]))["a"].to_pylist() == [3, 1, 2]
+
+
+@pytest.mark.parametrize("chunk", [1000, 1 << 20])
+def test_a_single_writer_run_is_indexed_without_reordering_the_whole_table(tmp_path, monkeypatch, chunk):
+    """Each chunk's tensors come out call by call (pyarrow lists a chunk's inputs, then its outputs), so
+    the index of a run written in recording order is built without taking all its rows again."""
+    path = tmp_path / "run"
+    _record(path, "stats")
+    monkeypatch.setattr(journal_columns, "CHUNK_BYTES", chunk)
+    read = list(journal_columns.read_journals(str(path)))
+    tensors = read[1]
+    keys = [(r, o, p) for r, o, p in zip(tensors["call_row"].to_pylist(), tensors["role_order"].to_pylist(),
+                                         tensors["position"].to_pylist())]
+    assert keys == sorted(keys) and len(set(o for _, o, _ in keys)) == 2  # inputs and outputs, in call order
+    taken = []
+    real_take = journal_columns._take
+    monkeypatch.setattr(journal_columns, "_take", lambda table, order: taken.append(
+        not np.array_equal(order, np.arange(len(order)))) or real_take(table, order))
+    journal_columns._assemble(read, "x", str(path))
+    assert taken and not any(taken)
+    _assert_same(path)
