@@ -339,7 +339,9 @@ def _fast_columns(pa, table, offsets, lengths, lines, values_from_lines=False):
     call_alg = pc.if_else(_nonempty(pc, call_alg), call_alg, aa.scalar(schema.LEGACY_HASH_ALG, pa.string()))
     parts = [_fast_tensors(pa, fields.get(role), role_order, call_alg, tensor_types, lines, values_from_lines)
              for role_order, role in enumerate(("inputs", "outputs"))]
-    tensors = _in_call_order(pa.concat_tables(parts))
+    tensors = pa.concat_tables(parts)
+    if lines.wanted:  # (a read for the calls alone drops the tensors)
+        tensors = _in_call_order(tensors)
     return (pa.table([_as(calls[c], call_types[c]) for c in _CALL_COLUMNS], names=list(_CALL_COLUMNS)), tensors)
 
 
