@@ -86,12 +86,11 @@ class Entry(object):
     def __init__(self, index, comparison):
         self.index = index
         self.comparison = comparison
-        self.raw = comparison.to_json()
+        self._raw = None
         self.sample = comparison.sample
         self.stage = str(comparison.stage)
         self.occurrence = comparison.occurrence or 0
         self.status = comparison.status
-        self.tensors = self.raw["tensors"]
         deciding = comparison.deciding_tensor()
         self.max_abs = self.cosine = None
         self.max_abs_lower = False  # max_abs only bounds the difference from below (stats mode)
@@ -102,6 +101,17 @@ class Entry(object):
         self.local = comparison.local
         self.introduces = comparison.introduces
         self.hints = []
+
+    @property
+    def raw(self):
+        """The entry's JSON document, made when the page shows the entry (a long run has 100,000s)."""
+        if self._raw is None:
+            self._raw = self.comparison.to_json()
+        return self._raw
+
+    @property
+    def tensors(self):
+        return self.raw["tensors"]
 
     @property
     def anchor(self):
@@ -188,7 +198,7 @@ class ReportModel(object):
 
     def __init__(self, result):
         self.result = result
-        self.doc = result.to_json()
+        self.doc = result.to_json(with_stages=False)  # (the entries are read from the result itself)
         self.entries = [Entry(i, e) for i, e in enumerate(result.stages)]
         by_stage = {}
         for entry in self.entries:

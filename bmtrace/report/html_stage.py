@@ -1,6 +1,8 @@
 """One stage's section of the HTML report: summary, hints, isolation, metrics table and pictures."""
 from __future__ import annotations
 
+import itertools
+
 from ..compare.status import passes
 from .html_model import entry_worst, stage_css, tensor_css, tensor_order, to_float
 from .html_page import status_word, badge, esc, fmt_bound, fmt_cos, fmt_num, fmt_ratio, fmt_sample, fmt_shape
@@ -63,7 +65,7 @@ def plan(model, opts):
 
 def _entries_to_draw(model, group, opts):
     """Entries that get pictures: the worst few, plus the first divergence."""
-    chosen = [e for e in group.entries if e.tensors][:opts["images"]]
+    chosen = list(itertools.islice((e for e in group.entries if e.comparison.tensors), opts["images"]))
     first = model.first_entry
     if first is not None and first.stage == group.name and first not in chosen:
         chosen.insert(0, first)  # the headline entry always gets its pictures

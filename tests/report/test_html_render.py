@@ -328,3 +328,17 @@ def test_environment_difference_from_real_runs_is_shown(tmp_path):
     env = re.search(r'<section id="environment".*?</section>', html, re.S).group(0)
     assert re.search(r'<tr class="hl"><td class=mono>env\.BMRT_REPORT_TEST</td><td class=mono>'
                      r'<span class="na">\(not set\)</span></td><td class=mono>on</td>', env)
+
+
+def test_only_the_entries_the_page_shows_are_serialised(monkeypatch):
+    """A long run's report makes the JSON of the rows it lists, not of every entry (nor the whole
+    document's list of them): 50 samples, 10 rows listed."""
+    from bmtrace.compare.results import StageComparison
+
+    result = as_result(_many_samples_doc(50))
+    made = []
+    real = StageComparison.to_json
+    monkeypatch.setattr(StageComparison, "to_json", lambda self: made.append(self) or real(self))
+    html = render_html(result, max_rows=10)
+    assert 0 < len(made) <= 12  # the 10 worst and the first divergence
+    assert "Not listed (the JSON document has them all): 39 DIVERGED." in html
