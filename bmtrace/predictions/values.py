@@ -79,7 +79,8 @@ class Classification:
     kind = "classification"
 
     def __init__(self, probs=None, label=None, score=None, softmax_applied=False, how=""):
-        self.probs = None if probs is None else np.asarray(probs, dtype=np.float64).reshape(-1)
+        # a copy: top() keeps what it found, so the caller's array changing later must not change probs
+        self.probs = None if probs is None else np.array(probs, dtype=np.float64).reshape(-1)
         if self.probs is not None:
             label = int(np.argmax(self.probs)) if label is None else label
             score = float(self.probs[label]) if score is None else score
@@ -117,7 +118,7 @@ def top_indices(values, k):
     """
     negated = -values
     if not 0 < k < len(values) or np.isnan(negated).any():  # (argsort puts NaN last)
-        return np.argsort(negated, kind="mergesort")[:max(k, 0)]
+        return np.argsort(negated, kind="mergesort")[:k]
     kth = np.partition(negated, k - 1)[k - 1]
     candidates = np.flatnonzero(negated <= kth)  # in index order, so a stable sort keeps ties by index
     return candidates[np.argsort(negated[candidates], kind="mergesort")][:k]

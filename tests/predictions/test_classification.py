@@ -78,8 +78,11 @@ def test_top_k_is_a_stable_argsort_prefix():
             values[values == 0] = -0.0
         if t % 13 == 0:
             values[rng.integers(0, n)] = np.inf
-        assert np.array_equal(top_indices(values, k), np.argsort(-values, kind="mergesort")[:max(k, 0)]), (values, k)
-    result = Classification(probs=[0.1, 0.4, 0.4, 0.1])
+        assert np.array_equal(top_indices(values, k), np.argsort(-values, kind="mergesort")[:k]), (values, k)
+    scores = np.array([0.1, 0.4, 0.4, 0.1])
+    result = Classification(probs=scores)
     first = result.top(2)
     first[0] = 3  # a caller changing its copy changes nothing kept
+    scores[3] = 0.9  # nor the scores it was made from
     assert result.top(2).tolist() == [1, 2] and result.top(3).tolist() == [1, 2, 0]
+    assert result.top(-1).tolist() == [1, 2, 0]  # a slice's negative end, as before
