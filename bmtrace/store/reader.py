@@ -224,26 +224,23 @@ class Run:
         if call is not None:
             tensors = call.inputs if role == "input" else call.outputs
             return tensors[position] if position < len(tensors) else None
-        try:
-            obj = self._decoded_line(lazy)
-            entry = schema.parse_entry(obj, role, position)
-            _check_call_id(lazy, obj.get("id"))
-        except schema.RecordError as exc:
-            raise self._index_mismatch(lazy, exc) from None
+        entry = self._part_of_line(lazy, lambda obj: schema.parse_entry(obj, role, position))
         return Tensor(lazy, entry) if entry is not None else None
 
     def _parsed_meta(self, lazy):
         """The call-level meta of an ``IndexedCall``; like ``_parsed_entry``, only that field is validated."""
         call = lazy._call
-        if call is not None:
-            return call.meta
+        return call.meta if call is not None else self._part_of_line(lazy, schema.parse_call_meta)
+
+    def _part_of_line(self, lazy, parse):
+        """``parse(decoded line)`` of an ``IndexedCall``, its id checked against the index's."""
         try:
             obj = self._decoded_line(lazy)
-            meta = schema.parse_call_meta(obj)
+            part = parse(obj)
             _check_call_id(lazy, obj.get("id"))
         except schema.RecordError as exc:
             raise self._index_mismatch(lazy, exc) from None
-        return meta
+        return part
 
     def _decoded_line(self, lazy):
         """The JSON object of a lazy call's journal line, not yet validated.
