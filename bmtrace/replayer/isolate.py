@@ -68,8 +68,12 @@ def _target(cache, call_a, policy, log):
     key = repr(sorted((str(k), str(v)) for k, v in identity.items()))
     if key not in cache:
         try:
+            before = len(policy.imported)
             cache[key] = unwrap_traced(target_from_identity(call_a.function, policy))
-            log("imported %s (stage %s of run A)" % (policy.imported[-1], call_a.stage))
+            if len(policy.imported) > before:  # (an auto-recorded library call is rebuilt, not imported)
+                log("imported %s (stage %s of run A)" % (policy.imported[-1], call_a.stage))
+            else:
+                log("redoing stage %s of run A as recorded: %s" % (call_a.stage, identity.get("op")))
         except ReplayError as exc:
             cache[key] = exc
             log("not replaying stage %s: %s" % (call_a.stage, exc))

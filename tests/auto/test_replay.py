@@ -42,3 +42,22 @@ def test_an_inference_cannot_be_redone(record):
     run = record(lambda: net(torch.rand(1, 4)))
     with pytest.raises(bmtrace.BmtraceError, match="holds no model"):
         replay_target(only(run, "infer").function)
+
+
+def test_isolation_redoes_an_auto_recorded_stage_and_names_it(record, images):
+    """diff --isolate on two --auto runs redoes A's recorded cv2.resize on B's input: the stage whose
+    interpolation differs is found to introduce the error (this crashed when nothing was imported)."""
+    import cv2
+
+    src = cv2.imread(images[0])
+    run_a = record(lambda: cv2.resize(src, (17, 9), interpolation=cv2.INTER_CUBIC), name="a")
+    run_b = record(lambda: cv2.resize(src, (17, 9), interpolation=cv2.INTER_NEAREST), name="b")
+    lines = []
+    from bmtrace.replayer.isolate import isolate_stages
+
+    result = bmtrace.diff(run_a.path, run_b.path, explain=False)
+    isolate_stages(result, bmtrace.open_run(run_a.path), bmtrace.open_run(run_b.path), log=lines.append)
+    entry = [e for e in result.stages if e.stage == "resize"][0]
+    assert entry.introduces is True and entry.local["status"] != "unavailable"
+    assert result.isolation["imported"] == []  # rebuilt from bmtrace's own table, nothing imported
+    assert any("redoing stage resize" in line and "cv2.resize" in line for line in lines), lines
