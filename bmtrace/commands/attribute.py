@@ -2,8 +2,9 @@
 
 For each stage where B diverges from A, re-runs program B with A's outputs at that stage (how much of
 the final change that removes) and with A's inputs at it (whether B's stage differs on its own); see
-``bmtrace.replayer.attribution``. Exit code 0 when a culprit is named or nothing diverges, 1 when the
-change cannot be attributed to one stage, 2 on errors.
+``bmtrace.replayer.attribution``. Exit code 0 when a culprit is named, nothing diverges or B's predictions
+already agree with A's (no change to attribute), 1 when the change cannot be attributed to one stage, 2 on
+errors.
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def add_options(parser):
 
 
 def run(args):
-    from ..replayer.attribution import attribute
+    from ..replayer.attribution import attribute, unchanged
     from ..replayer.rerun import choose_program
     from .substitute import parse_late_options, samples_option, tolerance_options
 
@@ -64,7 +65,7 @@ def run(args):
         sys.stdout.write(dumps(doc) + "\n")
     else:
         print(render(doc))
-    return 0 if doc["culprit"] or not doc["stages"] else 1
+    return 0 if doc["culprit"] or not doc["stages"] or unchanged(doc["baseline"]) else 1
 
 
 def render(doc):

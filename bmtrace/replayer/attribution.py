@@ -88,7 +88,7 @@ def attribute(run_a, run_b, program, samples=None, jobs=None, progress=None, wor
     baseline = agreement(base, final, wanted)
     doc = {
         "stages": entries,
-        "culprit": culprit(entries),
+        "culprit": None if unchanged(baseline) else culprit(entries),
         "final_stage": final,
         "metric": _metric(base),
         "baseline": baseline,
@@ -209,6 +209,11 @@ def _why_not(outcome, role):
     return None
 
 
+def unchanged(baseline):
+    """True when B as recorded already agrees with A on every sample: there is no change to attribute."""
+    return bool(baseline and baseline["samples"]) and baseline["agree"] == baseline["samples"]
+
+
 def culprit(entries):
     """The earliest stage with a local divergence whose substitution restores the most."""
     local = [e for e in entries if e["local"] not in (None, Status.ALIGNED)]
@@ -232,7 +237,11 @@ def message(doc):
     if not doc["stages"]:
         return "no stage diverges: nothing to attribute"
     text = "; ".join(parts) or "only the final stage diverges"
-    if doc["culprit"]:
+    baseline = doc.get("baseline")
+    if unchanged(baseline):
+        text += " -> B as recorded already agrees with A on %s (%d/%d): no change to attribute" % (
+            doc["metric"], baseline["agree"], baseline["samples"])
+    elif doc["culprit"]:
         text += " -> the change comes from %s" % doc["culprit"]
     else:
         text += " -> no stage diverges on A's inputs: the change is not attributable to one stage's code"

@@ -48,10 +48,24 @@ def test_json_keeps_the_contract_keys(cv2_doc):
 
 def test_text_names_the_culprit_over_the_chosen_samples(runs):
     """The text ends with the sentence naming the culprit, measured over the --samples given."""
-    proc = bmtrace_cli("attribute", runs["original"], runs["cv2_resize"], "--samples", "img0,img1", "--",
+    proc = bmtrace_cli("attribute", runs["original"], runs["cv2_resize"], "--samples", "img1,img2", "--",
                        sys.executable, "port.py")
     assert proc.returncode == 0, proc.stderr
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith("substituting resize's output restores top-1 on 2/2")
     assert last.endswith("-> the change comes from resize")
     assert "re-run 1/" in proc.stderr
+
+
+def test_no_culprit_where_the_predictions_already_agree(runs):
+    """On samples whose top-1 the port does not change (img0, img1), resize still diverges, but there is no
+    prediction change to attribute: no culprit, the sentence says so, and the exit code is 0."""
+    proc = bmtrace_cli("attribute", runs["original"], runs["cv2_resize"], "--samples", "img0,img1", "--",
+                       sys.executable, "port.py")
+    assert proc.returncode == 0, proc.stderr
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.endswith("-> B as recorded already agrees with A on top-1 (2/2): no change to attribute"), last
+    assert "comes from" not in proc.stdout
+    doc = _attribute(runs, "cv2_resize", "--samples", "img0,img1", "--", sys.executable, "port.py")
+    assert doc["culprit"] is None and doc["baseline"] == {"agree": 2, "samples": 2}
+    assert {e["stage"]: e["local"] for e in doc["stages"]}["resize"] == "diverged"
