@@ -179,7 +179,22 @@ def _under_representation(result, ta, tb, role, stage, rules, cache, loaded=()):
     again.representation = carried.to_json()
     if again.passed:
         again.status = Status.REPRESENTED
+    elif result.status != Status.SHAPE_MISMATCH and _nearer(result, again):
+        # B's values are nearer A's as recorded than in the carried representation: the port converted
+        # back (inside this stage, say cvtColor in its normalize). Judged as recorded, carried no further.
+        if role == "output":
+            cache.mapping = None
+        return result
     return again
+
+
+def _nearer(first, second):
+    """True when comparison ``first`` found B nearer A than ``second`` did: by mean |A-B|, else max |A-B|."""
+    for name in ("mean_abs_diff", "max_abs_diff"):
+        x, y = getattr(first, name), getattr(second, name)
+        if x is not None and y is not None:
+            return x < y
+    return False
 
 
 def _reused(known, ta, tb, role):

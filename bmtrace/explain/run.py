@@ -11,6 +11,8 @@ log = logging.getLogger("bmtrace.explain")
 # A hint is one line; anything longer moves to details["full_message"].
 MAX_MESSAGE = 280
 INHERITED_PREFIX = "inherited from upstream: "
+# A hint of a stage whose inputs differ by more than a representation: the stage may only pass that on.
+INPUTS_DIFFER_PREFIX = "its inputs already differ, so this may be inherited: "
 
 
 def explain(ev):
@@ -93,9 +95,18 @@ def _inheritance(entry, hints, ev):
     for hint in hints:
         if mapping is not None and hint.cause in mapping.causes():
             hint.details["inherited"] = True
-            if not hint.message.startswith(INHERITED_PREFIX):
-                hint.message = INHERITED_PREFIX + hint.message
-            hint.confidence = min(hint.confidence, 0.5)
+            prefix = INHERITED_PREFIX
+        elif mapping is None:
+            # The inputs differ, and not by a representation: nothing here tells the stage's own work from
+            # what it received (a model fed a resized image is not "scaling values by 1.006").
+            hint.details["inputs_differ"] = True
+            prefix = INPUTS_DIFFER_PREFIX
+        else:
+            kept.append(hint)
+            continue
+        if not hint.message.startswith(prefix):
+            hint.message = prefix + hint.message
+        hint.confidence = min(hint.confidence, 0.5)
         kept.append(hint)
     return kept
 
