@@ -24,7 +24,14 @@ def explain(ev):
         return []  # only the representation carried from upstream: nothing introduced here
     if _declared_representation(ev):
         return []  # both sides said how they hold the data, and that is all that differs
-    return _run(catalogue.PAIR, ev)
+    hints = _run(catalogue.PAIR, ev)
+    if mapping is not None and ev.role != "input":
+        # the carried representation is part of B's output here, but it came from upstream (B's resize
+        # of a BGR image is BGR): a cause of it is inherited, whatever else this stage changed
+        for hint in hints:
+            if hint.cause in mapping.causes():
+                _mark(hint, "inherited", INHERITED_PREFIX)
+    return hints
 
 
 def explain_stage(ev):
@@ -94,21 +101,21 @@ def _inheritance(entry, hints, ev):
     kept = []
     for hint in hints:
         if mapping is not None and hint.cause in mapping.causes():
-            hint.details["inherited"] = True
-            prefix = INHERITED_PREFIX
+            _mark(hint, "inherited", INHERITED_PREFIX)
         elif mapping is None:
             # The inputs differ, and not by a representation: nothing here tells the stage's own work from
             # what it received (a model fed a resized image is not "scaling values by 1.006").
-            hint.details["inputs_differ"] = True
-            prefix = INPUTS_DIFFER_PREFIX
-        else:
-            kept.append(hint)
-            continue
-        if not hint.message.startswith(prefix):
-            hint.message = prefix + hint.message
-        hint.confidence = min(hint.confidence, 0.5)
+            _mark(hint, "inputs_differ", INPUTS_DIFFER_PREFIX)
         kept.append(hint)
     return kept
+
+
+def _mark(hint, key, prefix):
+    """Say on ``hint`` that its cause may come from upstream: ``details[key]``, the prefix, at most 50%."""
+    hint.details[key] = True
+    if not hint.message.startswith((INHERITED_PREFIX, INPUTS_DIFFER_PREFIX)):
+        hint.message = prefix + hint.message
+    hint.confidence = min(hint.confidence, 0.5)
 
 
 def input_mapping(ev):

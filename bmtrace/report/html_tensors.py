@@ -136,10 +136,16 @@ def _scale_bar(vmax):
             % (im.colour_stops(), fmt_num(vmax / 2.0, 3), fmt_num(vmax, 3)))
 
 
-def image_panels(a, b, max_side):
-    """A, B and the |A-B| heatmap with its colour scale, for sides whose tensors are pictures."""
+def image_panels(a, b, max_side, representation=None):
+    """A, B and the |A-B| heatmap with its colour scale, for sides whose tensors are pictures.
+
+    ``representation``: the mapping the diff compared the pair under (its JSON), if any. When it says
+    B's colour channels are A's reversed, B is shown as RGB and the heatmap compares it so, as the
+    figures of the table beside it did."""
     view_a = im.as_image(a.array, a.meta) if a.array is not None else None
     view_b = im.as_image(b.array, b.meta) if b.array is not None else None
+    reversed_b = bool((representation or {}).get("channels_reversed")) and view_b is not None \
+        and view_b.hwc.shape[2] == 3 and not im.is_bgr(b.meta)
     present = [v for v in (view_a, view_b) if v is not None]
     lo, hi = im.display_range(*[v.hwc for v in present])
     parts, steps = [], {}
@@ -149,15 +155,17 @@ def image_panels(a, b, max_side):
             continue
         step = im.stride_for(view.hw[0], view.hw[1], max_side)
         steps[side.label] = step
-        bgr = im.is_bgr(side.meta)
+        bgr = im.is_bgr(side.meta) or (side is b and reversed_b)
         rgb = im.to_rgb8(view, bgr, lo, hi, step)
         caption = _describe(side, view, bgr, step) + " &middot; range %s..%s" % (fmt_num(lo), fmt_num(hi))
         parts.append(_figure(im.png_data_uri(rgb), caption, small=max(rgb.shape[:2]) < 120))
-    parts.append(_heatmap(view_a, view_b, max_side))
+    if reversed_b:
+        view_b = im.ImageView(view_b.hwc[..., ::-1], view_b.layout, view_b.note)
+    parts.append(_heatmap(view_a, view_b, max_side, "B's channels reversed (B is BGR)" if reversed_b else None))
     return '<div class="panels">%s</div>' % "".join(parts)
 
 
-def _heatmap(view_a, view_b, max_side):
+def _heatmap(view_a, view_b, max_side, mapped=None):
     if view_a is None or view_b is None:
         return _placeholder("|A-B|: needs both sides")
     if view_a.hwc.shape != view_b.hwc.shape:
@@ -172,6 +180,8 @@ def _heatmap(view_a, view_b, max_side):
     caption = "<b>|A-B|</b> (max over channels)"
     if view_a.layout != view_b.layout:
         caption += " after layout %s vs %s" % (esc(view_a.layout), esc(view_b.layout))
+    if mapped:
+        caption += " with %s" % esc(mapped)
     if vmax > 0:
         y, x = np.unravel_index(np.nanargmax(np.where(np.isfinite(diff), diff, -1.0)), diff.shape)
         caption += " &middot; max %s at (y %d, x %d)" % (fmt_num(vmax), y, x)
@@ -272,16 +282,16 @@ def tensor_panel(tensor_doc, a, b, max_side):
     notes = "".join('<div class="cell-note">%s</div>' % esc("%s: %s" % (s.label, s.reason))
                     for s in (a, b) if s.array is None and s.reason)
     try:
-        body = _tensor_body(a, b, max_side)
+        body = _tensor_body(a, b, max_side, tensor_doc.get("representation"))
     except Exception as exc:  # drawing must never take the report down; say what failed instead
         body = '<div class="cell-bad">could not draw this tensor: %s</div>' % esc(exc)
     return '<div class="tensor">%s%s%s</div>' % (head, notes, body)
 
 
-def _tensor_body(a, b, max_side):
+def _tensor_body(a, b, max_side, representation=None):
     arrays = [s.array for s in (a, b) if s.array is not None]
     if any(im.as_image(s.array, s.meta) is not None for s in (a, b) if s.array is not None):
-        return image_panels(a, b, max_side)
+        return image_panels(a, b, max_side, representation)
     if arrays:
         return value_panels(a, b)
     kinds = {getattr(s.tensor, "kind", None) for s in (a, b) if s.tensor is not None}

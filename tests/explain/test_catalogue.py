@@ -40,6 +40,25 @@ def test_carried_mapping_means_nothing_introduced(photo_rgb, photo_bgr):
     assert causes(explain(Evidence(stage="resize", a=a, b=b))) == ["channel_order"]
 
 
+def test_carried_channel_order_is_inherited_beside_what_the_stage_changed(photo_rgb, photo_bgr):
+    """B is BGR from upstream (inputs equal under that mapping) and resizes another way: a channel_order
+    hint on the output is marked inherited and capped; the stage's own cause keeps its confidence."""
+    mapping = find_mapping(photo_rgb, photo_bgr)
+    a = tf.resize(Image.fromarray(photo_rgb), [96, 128], antialias=True)
+    a = np.asarray(a)
+    b = cv2.resize(photo_bgr, (128, 96), interpolation=cv2.INTER_NEAREST)
+    ev = Evidence(stage="resize", a=a, b=b, inputs_a={"img": photo_rgb}, inputs_b={"img": photo_bgr},
+                  inherited=Inherited(inputs_differ=False, mapping=mapping))
+    hints = explain(ev)
+    order = [h for h in hints if h.cause == "channel_order"]
+    assert order, causes(hints)
+    for hint in order:
+        assert hint.details["inherited"] is True and hint.confidence <= 0.5
+        assert hint.message.startswith("inherited from upstream: ")
+    own = [h for h in hints if h.cause != "channel_order"]
+    assert own and all(not h.details.get("inherited") for h in own), causes(hints)
+
+
 def test_inherited_channel_swap_is_marked_inherited(photo_rgb, photo_bgr):
     """Inputs already BGR vs RGB and the stage passes it on: channel_order marked inherited."""
     a, b = cv2.resize(photo_rgb, (224, 224)), cv2.resize(photo_bgr, (224, 224))

@@ -128,3 +128,38 @@ def test_heatmap_marks_nan_with_bad_colour():
     rgb = im.heatmap_rgb(diff, 1.0)
     assert tuple(rgb[1, 0]) == im.BAD_COLOUR and tuple(rgb[0, 1]) != im.BAD_COLOUR
     assert rgb[0, 1].astype(int).sum() > rgb[0, 0].astype(int).sum()  # larger difference is brighter
+
+
+def test_a_pair_compared_in_b_colour_order_is_drawn_and_differenced_so(tmp_path):
+    """B decodes BGR (exactly A reversed) and resizes one level off: the diff compares B's values as BGR,
+    and so do the report's pictures and heatmaps. The decode heatmap says no pixel differs, the resize
+    one gives the table's max |A-B| (1), not the hundreds a channel-blind difference shows."""
+    import re
+
+    import bmtrace
+    from bmtrace.report.html import render_html
+
+    def record(path, port):
+        with bmtrace.run(str(path)):
+            with bmtrace.sample("x.jpg"):
+                img = np.zeros((40, 48, 3), np.uint8)
+                img[..., 0] = np.linspace(0, 250, 48)[None, :]
+                img[..., 2] = 250 - img[..., 0]
+                img = img[..., ::-1].copy() if port else img
+                with bmtrace.trace_stage("decode") as st:
+                    st.output(img)
+                with bmtrace.trace_stage("resize") as st:
+                    small = img[::2, ::2] + np.uint8(1 if port else 0)
+                    st.output(np.ascontiguousarray(small))
+        return str(path)
+
+    a, b = record(tmp_path / "a", False), record(tmp_path / "b", True)
+    result = bmtrace.diff(a, b, explain=False)
+    worst = {e.stage: e.tensors[0].max_abs_diff for e in result.stages}
+    assert worst == {"decode": 0.0, "resize": 1.0}
+    page = render_html(result, bmtrace.open_run(a), bmtrace.open_run(b), aligned_rows=10)
+    captions = [re.sub("<[^>]+>", "", c) for c in re.findall(r"<figcaption><b>\|A-B\|</b>.*?</figcaption>", page)]
+    assert len(captions) == 2, captions
+    assert all("channels reversed (B is BGR)" in c for c in captions)
+    assert any("0.00% pixels differ" in c and "at (y" not in c for c in captions)
+    assert any("max 1 at" in c for c in captions)
