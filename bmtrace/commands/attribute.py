@@ -75,7 +75,7 @@ def render(doc):
              % (doc["metric"], base["agree"], base["samples"], doc["final_stage"], doc["reruns"], doc["elapsed_s"])]
     rows = [("stage", "local (B's stage on A's inputs)", "restored", "first divergence after")]
     for e in doc["stages"]:
-        local = e["local"] or "untested: %s" % e.get("local_note")
+        local = e["local"] or ("untested (see its note)" if e.get("local_note") else "untested")
         if e.get("local_max_abs_diff") is not None and e["local"] not in ("aligned", None):
             local += " (max abs diff %.4g)" % e["local_max_abs_diff"]
         counts = e.get("restored_samples")

@@ -61,21 +61,20 @@ def run(args):
 
 
 def _auto_environment(libraries, sample_from, env):
-    """BMTRACE_AUTO* for the program, and our sitecustomize first on its PYTHONPATH (it starts auto tracing)."""
-    from ..auto._boot import DIRECTORY
+    """BMTRACE_AUTO* and PYTHONPATH for the program (``auto._boot.child_environment``), options checked."""
+    from ..auto._boot import child_environment
     from ..auto.control import parse_libraries
     from ..auto.samples import check_policy
 
     if libraries is None:
         raise UsageError("--sample-from only applies with --auto; usage: %s" % USAGE)
     try:
-        names = parse_libraries(libraries)
+        parse_libraries(libraries)
     except UsageError as exc:
         raise UsageError("%s. --auto takes an optional LIBS value, so end the options with -- before the "
                          "program: bmtrace record --out DIR --auto -- python prog.py" % exc) from None
-    paths = [DIRECTORY] + [p for p in (env.get("PYTHONPATH") or "").split(os.pathsep) if p and p != DIRECTORY]
-    return {"BMTRACE_AUTO": ",".join(names), "BMTRACE_AUTO_SAMPLE_FROM": check_policy(sample_from),
-            "PYTHONPATH": os.pathsep.join(paths)}
+    check_policy(sample_from)
+    return child_environment(libraries, sample_from, env)
 
 
 def _has_records(path):

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..compare import Status
 from ..errors import BmtraceError
-from .rerun import run_with_plan, side_of
+from .rerun import run_with_plan
 from .substitute import make_plan
 
 
@@ -48,7 +48,6 @@ def attribute(run_a, run_b, program, samples=None, jobs=None, progress=None, wor
     keep = workdir is not None
     workdir = workdir or tempfile.mkdtemp(prefix="bmtrace-attribute-")
     os.makedirs(workdir, exist_ok=True)
-    side = side_of(run_b.path)
     tasks = []
     for stage in stages:
         if stage != final:  # the final stage's own outputs are recorded before substitution: not measurable
@@ -62,7 +61,7 @@ def attribute(run_a, run_b, program, samples=None, jobs=None, progress=None, wor
         stage, role = task
         out = os.path.join(workdir, "%s.%s" % (_safe(stage), role))
         plan = make_plan(run_a.path, stage, role, samples=sorted(wanted) if wanted else None)
-        code, notes, stderr = run_with_plan(program, plan, out, side=side)
+        code, notes, stderr = run_with_plan(program, plan, out, like=run_b.path)
         outcome = {"exit_code": code, "substituted": sum(1 for n in notes if n.get("substituted")),
                    "refused": sorted(set(n.get("reason") for n in notes
                                          if not n.get("substituted") and not n.get("kept")))}
@@ -216,11 +215,16 @@ def unchanged(baseline):
 
 def culprit(entries):
     """The earliest stage with a local divergence whose substitution restores the most."""
-    local = [e for e in entries if e["local"] not in (None, Status.ALIGNED)]
-    if not local:
-        return None
-    best = max((e["restored"] or 0.0) for e in local)
-    return next(e["stage"] for e in local if (e["restored"] or 0.0) == best)
+    measured = [e for e in _local(entries) if e["restored"] is not None]
+    if not measured:
+        return None  # no substitution measured what any of them does to the predictions
+    best = max(e["restored"] for e in measured)
+    return next(e["stage"] for e in measured if e["restored"] == best)
+
+
+def _local(entries):
+    """The entries of stages that differ on A's inputs."""
+    return [e for e in entries if e["local"] not in (None, Status.ALIGNED)]
 
 
 def message(doc):
@@ -231,9 +235,12 @@ def message(doc):
         if counts is None and e["stage"] == doc["final_stage"]:
             continue  # substituting the final stage's outputs is not a measurement
         shown = "%d/%d" % (counts["agree"], counts["samples"]) if counts else "not measured"
-        parts.append(shown if parts else "substituting %s's output restores %s on %s" % (e["stage"], doc["metric"], shown))
-        if len(parts) > 1:
-            parts[-1] = "%s %s" % (e["stage"], shown)
+        if parts:
+            parts.append("%s %s" % (e["stage"], shown))
+        elif counts:
+            parts.append("substituting %s's output restores %s on %s" % (e["stage"], doc["metric"], shown))
+        else:
+            parts.append("substituting %s's output: not measured" % e["stage"])
     if not doc["stages"]:
         return "no stage diverges: nothing to attribute"
     text = "; ".join(parts) or "only the final stage diverges"
@@ -243,6 +250,9 @@ def message(doc):
             doc["metric"], baseline["agree"], baseline["samples"])
     elif doc["culprit"]:
         text += " -> the change comes from %s" % doc["culprit"]
+    elif _local(doc["stages"]):
+        text += (" -> not attributed: no substitution measured what the stages do to %s; the first stage that "
+                 "differs on A's inputs is %s" % (doc["metric"], _local(doc["stages"])[0]["stage"]))
     else:
         text += " -> no stage diverges on A's inputs: the change is not attributable to one stage's code"
     return text

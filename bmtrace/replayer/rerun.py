@@ -13,7 +13,7 @@ import shlex
 import subprocess
 import tempfile
 
-from ..errors import UsageError
+from ..errors import BmtraceError, UsageError
 from ..store import layout
 from .substitute import ENV_VAR, read_notes, write_plan
 
@@ -84,13 +84,17 @@ def recorded_program(run_path):
     return Program([executable] + list(argv), proc.get("cwd"), env, recorded_from=run_path)
 
 
-def run_with_plan(program, plan, out, side=None, overwrite=True, capture=True):
+def run_with_plan(program, plan, out, like=None, overwrite=True, capture=True):
     """Run ``program`` recording into new run ``out`` with ``plan`` active.
+
+    ``like``: run B's path. The new run takes its side, and the program is auto-traced as it was (an
+    ``--auto`` recording's program records nothing by itself).
 
     Returns ``(exit code, substitution notes, stderr text)``; the run is finalised whatever happens.
     """
     from ..api import create_run, finalize_run
 
+    side = side_of(like) if like else None
     path = create_run(out, side=side, overwrite=overwrite)
     doc_path = os.path.join(path, layout.RUN_FILE)
     doc = layout.read_json(doc_path)
@@ -102,6 +106,11 @@ def run_with_plan(program, plan, out, side=None, overwrite=True, capture=True):
     write_plan(plan, plan_path)
     env = {k: v for k, v in os.environ.items() if k not in _BMTRACE_ENV}
     env.update(program.env)
+    auto = auto_request(like) if like else None
+    if auto is not None and "BMTRACE_AUTO" not in program.env:
+        from ..auto._boot import child_environment
+
+        env.update(child_environment(auto[0], auto[1], env))
     env.update({"BMTRACE_DIR": path, "BMTRACE_JOIN": path, "BMTRACE_MODE": "full", ENV_VAR: plan_path})
     if side:
         env["BMTRACE_SIDE"] = side
@@ -129,3 +138,26 @@ def side_of(run_path):
             return json.load(f).get("side")
     except (OSError, ValueError):
         return None
+
+
+def auto_request(run_path):
+    """``(libraries, sample policy)`` of the automatic tracing ``run_path`` was recorded with, or None.
+
+    The recording process keeps its BMTRACE_AUTO* variables; a run recorded before they were kept counts
+    as auto-traced (every library, the default policy) when any of its calls is an auto-recorded one."""
+    for path in sorted(glob.glob(os.path.join(run_path, layout.PROCS_DIR, "*.json"))):
+        try:
+            env = layout.read_json(path).get("env") or {}
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(env, dict) and env.get("BMTRACE_AUTO"):
+            return env["BMTRACE_AUTO"], env.get("BMTRACE_AUTO_SAMPLE_FROM")
+    from ..store.reader import open_run
+
+    try:
+        calls = open_run(run_path).calls()
+    except (BmtraceError, OSError, ValueError):
+        return None
+    if any(isinstance(c.function, dict) and c.function.get("kind") == "auto" for c in calls):
+        return "all", None
+    return None

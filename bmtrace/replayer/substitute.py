@@ -131,6 +131,15 @@ class Substitution:
         if self.samples is not None and str(call.sample) not in self.samples:
             return value
         note = {"sample": call.sample, "stage": call.stage, "occurrence": occurrence, "role": role, "name": name}
+        function = getattr(call, "function", None)
+        if isinstance(function, dict) and function.get("kind") == "auto":
+            # The library call runs with its own arguments and returns its own result whatever is handed
+            # back here: claiming a substitution would report a stage as tested that never was.
+            note.update(substituted=False, reason="%s was recorded by --auto, which does not replace a library "
+                        "call's arguments or result; decorate the stage (or wrap it in `with "
+                        "bmtrace.trace_stage(...)`) to substitute it" % function.get("op"))
+            self._write_note(note)
+            raise SubstitutionRefused(note["reason"])
         try:
             found = self._source_value(call.sample, occurrence, name, position)
             if found is None:  # a value R has no counterpart for (e.g. an extra parameter): kept, noted

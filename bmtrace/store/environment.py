@@ -7,7 +7,8 @@ import socket
 import sys
 
 _NoUname = collections.namedtuple("_NoUname", "sysname nodename release version machine")
-ENV_PREFIXES = ("BMRT_", "SAIL_", "OPENCV_", "BMCV_")
+# BMTRACE_AUTO*: how the program was auto-traced, so that a re-run of it (attribute, substitute) is too
+ENV_PREFIXES = ("BMRT_", "SAIL_", "OPENCV_", "BMCV_", "BMTRACE_AUTO")
 # (name in the snapshot, module in sys.modules); only reported when the program imported it.
 LIBRARIES = (
     ("numpy", "numpy"),

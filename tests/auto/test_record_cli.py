@@ -206,3 +206,31 @@ def test_diff_pairs_resize_across_libraries(tmp_path, grey_images):
     assert (resize["op_a"], resize["op_b"]) == ("torchvision.transforms.Resize", "cv2.resize")
     row = next(line for line in table.splitlines() if " resize " in line)
     assert "torchvision.transforms.Resize(" in row and "vs cv2.resize(" in row
+
+
+def test_attribute_on_auto_runs_reruns_auto_traced_and_claims_no_substitution(tmp_path, grey_images):
+    """`bmtrace attribute` of two --auto runs: the re-runs of the undecorated port are auto-traced as its
+    recording was (they recorded nothing before), and as --auto does not replace a library call's values,
+    no stage is reported as tested by substitution: each says why instead."""
+    runs = {}
+    for side, program in (("original", "original_pil.py"), ("port", "port_cv2.py")):
+        out = tmp_path / ("out_" + side)
+        out.mkdir()
+        runs[side] = str(tmp_path / side)
+        proc = _bmtrace("record", "--out", runs[side], "--side", side, "--auto", "--", sys.executable,
+                        os.path.join(PROGRAMS, program), str(out), *grey_images)
+        assert proc.returncode == 0, proc.stderr
+    proc_env = json.load(open(next(iter(sorted((tmp_path / "port" / "procs").glob("*.json"))))))["env"]
+    assert proc_env["BMTRACE_AUTO"] and proc_env["BMTRACE_AUTO_SAMPLE_FROM"] == "decode"
+    out = tmp_path / "out_rerun"
+    out.mkdir()
+    proc = _bmtrace("attribute", runs["original"], runs["port"], "--json", "--", sys.executable,
+                    os.path.join(PROGRAMS, "port_cv2.py"), str(out), *grey_images)
+    assert proc.returncode in (0, 1), proc.stderr
+    doc = json.loads(proc.stdout)
+    resize = {e["stage"]: e for e in doc["stages"]}["resize"]
+    # its inputs agree as recorded (grey images): its own difference needs no re-run
+    assert resize["local"] == "diverged" and resize["local_by"].startswith("recorded")
+    assert resize["restored"] is None and "recorded by --auto" in resize["restored_note"]
+    assert doc["culprit"] is None
+    assert doc["message"].endswith("the first stage that differs on A's inputs is resize"), doc["message"]
