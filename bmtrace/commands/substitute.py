@@ -106,7 +106,7 @@ def run(args):
         print("bmtrace substitute: running the command recorded in %s:\n  %s" % (program.recorded_from,
                                                                               program.describe()), file=sys.stderr)
     plan = make_plan(run_a.path, args.stage, args.role or "outputs", args.tensor, samples_option(args.samples))
-    code, notes, stderr = run_with_plan(program, plan, args.out, like=run_b.path)
+    code, notes, stderr = run_with_plan(program, plan, args.out, like=run_b)
     if code != 0:
         sys.stderr.write(stderr[-4000:])
         print("bmtrace substitute: the program exited with code %d (the run holds what it recorded)" % code,

@@ -61,7 +61,7 @@ def attribute(run_a, run_b, program, samples=None, jobs=None, progress=None, wor
         stage, role = task
         out = os.path.join(workdir, "%s.%s" % (_safe(stage), role))
         plan = make_plan(run_a.path, stage, role, samples=sorted(wanted) if wanted else None)
-        code, notes, stderr = run_with_plan(program, plan, out, like=run_b.path)
+        code, notes, stderr = run_with_plan(program, plan, out, like=run_b)
         outcome = {"exit_code": code, "substituted": sum(1 for n in notes if n.get("substituted")),
                    "refused": sorted(set(n.get("reason") for n in notes
                                          if not n.get("substituted") and not n.get("kept")))}

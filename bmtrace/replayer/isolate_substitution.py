@@ -112,7 +112,7 @@ def _test_by_substitution(result, run_a, run_b, untested, program, jobs, log):
         samples = sorted(set(str(e.sample_b) for e in untested[stage]))
         plan = make_plan(run_a.path, stage_b, "inputs", samples=samples, source_stage=stage)
         try:
-            code, notes, stderr = run_with_plan(program, plan, out, like=run_b.path)
+            code, notes, stderr = run_with_plan(program, plan, out, like=run_b)
         except BmtraceError as exc:  # the diff still stands; this stage stays untested, saying why
             return stage, None, str(exc)
         substituted = sum(1 for n in notes if n.get("substituted"))

@@ -87,14 +87,14 @@ def recorded_program(run_path):
 def run_with_plan(program, plan, out, like=None, overwrite=True, capture=True):
     """Run ``program`` recording into new run ``out`` with ``plan`` active.
 
-    ``like``: run B's path. The new run takes its side, and the program is auto-traced as it was (an
-    ``--auto`` recording's program records nothing by itself).
+    ``like``: run B, opened. The new run takes its side, and the program is auto-traced as B's was (an
+    ``--auto`` recording's program records nothing by itself; BMTRACE_AUTO* set here win).
 
     Returns ``(exit code, substitution notes, stderr text)``; the run is finalised whatever happens.
     """
     from ..api import create_run, finalize_run
 
-    side = side_of(like) if like else None
+    side = side_of(like.path) if like is not None else None
     path = create_run(out, side=side, overwrite=overwrite)
     doc_path = os.path.join(path, layout.RUN_FILE)
     doc = layout.read_json(doc_path)
@@ -106,11 +106,12 @@ def run_with_plan(program, plan, out, like=None, overwrite=True, capture=True):
     write_plan(plan, plan_path)
     env = {k: v for k, v in os.environ.items() if k not in _BMTRACE_ENV}
     env.update(program.env)
-    auto = auto_request(like) if like else None
-    if auto is not None and "BMTRACE_AUTO" not in program.env:
+    auto = auto_request(like) if like is not None else None
+    if auto is not None:
         from ..auto._boot import child_environment
 
-        env.update(child_environment(auto[0], auto[1], env))
+        env.update(child_environment(env.get("BMTRACE_AUTO") or auto[0],
+                                     env.get("BMTRACE_AUTO_SAMPLE_FROM") or auto[1], env))
     env.update({"BMTRACE_DIR": path, "BMTRACE_JOIN": path, "BMTRACE_MODE": "full", ENV_VAR: plan_path})
     if side:
         env["BMTRACE_SIDE"] = side
@@ -140,22 +141,20 @@ def side_of(run_path):
         return None
 
 
-def auto_request(run_path):
-    """``(libraries, sample policy)`` of the automatic tracing ``run_path`` was recorded with, or None.
+def auto_request(run):
+    """``(libraries, sample policy)`` of the automatic tracing opened ``run`` was recorded with, or None.
 
     The recording process keeps its BMTRACE_AUTO* variables; a run recorded before they were kept counts
     as auto-traced (every library, the default policy) when any of its calls is an auto-recorded one."""
-    for path in sorted(glob.glob(os.path.join(run_path, layout.PROCS_DIR, "*.json"))):
+    for path in sorted(glob.glob(os.path.join(run.path, layout.PROCS_DIR, "*.json"))):
         try:
             env = layout.read_json(path).get("env") or {}
         except (OSError, ValueError, AttributeError):
             continue
         if isinstance(env, dict) and env.get("BMTRACE_AUTO"):
             return env["BMTRACE_AUTO"], env.get("BMTRACE_AUTO_SAMPLE_FROM")
-    from ..store.reader import open_run
-
     try:
-        calls = open_run(run_path).calls()
+        calls = run.calls()
     except (BmtraceError, OSError, ValueError):
         return None
     if any(isinstance(c.function, dict) and c.function.get("kind") == "auto" for c in calls):
