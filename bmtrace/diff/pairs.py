@@ -9,7 +9,8 @@ instead of HWC, x255, a wider dtype; ``bmtrace.compare.representation``), the pa
 ``equal_under_representation``, a finding rather than a divergence, and the mapping is carried down
 the sample: later tensors are compared after putting A in B's representation, so a stage is judged on
 what it adds, not on a colour order it inherited. The mapping ends where an output equals A's as is
-(one side converted).
+(one side converted), or is clearly nearer A's as recorded than in the mapping (the port converted back
+inside a stage that also changes values: ``_nearer``).
 """
 from __future__ import annotations
 
@@ -188,13 +189,21 @@ def _under_representation(result, ta, tb, role, stage, rules, cache, loaded=()):
     return again
 
 
+# As recorded, B must be this much nearer A (mean |A-B|) than in the carried representation to end it: on
+# near-grey or dark images a colour swap changes little, and a near-tie must not flip the mapping.
+NEARER_MARGIN = 0.5
+
+
 def _nearer(first, second):
-    """True when comparison ``first`` found B nearer A than ``second`` did: by mean |A-B|, else max |A-B|."""
-    for name in ("mean_abs_diff", "max_abs_diff"):
-        x, y = getattr(first, name), getattr(second, name)
-        if x is not None and y is not None:
-            return x < y
-    return False
+    """True when comparison ``first`` found B clearly nearer A than ``second`` did: mean |A-B| under
+    ``NEARER_MARGIN`` times the other's, max |A-B| and cosine no worse."""
+    x, y = first.mean_abs_diff, second.mean_abs_diff
+    if x is None or y is None or not x < NEARER_MARGIN * y:
+        return False
+    if first.max_abs_diff is not None and second.max_abs_diff is not None \
+            and first.max_abs_diff > second.max_abs_diff:
+        return False  # (a dark photo: the swap changes little on average, much at its bright pixels)
+    return first.cosine is None or second.cosine is None or first.cosine >= second.cosine
 
 
 def _reused(known, ta, tb, role):

@@ -144,15 +144,23 @@ def side_of(run_path):
 def auto_request(run):
     """``(libraries, sample policy)`` of the automatic tracing opened ``run`` was recorded with, or None.
 
-    The recording process keeps its BMTRACE_AUTO* variables; a run recorded before they were kept counts
-    as auto-traced (every library, the default policy) when any of its calls is an auto-recorded one."""
+    A process record says so itself ("auto"); a run recorded before it did counts as auto-traced (every
+    library, the default policy) when any of its calls is an auto-recorded one."""
+    said = False
     for path in sorted(glob.glob(os.path.join(run.path, layout.PROCS_DIR, "*.json"))):
         try:
-            env = layout.read_json(path).get("env") or {}
-        except (OSError, ValueError, AttributeError):
+            proc = layout.read_json(path)
+        except (OSError, ValueError):
             continue
-        if isinstance(env, dict) and env.get("BMTRACE_AUTO"):
-            return env["BMTRACE_AUTO"], env.get("BMTRACE_AUTO_SAMPLE_FROM")
+        if not isinstance(proc, dict) or "auto" not in proc:
+            continue
+        said = True
+        auto = proc["auto"]
+        if isinstance(auto, dict) and isinstance(auto.get("libraries"), str) and auto["libraries"]:
+            policy = auto.get("sample_from")
+            return auto["libraries"], policy if isinstance(policy, str) else None
+    if said:
+        return None
     try:
         calls = run.calls()
     except (BmtraceError, OSError, ValueError):

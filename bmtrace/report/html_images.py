@@ -39,12 +39,19 @@ def _layout_hint(meta):
 
 def is_bgr(meta):
     """True when the tensor meta says its channels are in BGR order."""
+    return declared_order(meta) == "BGR"
+
+
+def declared_order(meta):
+    """"BGR" or "RGB" when the tensor meta says its channel order, else None."""
     # Codecs describe channel order under different keys (cv2 meta "color", sail "format", PIL "mode").
     for key in ("color", "colour", "format", "mode", "channel_order"):
         value = (meta or {}).get(key)
-        if isinstance(value, str) and "BGR" in value.upper():
-            return True
-    return False
+        if isinstance(value, str):
+            for order in ("BGR", "RGB"):
+                if order in value.upper():
+                    return order
+    return None
 
 
 def _big_enough(h, w):

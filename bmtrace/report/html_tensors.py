@@ -140,12 +140,14 @@ def image_panels(a, b, max_side, representation=None):
     """A, B and the |A-B| heatmap with its colour scale, for sides whose tensors are pictures.
 
     ``representation``: the mapping the diff compared the pair under (its JSON), if any. When it says
-    B's colour channels are A's reversed, B is shown as RGB and the heatmap compares it so, as the
-    figures of the table beside it did."""
+    B's colour channels are A's reversed, the heatmap reverses B's as the figures of the table beside it
+    did, and B is drawn in the colour order that makes (its meta's, else A's reversed)."""
     view_a = im.as_image(a.array, a.meta) if a.array is not None else None
     view_b = im.as_image(b.array, b.meta) if b.array is not None else None
     reversed_b = bool((representation or {}).get("channels_reversed")) and view_b is not None \
-        and view_b.hwc.shape[2] == 3 and not im.is_bgr(b.meta)
+        and view_b.hwc.shape[2] == 3
+    # B's colour order: as its meta says, else A's (as its meta says) reversed when the diff found so
+    bgr_b = im.is_bgr(b.meta) if im.declared_order(b.meta) else im.is_bgr(a.meta) != reversed_b
     present = [v for v in (view_a, view_b) if v is not None]
     lo, hi = im.display_range(*[v.hwc for v in present])
     parts, steps = [], {}
@@ -155,13 +157,23 @@ def image_panels(a, b, max_side, representation=None):
             continue
         step = im.stride_for(view.hw[0], view.hw[1], max_side)
         steps[side.label] = step
-        bgr = im.is_bgr(side.meta) or (side is b and reversed_b)
+        bgr = bgr_b if side is b else im.is_bgr(side.meta)
         rgb = im.to_rgb8(view, bgr, lo, hi, step)
         caption = _describe(side, view, bgr, step) + " &middot; range %s..%s" % (fmt_num(lo), fmt_num(hi))
         parts.append(_figure(im.png_data_uri(rgb), caption, small=max(rgb.shape[:2]) < 120))
-    if reversed_b:
-        view_b = im.ImageView(view_b.hwc[..., ::-1], view_b.layout, view_b.note)
-    parts.append(_heatmap(view_a, view_b, max_side, "B's channels reversed (B is BGR)" if reversed_b else None))
+    scale = (representation or {}).get("scale")
+    scaled = isinstance(scale, (int, float)) and not isinstance(scale, bool) and scale not in (0, 1) \
+        and view_b is not None
+    undone = []
+    if reversed_b or scaled:
+        hwc = view_b.hwc[..., ::-1] if reversed_b else view_b.hwc
+        if scaled:
+            hwc = hwc.astype(np.float64) / scale
+        view_b = im.ImageView(hwc, view_b.layout, view_b.note)
+        undone = (["B's channels reversed"] if reversed_b else []) + (["B divided by %s" % fmt_num(scale)]
+                                                                      if scaled else [])
+    parts.append(_heatmap(view_a, view_b, max_side, ", ".join(undone) + ", as the diff compared them"
+                          if undone else None))
     return '<div class="panels">%s</div>' % "".join(parts)
 
 

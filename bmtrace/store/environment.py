@@ -7,8 +7,7 @@ import socket
 import sys
 
 _NoUname = collections.namedtuple("_NoUname", "sysname nodename release version machine")
-# BMTRACE_AUTO*: how the program was auto-traced, so that a re-run of it (attribute, substitute) is too
-ENV_PREFIXES = ("BMRT_", "SAIL_", "OPENCV_", "BMCV_", "BMTRACE_AUTO")
+ENV_PREFIXES = ("BMRT_", "SAIL_", "OPENCV_", "BMCV_")
 # (name in the snapshot, module in sys.modules); only reported when the program imported it.
 LIBRARIES = (
     ("numpy", "numpy"),
@@ -36,6 +35,10 @@ def process_snapshot():
         "versions": library_versions(),
         "opencv_build": opencv_build_summary(),
         "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith(ENV_PREFIXES)},
+        # how the program was auto-traced from the environment (`record --auto`), so that its re-runs
+        # (attribute, substitute) are too; None: it was not
+        "auto": {"libraries": os.environ["BMTRACE_AUTO"], "sample_from": os.environ.get("BMTRACE_AUTO_SAMPLE_FROM")}
+        if os.environ.get("BMTRACE_AUTO") else None,
     }
 
 

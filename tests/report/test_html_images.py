@@ -1,6 +1,7 @@
 """Image panels: which tensors count as pictures, how they are scaled, downsampled and encoded."""
 import base64
 import io
+import re
 
 import numpy as np
 import pytest
@@ -134,6 +135,7 @@ def test_a_pair_compared_in_b_colour_order_is_drawn_and_differenced_so(tmp_path)
     """B decodes BGR (exactly A reversed) and resizes one level off: the diff compares B's values as BGR,
     and so do the report's pictures and heatmaps. The decode heatmap says no pixel differs, the resize
     one gives the table's max |A-B| (1), not the hundreds a channel-blind difference shows."""
+    import html
     import re
 
     import bmtrace
@@ -158,8 +160,37 @@ def test_a_pair_compared_in_b_colour_order_is_drawn_and_differenced_so(tmp_path)
     worst = {e.stage: e.tensors[0].max_abs_diff for e in result.stages}
     assert worst == {"decode": 0.0, "resize": 1.0}
     page = render_html(result, bmtrace.open_run(a), bmtrace.open_run(b), aligned_rows=10)
-    captions = [re.sub("<[^>]+>", "", c) for c in re.findall(r"<figcaption><b>\|A-B\|</b>.*?</figcaption>", page)]
+    captions = [html.unescape(re.sub("<[^>]+>", "", c))
+                for c in re.findall(r"<figcaption><b>\|A-B\|</b>.*?</figcaption>", page)]
     assert len(captions) == 2, captions
-    assert all("channels reversed (B is BGR)" in c for c in captions)
+    assert all("B's channels reversed, as the diff compared them" in c for c in captions)
     assert any("0.00% pixels differ" in c and "at (y" not in c for c in captions)
     assert any("max 1 at" in c for c in captions)
+
+
+@pytest.mark.parametrize("meta_a, meta_b", [({"color": "BGR"}, {}), ({"color": "RGB"}, {"color": "BGR"}), ({}, {})])
+def test_b_is_drawn_in_its_own_colour_order_and_differenced_in_a_s(meta_a, meta_b):
+    """Whichever side declares its colour order (cv2.imread's meta says BGR), both pictures show the same
+    colours and the heatmap of B = A with channels reversed is all zeros."""
+    import base64
+
+    from PIL import Image
+
+    from bmtrace.compare.representation import find_mapping
+    from bmtrace.report.html_tensors import Side, image_panels
+
+    class Tensor:
+        def __init__(self, meta):
+            self.meta = meta
+
+    y, x = np.mgrid[0:40, 0:48]
+    rgb = np.stack([x * 5, y * 6, 255 - x * 5], -1).astype(np.uint8)
+    a = rgb[..., ::-1].copy() if meta_a.get("color") == "BGR" else rgb
+    b = a[..., ::-1].copy()
+    mapping = find_mapping(a, b, meta_a, meta_b).to_json()
+    page = image_panels(Side("A", tensor=Tensor(meta_a), array=a), Side("B", tensor=Tensor(meta_b), array=b),
+                        256, mapping)
+    shown = [np.asarray(Image.open(io.BytesIO(base64.b64decode(uri))).convert("RGB"))
+             for uri in re.findall(r'src="data:image/png;base64,([^"]+)"', page)]
+    assert np.array_equal(shown[0], shown[1]) and np.array_equal(shown[0], rgb)
+    assert "0.00% pixels differ" in page
