@@ -134,13 +134,7 @@ def inputs_could_carry_it(ev):
         return ev.cache["inputs_carry"]
     out = _relative_difference(ev.xa, ev.xb)
     worst = None
-    for name in list(ev.inputs_a or {}):
-        if name not in (ev.inputs_b or {}):
-            continue
-        try:
-            ia, ib = as_numeric(ev.inputs_a[name]), as_numeric(ev.inputs_b[name])
-        except Exception:
-            continue
+    for ia, ib in _input_pairs(ev):
         found = _relative_difference(ia, ib)
         if found is not None and (worst is None or found > worst):
             worst = found
@@ -161,19 +155,25 @@ def _relative_difference(a, b):
     return float(np.mean(np.abs(x - y))) / (float(np.mean(np.abs(x))) or 1.0)
 
 
+def _input_pairs(ev):
+    """The stage's inputs present on both sides (by name), each pair as numeric arrays (None: not numeric);
+    a value that cannot be read as numbers is left out."""
+    for name in list(ev.inputs_a or {}):
+        if name not in (ev.inputs_b or {}):
+            continue
+        try:
+            yield as_numeric(ev.inputs_a[name]), as_numeric(ev.inputs_b[name])
+        except Exception:
+            continue
+
+
 def input_mapping(ev):
     """The representation mapping between the stage's inputs (same names), or None."""
     if "input_mapping" in ev.cache:
         return ev.cache["input_mapping"]
     from ..compare.representation import find_mapping
     found = None
-    for name in list(ev.inputs_a or {}):
-        if name not in (ev.inputs_b or {}):
-            continue
-        try:
-            ia, ib = as_numeric(ev.inputs_a[name]), as_numeric(ev.inputs_b[name])
-        except Exception:
-            continue
+    for ia, ib in _input_pairs(ev):
         if ia is None or ib is None or ia.size < 16:
             continue
         found = find_mapping(ia, ib)

@@ -244,15 +244,15 @@ def message(doc):
     if not doc["stages"]:
         return "no stage diverges: nothing to attribute"
     text = "; ".join(parts) or "only the final stage diverges"
-    baseline = doc.get("baseline")
+    baseline, local = doc.get("baseline"), _local(doc["stages"])
     if unchanged(baseline):
         text += " -> B as recorded already agrees with A on %s (%d/%d): no change to attribute" % (
             doc["metric"], baseline["agree"], baseline["samples"])
     elif doc["culprit"]:
         text += " -> the change comes from %s" % doc["culprit"]
-    elif _local(doc["stages"]):
+    elif local:
         text += (" -> not attributed: no substitution measured what the stages do to %s; the first stage that "
-                 "differs on A's inputs is %s" % (doc["metric"], _local(doc["stages"])[0]["stage"]))
+                 "differs on A's inputs is %s" % (doc["metric"], local[0]["stage"]))
     else:
         text += " -> no stage diverges on A's inputs: the change is not attributable to one stage's code"
     return text

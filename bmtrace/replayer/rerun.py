@@ -147,12 +147,12 @@ def auto_request(run):
     A process record says so itself ("auto"); a run recorded before it did counts as auto-traced (every
     library, the default policy) when any of its calls is an auto-recorded one."""
     said = False
-    for path in sorted(glob.glob(os.path.join(run.path, layout.PROCS_DIR, "*.json"))):
-        try:
-            proc = layout.read_json(path)
-        except (OSError, ValueError):
-            continue
-        if not isinstance(proc, dict) or "auto" not in proc:
+    try:
+        procs = run.meta.get("processes") or []  # the run's process records, the first opened first
+    except (BmtraceError, OSError, ValueError):
+        procs = []
+    for proc in procs:
+        if "auto" not in proc:
             continue
         said = True
         auto = proc["auto"]

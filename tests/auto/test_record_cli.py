@@ -178,16 +178,22 @@ def test_env_var_auto_in_a_bmtrace_dir_child(tmp_path):
     assert [c.stage for c in bmtrace.open_run(str(tmp_path / "run")).calls()] == ["prepare", "resize"]
 
 
-def test_diff_pairs_resize_across_libraries(tmp_path, grey_images):
-    """Auto-recorded PIL/torchvision and cv2 programs: diff pairs resize with resize, color is only in A."""
+def _record_both_auto(tmp_path, images):
+    """original_pil.py and port_cv2.py recorded with `bmtrace record --auto`: {"original": run, "port": run}."""
     runs = {}
     for side, program in (("original", "original_pil.py"), ("port", "port_cv2.py")):
         out = tmp_path / ("out_" + side)
         out.mkdir()
         runs[side] = str(tmp_path / side)
         proc = _bmtrace("record", "--out", runs[side], "--side", side, "--auto", "--", sys.executable,
-                        os.path.join(PROGRAMS, program), str(out), *grey_images)
+                        os.path.join(PROGRAMS, program), str(out), *images)
         assert proc.returncode == 0, proc.stderr
+    return runs
+
+
+def test_diff_pairs_resize_across_libraries(tmp_path, grey_images):
+    """Auto-recorded PIL/torchvision and cv2 programs: diff pairs resize with resize, color is only in A."""
+    runs = _record_both_auto(tmp_path, grey_images)
     proc = _bmtrace("diff", runs["original"], runs["port"], "--json")
     assert proc.returncode == 1, proc.stderr
     report = json.loads(proc.stdout)
@@ -212,14 +218,7 @@ def test_attribute_on_auto_runs_reruns_auto_traced_and_claims_no_substitution(tm
     """`bmtrace attribute` of two --auto runs: the re-runs of the undecorated port are auto-traced as its
     recording was (they recorded nothing before), and as --auto does not replace a library call's values,
     no stage is reported as tested by substitution: each says why instead."""
-    runs = {}
-    for side, program in (("original", "original_pil.py"), ("port", "port_cv2.py")):
-        out = tmp_path / ("out_" + side)
-        out.mkdir()
-        runs[side] = str(tmp_path / side)
-        proc = _bmtrace("record", "--out", runs[side], "--side", side, "--auto", "--", sys.executable,
-                        os.path.join(PROGRAMS, program), str(out), *grey_images)
-        assert proc.returncode == 0, proc.stderr
+    runs = _record_both_auto(tmp_path, grey_images)
     proc = json.load(open(next(iter(sorted((tmp_path / "port" / "procs").glob("*.json"))))))
     assert proc["auto"]["libraries"] and proc["auto"]["sample_from"] == "decode"
     assert not any(name.startswith("BMTRACE") for name in proc["env"])  # not an environment difference
